@@ -1,0 +1,79 @@
+package auth
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"sync"
+
+	"github.com/neuronmeet/api/models"
+)
+
+// Principal is who the bearer token says the caller is. At most one of
+// UserID and ParticipantID is set; Err is set when a token was presented
+// but did not verify (the caller is then neither anonymous nor anyone).
+type Principal struct {
+	UserID        string
+	ParticipantID string
+	// RoomID is the room a participant token is scoped to.
+	RoomID string
+	Err    error
+
+	userOnce sync.Once
+	user     *models.User
+	userErr  error
+}
+
+// User returns the principal's user, calling load at most once per request
+// however many resolvers ask.
+func (p *Principal) User(load func(id string) (*models.User, error)) (*models.User, error) {
+	p.userOnce.Do(func() { p.user, p.userErr = load(p.UserID) })
+	return p.user, p.userErr
+}
+
+type principalKey struct{}
+
+// WithPrincipal returns ctx carrying p.
+func WithPrincipal(ctx context.Context, p *Principal) context.Context {
+	return context.WithValue(ctx, principalKey{}, p)
+}
+
+// FromContext returns the request's principal, or nil for an anonymous
+// caller (no Authorization header).
+func FromContext(ctx context.Context) *Principal {
+	p, _ := ctx.Value(principalKey{}).(*Principal)
+	return p
+}
+
+// Middleware reads the bearer token from the Authorization header (never
+// from query strings or cookies, which leak into logs and CSRF) and puts
+// the resulting Principal into the request context. It never rejects a
+// request itself: whether a caller must be signed in is the operation's call.
+func Middleware(tokens *Tokens) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			header := r.Header.Get("Authorization")
+			if header == "" {
+				next.ServeHTTP(w, r)
+				return
+			}
+			next.ServeHTTP(w, r.WithContext(WithPrincipal(r.Context(), tokens.principal(header))))
+		})
+	}
+}
+
+func (t *Tokens) principal(header string) *Principal {
+	scheme, token, ok := strings.Cut(header, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
+		return &Principal{Err: ErrInvalidToken}
+	}
+	token = strings.TrimSpace(token)
+	userID, err := t.ParseUser(token)
+	if err == nil {
+		return &Principal{UserID: userID}
+	}
+	if pid, rid, perr := t.ParseParticipant(token); perr == nil {
+		return &Principal{ParticipantID: pid, RoomID: rid}
+	}
+	return &Principal{Err: err}
+}

@@ -1,0 +1,114 @@
+package main
+
+import (
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// config is everything the server reads from its environment. See the
+// README's configuration table for the meaning and default of each.
+type config struct {
+	Port           string
+	DatabaseURL    string
+	SQLitePath     string
+	DBMaxOpenConns int
+	JWTSecret      []byte
+	JWTTTL         time.Duration
+	Production     bool
+	CORSOrigins    []string
+	BcryptCost     int
+	LogLevel       string
+	// generatedSecret is true when JWT_SECRET was unset and a random one
+	// was made up for this process (development only).
+	generatedSecret bool
+}
+
+const minProductionSecret = 32
+
+func loadConfig(getenv func(string) string) (config, error) {
+	cfg := config{
+		Port:        envOr(getenv, "PORT", "8080"),
+		DatabaseURL: getenv("DATABASE_URL"),
+		SQLitePath:  envOr(getenv, "SQLITE_PATH", "./data/neuronmeet.db"),
+		Production:  strings.EqualFold(getenv("APP_ENV"), "production"),
+		LogLevel:    envOr(getenv, "LOG_LEVEL", "info"),
+	}
+	var err error
+	if cfg.JWTTTL, err = parseTTL(envOr(getenv, "JWT_TTL", "7d")); err != nil {
+		return cfg, fmt.Errorf("JWT_TTL: %w", err)
+	}
+	if cfg.DBMaxOpenConns, err = atoiEnv(getenv, "DB_MAX_OPEN_CONNS", 20); err != nil {
+		return cfg, err
+	}
+	if cfg.BcryptCost, err = atoiEnv(getenv, "BCRYPT_COST", 10); err != nil {
+		return cfg, err
+	}
+	for _, o := range strings.Split(getenv("CORS_ALLOWED_ORIGINS"), ",") {
+		if o = strings.TrimSpace(o); o != "" {
+			cfg.CORSOrigins = append(cfg.CORSOrigins, o)
+		}
+	}
+	secret := getenv("JWT_SECRET")
+	switch {
+	case secret == "" && cfg.Production:
+		return cfg, errors.New("JWT_SECRET must be set when APP_ENV=production")
+	case secret == "":
+		// Tokens then die with the process, which is fine for trying the
+		// server out and safe: nobody can know the secret.
+		b := make([]byte, 32)
+		_, _ = rand.Read(b)
+		cfg.JWTSecret = b
+		cfg.generatedSecret = true
+	case cfg.Production && len(secret) < minProductionSecret:
+		return cfg, fmt.Errorf("JWT_SECRET must be at least %d bytes when APP_ENV=production", minProductionSecret)
+	default:
+		cfg.JWTSecret = []byte(secret)
+	}
+	return cfg, nil
+}
+
+func envOr(getenv func(string) string, key, def string) string {
+	if v := getenv(key); v != "" {
+		return v
+	}
+	return def
+}
+
+func atoiEnv(getenv func(string) string, key string, def int) (int, error) {
+	v := getenv(key)
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		return 0, fmt.Errorf("%s: not an integer: %q", key, v)
+	}
+	return n, nil
+}
+
+// parseTTL accepts Go durations ("168h") and the day suffix the legacy
+// service's configuration used ("7d").
+func parseTTL(s string) (time.Duration, error) {
+	var d time.Duration
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		n, err := strconv.Atoi(days)
+		if err != nil {
+			return 0, fmt.Errorf("invalid duration %q", s)
+		}
+		d = time.Duration(n) * 24 * time.Hour
+	} else {
+		var err error
+		if d, err = time.ParseDuration(s); err != nil {
+			return 0, fmt.Errorf("invalid duration %q", s)
+		}
+	}
+	if d <= 0 {
+		return 0, fmt.Errorf("duration must be positive, got %q", s)
+	}
+	return d, nil
+}
+

@@ -1,0 +1,21 @@
+// Package migrations embeds the schema migrations. Each is plain SQL that
+// both PostgreSQL and SQLite accept, so one history serves both dialects.
+package migrations
+
+import (
+	"embed"
+
+	"github.com/uptrace/bun/migrate"
+)
+
+//go:embed *.sql
+var files embed.FS
+
+// Migrations is the full, ordered migration history.
+var Migrations = migrate.NewMigrations()
+
+func init() {
+	if err := Migrations.Discover(files); err != nil {
+		panic(err)
+	}
+}

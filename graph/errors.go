@@ -1,0 +1,64 @@
+package graph
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"github.com/neuronmeet/api/apperr"
+)
+
+// internalMessage is all a client learns about an unexpected failure; the
+// detail goes to the log with the request's path.
+const internalMessage = "internal error"
+
+// errorPresenter maps domain errors to GraphQL errors with
+// extensions.code (and field/reason where known), passes gqlgen's own
+// parse, validation and input-coercion errors through, and scrubs
+// everything else to "internal error" after logging it.
+func errorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
+	return func(ctx context.Context, err error) *gqlerror.Error {
+		if appErr, ok := apperr.As(err); ok {
+			gqlErr := graphql.DefaultErrorPresenter(ctx, err)
+			gqlErr.Message = appErr.Message
+			ext := map[string]any{"code": string(appErr.Code)}
+			if appErr.Field != "" {
+				ext["field"] = appErr.Field
+			}
+			if appErr.Reason != "" {
+				ext["reason"] = appErr.Reason
+			}
+			gqlErr.Extensions = ext
+			return gqlErr
+		}
+		var gqlErr *gqlerror.Error
+		if errors.As(err, &gqlErr) && gqlErr.Unwrap() == nil {
+			// Produced by gqlgen itself while parsing, validating or coercing
+			// the request: its message describes the client's document. A
+			// gqlerror that wraps another error carries a resolver's failure
+			// and is scrubbed below.
+			if gqlErr.Extensions == nil {
+				gqlErr.Extensions = map[string]any{}
+			}
+			if _, ok := gqlErr.Extensions["code"]; !ok {
+				gqlErr.Extensions["code"] = string(apperr.BadUserInput)
+			}
+			return gqlErr
+		}
+		log.ErrorContext(ctx, "graphql resolver failed", "err", err, "path", graphql.GetPath(ctx).String())
+		internal := graphql.DefaultErrorPresenter(ctx, errors.New(internalMessage))
+		internal.Extensions = map[string]any{"code": "INTERNAL_SERVER_ERROR"}
+		return internal
+	}
+}
+
+// recoverFunc turns a resolver panic into a masked internal error.
+func recoverFunc(log *slog.Logger) graphql.RecoverFunc {
+	return func(ctx context.Context, p any) error {
+		log.ErrorContext(ctx, "graphql resolver panicked", "panic", p, "path", graphql.GetPath(ctx).String())
+		return errors.New(internalMessage)
+	}
+}

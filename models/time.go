@@ -1,0 +1,57 @@
+package models
+
+import (
+	"fmt"
+	"io"
+	"strconv"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql"
+)
+
+// TimeLayout is the one timestamp format clients see, in GraphQL and REST
+// alike: UTC, exactly three fractional digits, and a literal Z. The legacy
+// NestJS service serialised dates with JavaScript's toISOString, which is
+// exactly this, and clients parse it with fixed-width expectations.
+const TimeLayout = "2006-01-02T15:04:05.000Z"
+
+// FormatTime renders t in TimeLayout.
+func FormatTime(t time.Time) string {
+	return t.UTC().Format(TimeLayout)
+}
+
+// AppendTime appends t in TimeLayout to b, without allocating a string.
+func AppendTime(b []byte, t time.Time) []byte {
+	return t.UTC().AppendFormat(b, TimeLayout)
+}
+
+// Now is the current time at the precision the API exposes. Storing
+// milliseconds only means what clients read back (and page by) is exactly
+// what the database compares.
+func Now() time.Time {
+	return time.Now().UTC().Truncate(time.Millisecond)
+}
+
+// MarshalTime is the gqlgen marshaller of the Time scalar.
+func MarshalTime(t time.Time) graphql.Marshaler {
+	return graphql.WriterFunc(func(w io.Writer) {
+		var buf [32]byte
+		b := append(buf[:0], '"')
+		b = AppendTime(b, t)
+		b = append(b, '"')
+		_, _ = w.Write(b)
+	})
+}
+
+// UnmarshalTime accepts RFC 3339 timestamps (with or without fractions).
+func UnmarshalTime(v any) (time.Time, error) {
+	s, ok := v.(string)
+	if !ok {
+		return time.Time{}, fmt.Errorf("time must be an RFC 3339 string, got %T", v)
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("time must be an RFC 3339 string: %s", strconv.Quote(s))
+	}
+	return t.UTC(), nil
+}

@@ -1,0 +1,192 @@
+// Package rest is the thin REST shim for legacy clients. Each handler
+// decodes a request, calls the same service code the GraphQL resolvers call,
+// and writes the legacy NestJS-shaped response. It holds no rules or queries.
+package rest
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/neuronmeet/api/apperr"
+	"github.com/neuronmeet/api/models"
+	"github.com/neuronmeet/api/service"
+)
+
+// maxBodyBytes caps request bodies; the legacy forms are tiny.
+const maxBodyBytes = 64 << 10
+
+// Handler serves the REST routes.
+type Handler struct {
+	svc *service.Service
+	log *slog.Logger
+}
+
+// New returns the REST shim over svc.
+func New(svc *service.Service, log *slog.Logger) *Handler {
+	return &Handler{svc: svc, log: log}
+}
+
+// Register adds the REST routes to mux, each both bare and under /api (the
+// legacy deployment's prefix).
+func (h *Handler) Register(mux *http.ServeMux) {
+	routes := map[string]http.HandlerFunc{
+		"GET /users/me/rooms": h.myRooms,
+		"POST /auth/register": h.register,
+		"POST /auth/login":    h.login,
+	}
+	for pattern, fn := range routes {
+		method, path, _ := strings.Cut(pattern, " ")
+		mux.HandleFunc(pattern, fn)
+		mux.HandleFunc(method+" /api"+path, fn)
+	}
+}
+
+// unauthorizedBody is the contract's exact 401 body for protected routes.
+var unauthorizedBody = []byte(`{"statusCode":401,"message":"Unauthorized"}`)
+
+// protectedError answers a failed bearer check with the contract's 401 and
+// anything else as error does.
+func (h *Handler) protectedError(w http.ResponseWriter, r *http.Request, err error) {
+	if apperr.CodeOf(err) == apperr.Unauthenticated {
+		w.Header().Set("WWW-Authenticate", "Bearer")
+		writeJSONBytes(w, http.StatusUnauthorized, unauthorizedBody)
+		return
+	}
+	h.error(w, r, err)
+}
+
+var statusOf = map[apperr.Code]int{
+	apperr.BadUserInput:    http.StatusBadRequest,
+	apperr.Unauthenticated: http.StatusUnauthorized,
+	apperr.Forbidden:       http.StatusForbidden,
+	apperr.NotFound:        http.StatusNotFound,
+	apperr.Conflict:        http.StatusConflict,
+}
+
+// error writes err in the legacy shape {"message", "error", "statusCode"}:
+// validation errors carry a message array, as class-validator produced.
+// Internal errors are logged and answered with a bare 500.
+func (h *Handler) error(w http.ResponseWriter, r *http.Request, err error) {
+	appErr, ok := apperr.As(err)
+	if !ok {
+		h.log.ErrorContext(r.Context(), "rest handler failed", "method", r.Method, "path", r.URL.Path, "err", err)
+		writeLegacyError(w, http.StatusInternalServerError, "Internal server error")
+		return
+	}
+	status := statusOf[appErr.Code]
+	if status == 0 {
+		status = http.StatusInternalServerError
+	}
+	if appErr.Code == apperr.BadUserInput {
+		writeLegacyError(w, status, appErr.Messages())
+		return
+	}
+	writeLegacyError(w, status, capitalize(appErr.Message))
+}
+
+type legacyError struct {
+	Message    any    `json:"message"`
+	Error      string `json:"error"`
+	StatusCode int    `json:"statusCode"`
+}
+
+func writeLegacyError(w http.ResponseWriter, status int, message any) {
+	writeJSON(w, status, legacyError{Message: message, Error: http.StatusText(status), StatusCode: status})
+}
+
+// capitalize matches the legacy messages ("Room not found").
+func capitalize(s string) string {
+	r, size := utf8.DecodeRuneInString(s)
+	if size == 0 {
+		return s
+	}
+	return string(unicode.ToUpper(r)) + s[size:]
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		http.Error(w, `{"statusCode":500,"message":"Internal server error"}`, http.StatusInternalServerError)
+		return
+	}
+	writeJSONBytes(w, status, b)
+}
+
+func writeJSONBytes(w http.ResponseWriter, status int, b []byte) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json; charset=utf-8")
+	h.Set("Content-Length", strconv.Itoa(len(b)))
+	w.WriteHeader(status)
+	_, _ = w.Write(b)
+}
+
+// decodeBody reads a JSON object into dst, refusing unknown keys the way
+// the legacy validation pipe did ("property x should not exist").
+func decodeBody(w http.ResponseWriter, r *http.Request, dst any) error {
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBodyBytes))
+	dec.DisallowUnknownFields()
+	err := dec.Decode(dst)
+	if err == nil && dec.More() {
+		err = errors.New("trailing data")
+	}
+	if err == nil {
+		return nil
+	}
+	var (
+		maxErr  *http.MaxBytesError
+		typeErr *json.UnmarshalTypeError
+	)
+	switch {
+	case errors.As(err, &maxErr):
+		return apperr.Invalid("", "request body too large")
+	case errors.As(err, &typeErr):
+		return apperr.Invalid(typeErr.Field, fmt.Sprintf("%s must be a %s", typeErr.Field, jsonTypeName(typeErr.Type.String())))
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		field := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+		return apperr.Invalid(field, "property "+field+" should not exist")
+	case errors.Is(err, io.EOF):
+		return apperr.Invalid("", "request body must be a JSON object")
+	default:
+		return apperr.Invalid("", "request body must be valid JSON")
+	}
+}
+
+func jsonTypeName(goType string) string {
+	goType = strings.TrimPrefix(goType, "*")
+	switch goType {
+	case "string":
+		return "string"
+	case "bool":
+		return "boolean value"
+	case "int", "int64", "float64":
+		return "number"
+	default:
+		return "valid value"
+	}
+}
+
+func appendTime(b []byte, t time.Time) []byte {
+	b = append(b, '"')
+	b = models.AppendTime(b, t)
+	return append(b, '"')
+}
+
+func appendNullableTime(b []byte, t *time.Time) []byte {
+	if t == nil {
+		return append(b, "null"...)
+	}
+	return appendTime(b, *t)
+}
+
+func strconvAppendInt(b []byte, n int) []byte {
+	return strconv.AppendInt(b, int64(n), 10)
+}

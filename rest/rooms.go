@@ -1,0 +1,139 @@
+package rest
+
+import (
+	"net/http"
+	"sync"
+
+	"github.com/neuronmeet/api/models"
+	"github.com/neuronmeet/api/service"
+)
+
+// myRooms serves GET /users/me/rooms exactly as the legacy contract
+// documents it (../shared/contract): every hosted room, newest first, with
+// settings and participants, keys in the documented order.
+func (h *Handler) myRooms(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	viewer, err := h.svc.Viewer(ctx)
+	if err != nil {
+		h.protectedError(w, r, err)
+		return
+	}
+	rooms, err := h.svc.HostedRooms(ctx, viewer.ID, service.RoomPage{})
+	if err != nil {
+		h.error(w, r, err)
+		return
+	}
+	var (
+		settings     map[string]*models.RoomSettings
+		participants map[string][]*models.Participant
+	)
+	if len(rooms) > 0 {
+		ids := make([]string, len(rooms))
+		for i, room := range rooms {
+			ids[i] = room.ID
+		}
+		// Both lookups are independent; on PostgreSQL they overlap.
+		var wg sync.WaitGroup
+		var settingsErr error
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			settings, settingsErr = h.svc.SettingsByRoomIDs(ctx, ids)
+		}()
+		participants, err = h.svc.ParticipantsByRoomIDs(ctx, ids)
+		wg.Wait()
+		if err == nil {
+			err = settingsErr
+		}
+		if err != nil {
+			h.error(w, r, err)
+			return
+		}
+	}
+	buf := getBuffer()
+	defer putBuffer(buf)
+	b := appendRooms((*buf)[:0], rooms, settings, participants)
+	*buf = b
+	writeJSONBytes(w, http.StatusOK, b)
+}
+
+// appendRooms writes the contract's room array.
+func appendRooms(b []byte, rooms []*models.Room, settings map[string]*models.RoomSettings, participants map[string][]*models.Participant) []byte {
+	b = append(b, '[')
+	for i, room := range rooms {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"id":`...)
+		b = appendString(b, room.ID)
+		b = append(b, `,"code":`...)
+		b = appendString(b, room.Code)
+		b = append(b, `,"name":`...)
+		b = appendString(b, room.Name)
+		b = append(b, `,"hostId":`...)
+		b = appendString(b, room.HostID)
+		b = append(b, `,"isActive":`...)
+		b = appendBool(b, room.IsActive)
+		b = append(b, `,"isLocked":`...)
+		b = appendBool(b, room.IsLocked)
+		b = append(b, `,"startedAt":`...)
+		b = appendNullableTime(b, room.StartedAt)
+		b = append(b, `,"endedAt":`...)
+		b = appendNullableTime(b, room.EndedAt)
+		b = append(b, `,"createdAt":`...)
+		b = appendTime(b, room.CreatedAt)
+		b = append(b, `,"updatedAt":`...)
+		b = appendTime(b, room.UpdatedAt)
+		b = append(b, `,"settings":`...)
+		if s := settings[room.ID]; s != nil {
+			b = append(b, `{"allowChat":`...)
+			b = appendBool(b, s.AllowChat)
+			b = append(b, `,"allowScreenShare":`...)
+			b = appendBool(b, s.AllowScreenShare)
+			b = append(b, `,"allowGuestAccess":`...)
+			b = appendBool(b, s.AllowGuestAccess)
+			b = append(b, `,"waitingRoom":`...)
+			b = appendBool(b, s.WaitingRoom)
+			b = append(b, `,"muteParticipantsOnJoin":`...)
+			b = appendBool(b, s.MuteParticipantsOnJoin)
+			b = append(b, `,"maxParticipants":`...)
+			b = strconvAppendInt(b, s.MaxParticipants)
+			b = append(b, '}')
+		} else {
+			b = append(b, "null"...)
+		}
+		b = append(b, `,"participants":[`...)
+		for j, p := range participants[room.ID] {
+			if j > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, `{"id":`...)
+			b = appendString(b, p.ID)
+			b = append(b, `,"isActive":`...)
+			b = appendBool(b, p.IsActive)
+			b = append(b, `,"isHost":`...)
+			b = appendBool(b, p.IsHost)
+			b = append(b, `,"joinedAt":`...)
+			b = appendTime(b, p.JoinedAt)
+			// The legacy serializer dropped undefined keys: leftAt is absent,
+			// not null, until the participant leaves.
+			if p.LeftAt != nil {
+				b = append(b, `,"leftAt":`...)
+				b = appendTime(b, *p.LeftAt)
+			}
+			b = append(b, '}')
+		}
+		b = append(b, "]}"...)
+	}
+	return append(b, ']')
+}
+
+var bufferPool = sync.Pool{New: func() any { b := make([]byte, 0, 16<<10); return &b }}
+
+func getBuffer() *[]byte { return bufferPool.Get().(*[]byte) }
+
+func putBuffer(b *[]byte) {
+	if cap(*b) <= 1<<20 { // don't pin one huge answer's buffer forever
+		bufferPool.Put(b)
+	}
+}

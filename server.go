@@ -1,0 +1,211 @@
+// Command neuronmeet serves the NeuronMeet API: GraphQL at /query (with
+// the playground at /), the legacy REST shim, and health checks.
+//
+//	neuronmeet           serve (default)
+//	neuronmeet migrate   apply database migrations and exit
+//	neuronmeet seed      create a demo host with rooms and print its token
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql/playground"
+	"github.com/rs/cors"
+	"github.com/uptrace/bun"
+
+	"github.com/neuronmeet/api/auth"
+	"github.com/neuronmeet/api/db"
+	"github.com/neuronmeet/api/graph"
+	"github.com/neuronmeet/api/rest"
+	"github.com/neuronmeet/api/service"
+)
+
+func main() {
+	cmd := "serve"
+	if len(os.Args) > 1 {
+		cmd = os.Args[1]
+	}
+	cfg, err := loadConfig(os.Getenv)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "configuration:", err)
+		os.Exit(2)
+	}
+	log := newLogger(cfg.LogLevel)
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	switch cmd {
+	case "serve":
+		err = serve(ctx, cfg, log)
+	case "migrate":
+		err = migrateOnly(ctx, cfg, log)
+	case "seed":
+		err = seed(ctx, cfg, log, os.Stdout)
+	default:
+		err = fmt.Errorf("unknown command %q (want serve, migrate or seed)", cmd)
+	}
+	if err != nil {
+		log.Error("exiting", "err", err)
+		os.Exit(1)
+	}
+}
+
+func newLogger(level string) *slog.Logger {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		l = slog.LevelInfo
+	}
+	return slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: l}))
+}
+
+// app is the wired server: everything main and the end-to-end tests share.
+type app struct {
+	db      *bun.DB
+	svc     *service.Service
+	handler http.Handler
+}
+
+// openDB connects and migrates.
+func openDB(ctx context.Context, cfg config, log *slog.Logger) (*bun.DB, error) {
+	bdb, err := db.Open(ctx, db.Config{URL: cfg.DatabaseURL, SQLitePath: cfg.SQLitePath, MaxOpenConns: cfg.DBMaxOpenConns})
+	if err != nil {
+		return nil, err
+	}
+	applied, err := db.Migrate(ctx, bdb)
+	if err != nil {
+		_ = bdb.Close()
+		return nil, err
+	}
+	if len(applied) > 0 {
+		log.Info("applied migrations", "migrations", applied)
+	}
+	return bdb, nil
+}
+
+// newApp wires the service, the GraphQL and REST edges and the middleware
+// over an open database.
+func newApp(cfg config, bdb *bun.DB, log *slog.Logger) (*app, error) {
+	passwords, err := auth.NewPasswords(cfg.BcryptCost)
+	if err != nil {
+		return nil, err
+	}
+	tokens := auth.NewTokens(cfg.JWTSecret, cfg.JWTTTL)
+	svc := service.New(bdb, tokens, passwords)
+
+	mux := http.NewServeMux()
+	mux.Handle("/query", graph.NewHandler(svc, log, graph.HandlerConfig{Introspection: !cfg.Production}))
+	mux.Handle("GET /{$}", playground.Handler("NeuronMeet API", "/query"))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"status":"ok"}`))
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		w.Header().Set("Content-Type", "application/json")
+		if err := bdb.PingContext(ctx); err != nil {
+			log.WarnContext(ctx, "readiness check failed", "err", err)
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = w.Write([]byte(`{"status":"unavailable"}`))
+			return
+		}
+		_, _ = w.Write([]byte(`{"status":"ok"}`))
+	})
+	rest.New(svc, log).Register(mux)
+
+	var h http.Handler = mux
+	h = graph.LoadersMiddleware(svc)(h)
+	h = auth.Middleware(tokens)(h)
+	h = cors.New(cors.Options{
+		AllowedOrigins: cfg.CORSOrigins,
+		AllowedMethods: []string{http.MethodGet, http.MethodPost, http.MethodPatch, http.MethodDelete, http.MethodOptions},
+		AllowedHeaders: []string{"Authorization", "Content-Type"},
+		MaxAge:         600,
+	}).Handler(h)
+	h = recoverMiddleware(log)(h)
+	return &app{db: bdb, svc: svc, handler: h}, nil
+}
+
+// recoverMiddleware turns a handler panic into a bare 500; the panic goes
+// to the log, never to the client.
+func recoverMiddleware(log *slog.Logger) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			defer func() {
+				if p := recover(); p != nil {
+					if p == http.ErrAbortHandler {
+						panic(p)
+					}
+					log.ErrorContext(r.Context(), "handler panicked", "panic", p, "method", r.Method, "path", r.URL.Path)
+					w.Header().Set("Content-Type", "application/json; charset=utf-8")
+					w.WriteHeader(http.StatusInternalServerError)
+					_, _ = w.Write([]byte(`{"statusCode":500,"message":"Internal server error"}`))
+				}
+			}()
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
+func serve(ctx context.Context, cfg config, log *slog.Logger) error {
+	if cfg.generatedSecret {
+		log.Warn("JWT_SECRET is not set: using a random secret for this process only; " +
+			"tokens will stop working on restart. Set JWT_SECRET (APP_ENV=production refuses to start without it).")
+	}
+	bdb, err := openDB(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer bdb.Close()
+	a, err := newApp(cfg, bdb, log)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{
+		Addr:              ":" + cfg.Port,
+		Handler:           a.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.ListenAndServe() }()
+	store := "sqlite:" + cfg.SQLitePath
+	if cfg.DatabaseURL != "" {
+		store = "postgres"
+	}
+	log.Info("listening", "addr", srv.Addr, "store", store, "playground", "http://localhost:"+cfg.Port+"/")
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down: finishing in-flight requests")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+func migrateOnly(ctx context.Context, cfg config, log *slog.Logger) error {
+	bdb, err := openDB(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	return bdb.Close()
+}

@@ -1,0 +1,183 @@
+package service
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"github.com/uptrace/bun"
+
+	"github.com/neuronmeet/api/apperr"
+	"github.com/neuronmeet/api/auth"
+	"github.com/neuronmeet/api/models"
+)
+
+// JoinResult is a participant and the token that lets it act as itself.
+type JoinResult struct {
+	Participant      *models.Participant
+	ParticipantToken string
+}
+
+// JoinRoom adds the caller to the room with code: a signed-in user as
+// themself, an anonymous caller as the guest guestName.
+//
+// The room row is locked for the whole transaction, so concurrent joins
+// (and a concurrent end) of one room run one after another: the capacity
+// check and the insert can never interleave, and active participants never
+// exceed maxParticipants.
+func (s *Service) JoinRoom(ctx context.Context, code string, guestName *string) (*JoinResult, error) {
+	viewer, err := s.optionalViewer(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var guest string
+	if viewer == nil {
+		if guestName == nil {
+			return nil, apperr.Invalid("guestName", "guestName is required to join without signing in")
+		}
+		if guest, err = checkText("guestName", *guestName, MinGuestName, MaxGuestName); err != nil {
+			return nil, err
+		}
+	}
+	var participant *models.Participant
+	err = s.inTx(ctx, func(ctx context.Context, tx bun.Tx) error {
+		room := new(models.Room)
+		err := s.forUpdate(tx.NewSelect().Model(room).Where("code = ?", normalizeCode(code))).Scan(ctx)
+		if errors.Is(err, sql.ErrNoRows) {
+			return errRoomNotFound
+		}
+		if err != nil {
+			return fmt.Errorf("load room: %w", err)
+		}
+		if !room.IsActive {
+			return errRoomEnded
+		}
+		isHost := viewer != nil && viewer.ID == room.HostID
+		if viewer != nil {
+			existing := new(models.Participant)
+			err := tx.NewSelect().Model(existing).
+				Where("room_id = ?", room.ID).Where("user_id = ?", viewer.ID).Where("is_active = ?", true).
+				Limit(1).Scan(ctx)
+			if err == nil {
+				participant = existing // joining twice is idempotent
+				return nil
+			}
+			if !errors.Is(err, sql.ErrNoRows) {
+				return fmt.Errorf("load participant: %w", err)
+			}
+		}
+		if room.IsLocked && !isHost {
+			return apperr.ForbiddenReason("ROOM_LOCKED", "room is locked")
+		}
+		settings := new(models.RoomSettings)
+		if err := tx.NewSelect().Model(settings).Column("allow_guest_access", "max_participants").
+			Where("room_id = ?", room.ID).Scan(ctx); err != nil {
+			return fmt.Errorf("load settings: %w", err)
+		}
+		if viewer == nil && !settings.AllowGuestAccess {
+			return apperr.ForbiddenReason("GUESTS_NOT_ALLOWED", "this room does not admit guests; sign in to join")
+		}
+		active, err := tx.NewSelect().Model((*models.Participant)(nil)).
+			Where("room_id = ?", room.ID).Where("is_active = ?", true).Count(ctx)
+		if err != nil {
+			return fmt.Errorf("count participants: %w", err)
+		}
+		if active >= int64(settings.MaxParticipants) {
+			return apperr.ConflictReason("ROOM_FULL", "room is full")
+		}
+		now := models.Now()
+		participant = &models.Participant{
+			ID:       models.NewID(),
+			RoomID:   room.ID,
+			IsActive: true,
+			IsHost:   isHost,
+			JoinedAt: now,
+		}
+		if viewer != nil {
+			participant.UserID = &viewer.ID
+		} else {
+			participant.GuestName = &guest
+		}
+		if _, err := tx.NewInsert().Model(participant).Exec(ctx); err != nil {
+			return fmt.Errorf("insert participant: %w", err)
+		}
+		if room.StartedAt == nil {
+			// A room starts when its first participant arrives.
+			_, err := tx.NewUpdate().Model(room).
+				Set("started_at = ?", now).Set("updated_at = ?", now).WherePK().Exec(ctx)
+			if err != nil {
+				return fmt.Errorf("start room: %w", err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, wrapUnlessApp("join room", err)
+	}
+	token, err := s.tokens.IssueParticipant(participant.ID, participant.RoomID)
+	if err != nil {
+		return nil, fmt.Errorf("join room: %w", err)
+	}
+	return &JoinResult{Participant: participant, ParticipantToken: token}, nil
+}
+
+// LeaveRoom marks a participant as gone. The participant itself (by its
+// participant token or its user's token) or the room's host may do it.
+func (s *Service) LeaveRoom(ctx context.Context, participantID string) (*models.Participant, error) {
+	p := auth.FromContext(ctx)
+	if p == nil {
+		return nil, apperr.Unauthenticatedf("a user or participant token is required")
+	}
+	if p.Err != nil {
+		return nil, apperr.Unauthenticatedf("invalid or expired token")
+	}
+	var viewer *models.User
+	if p.UserID != "" {
+		v, err := s.Viewer(ctx)
+		if err != nil {
+			return nil, err
+		}
+		viewer = v
+	}
+	participant := new(models.Participant)
+	err := s.inTx(ctx, func(ctx context.Context, tx bun.Tx) error {
+		err := s.forUpdate(tx.NewSelect().Model(participant).Where("id = ?", participantID)).Scan(ctx)
+		if errors.Is(err, sql.ErrNoRows) {
+			return apperr.NotFoundf("participant not found")
+		}
+		if err != nil {
+			return fmt.Errorf("load participant: %w", err)
+		}
+		allowed := p.ParticipantID == participant.ID
+		if viewer != nil && !allowed {
+			if participant.UserID != nil && *participant.UserID == viewer.ID {
+				allowed = true
+			} else {
+				var host string
+				if err := tx.NewSelect().Model((*models.Room)(nil)).Column("host_id").
+					Where("id = ?", participant.RoomID).Scan(ctx, &host); err != nil {
+					return fmt.Errorf("load room: %w", err)
+				}
+				allowed = host == viewer.ID
+			}
+		}
+		if !allowed {
+			return apperr.ForbiddenReason("NOT_PARTICIPANT", "only the participant or the room's host may do this")
+		}
+		if !participant.IsActive {
+			return apperr.ConflictReason("ALREADY_LEFT", "participant has already left")
+		}
+		now := models.Now()
+		participant.IsActive = false
+		participant.LeftAt = &now
+		if _, err := tx.NewUpdate().Model(participant).Column("is_active", "left_at").WherePK().Exec(ctx); err != nil {
+			return fmt.Errorf("update participant: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, wrapUnlessApp("leave room", err)
+	}
+	return participant, nil
+}

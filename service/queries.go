@@ -1,0 +1,124 @@
+package service
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/uptrace/bun"
+
+	"github.com/neuronmeet/api/apperr"
+	"github.com/neuronmeet/api/models"
+)
+
+// RoomStatus filters a host's rooms.
+type RoomStatus string
+
+// The room filters.
+const (
+	RoomStatusAll    RoomStatus = "ALL"
+	RoomStatusActive RoomStatus = "ACTIVE"
+	RoomStatusEnded  RoomStatus = "ENDED"
+)
+
+// RoomPage selects a page of a host's rooms, newest first.
+type RoomPage struct {
+	Status RoomStatus
+	// First caps the page (1..MaxPageSize); nil returns every room, as the
+	// legacy REST endpoint always did.
+	First *int
+	// After is the id of the last room of the previous page.
+	After *string
+}
+
+// HostedRooms returns the rooms userID hosts, newest createdAt first (ties
+// by id, descending). Only the user themself may list them.
+func (s *Service) HostedRooms(ctx context.Context, userID string, page RoomPage) ([]*models.Room, error) {
+	if ViewerID(ctx) != userID {
+		return nil, apperr.ForbiddenReason("NOT_SELF", "only the user themself may list their rooms")
+	}
+	q := s.db.NewSelect().Model((*models.Room)(nil)).
+		Where("room.host_id = ?", userID).
+		OrderExpr("room.created_at DESC, room.id DESC")
+	switch page.Status {
+	case "", RoomStatusAll:
+	case RoomStatusActive:
+		q = q.Where("room.is_active = ?", true)
+	case RoomStatusEnded:
+		q = q.Where("room.is_active = ?", false)
+	default:
+		return nil, apperr.Invalid("status", "status must be one of ALL, ACTIVE, ENDED")
+	}
+	if page.First != nil {
+		if *page.First < 1 || *page.First > MaxPageSize {
+			return nil, apperr.Invalid("first", fmt.Sprintf("first must be between 1 and %d", MaxPageSize))
+		}
+		q = q.Limit(int64(*page.First))
+	}
+	if page.After != nil {
+		// Keyset pagination: rows strictly after the cursor room in the
+		// (created_at, id) order, which the host index serves directly.
+		cursor := s.db.NewSelect().Model((*models.Room)(nil)).Column("created_at", "id").
+			Where("id = ?", *page.After).Where("host_id = ?", userID)
+		var exists bool
+		exists, err := cursor.Exists(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("load rooms: check cursor: %w", err)
+		}
+		if !exists {
+			return nil, apperr.Invalid("after", "after must be the id of one of the user's rooms")
+		}
+		q = q.Where("(room.created_at, room.id) < (?)", cursor)
+	}
+	rooms := make([]*models.Room, 0, 16)
+	if err := q.Scan(ctx, &rooms); err != nil {
+		return nil, fmt.Errorf("load rooms: %w", err)
+	}
+	return rooms, nil
+}
+
+// SettingsByRoomIDs loads the settings of many rooms in one statement.
+func (s *Service) SettingsByRoomIDs(ctx context.Context, roomIDs []string) (map[string]*models.RoomSettings, error) {
+	rows := make([]*models.RoomSettings, 0, len(roomIDs))
+	if err := s.db.NewSelect().Model(&rows).Where("room_id IN (?)", bun.In(roomIDs)).Scan(ctx); err != nil {
+		return nil, fmt.Errorf("load room settings: %w", err)
+	}
+	out := make(map[string]*models.RoomSettings, len(rows))
+	for _, r := range rows {
+		out[r.RoomID] = r
+	}
+	return out, nil
+}
+
+// ParticipantsByRoomIDs loads the participants of many rooms in one
+// statement, each room's list in join order. Rooms without participants
+// map to an empty (non-nil) slice.
+func (s *Service) ParticipantsByRoomIDs(ctx context.Context, roomIDs []string) (map[string][]*models.Participant, error) {
+	rows := make([]*models.Participant, 0, len(roomIDs)*4)
+	if err := s.db.NewSelect().Model(&rows).
+		Where("room_id IN (?)", bun.In(roomIDs)).
+		OrderExpr("joined_at ASC, id ASC").
+		Scan(ctx); err != nil {
+		return nil, fmt.Errorf("load participants: %w", err)
+	}
+	out := make(map[string][]*models.Participant, len(roomIDs))
+	for _, id := range roomIDs {
+		out[id] = []*models.Participant{}
+	}
+	for _, p := range rows {
+		out[p.RoomID] = append(out[p.RoomID], p)
+	}
+	return out, nil
+}
+
+// UsersByIDs loads many users in one statement.
+func (s *Service) UsersByIDs(ctx context.Context, ids []string) (map[string]*models.User, error) {
+	rows := make([]*models.User, 0, len(ids))
+	if err := s.db.NewSelect().Model(&rows).Where("id IN (?)", bun.In(ids)).Scan(ctx); err != nil {
+		return nil, fmt.Errorf("load users: %w", err)
+	}
+	out := make(map[string]*models.User, len(rows))
+	for _, u := range rows {
+		out[u.ID] = u
+	}
+	return out, nil
+}
