@@ -111,4 +111,3 @@ func parseTTL(s string) (time.Duration, error) {
 	}
 	return d, nil
 }
-
