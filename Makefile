@@ -1,0 +1,36 @@
+# NeuronMeet API. `make run` serves on an embedded SQLite file; `make test`
+# runs every check and test, on SQLite and on PostgreSQL (TEST_DATABASE_URL,
+# default postgres://postgres@127.0.0.1:5432/postgres).
+GO ?= go
+export PATH := $(PATH):/usr/local/go/bin
+
+.PHONY: run test lint generate check-generated seed migrate build
+
+run:
+	$(GO) run .
+
+build:
+	$(GO) build -o bin/neuronmeet .
+
+seed:
+	$(GO) run . seed
+
+migrate:
+	$(GO) run . migrate
+
+generate:
+	$(GO) generate ./...
+
+# Fails when graph/ is not what `go generate` makes of schema.graphqls.
+check-generated: generate
+	@git diff --exit-code --stat -- graph/ gqlgen.yml schema.graphqls || \
+		(echo "generated GraphQL code is stale: run 'make generate' and commit graph/" >&2; exit 1)
+	@test -z "$$(git status --porcelain -- graph/)" || \
+		(echo "go generate produced untracked files under graph/:" >&2; git status --porcelain -- graph/ >&2; exit 1)
+
+lint:
+	@test -z "$$(gofmt -l .)" || (echo "gofmt needed:" >&2; gofmt -l . >&2; exit 1)
+	$(GO) vet ./...
+
+test: lint check-generated
+	$(GO) test -race -count=1 -timeout 10m ./...
