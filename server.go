@@ -69,6 +69,7 @@ func newLogger(level string) *slog.Logger {
 type app struct {
 	db      *bun.DB
 	svc     *service.Service
+	tokens  *auth.Tokens
 	handler http.Handler
 }
 
@@ -130,7 +131,7 @@ func newApp(cfg config, bdb *bun.DB, log *slog.Logger) (*app, error) {
 		MaxAge:         600,
 	}).Handler(h)
 	h = recoverMiddleware(log)(h)
-	return &app{db: bdb, svc: svc, handler: h}, nil
+	return &app{db: bdb, svc: svc, tokens: tokens, handler: h}, nil
 }
 
 // recoverMiddleware turns a handler panic into a bare 500; the panic goes

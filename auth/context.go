@@ -52,12 +52,11 @@ func FromContext(ctx context.Context) *Principal {
 func Middleware(tokens *Tokens) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			header := r.Header.Get("Authorization")
-			if header == "" {
-				next.ServeHTTP(w, r)
-				return
+			ctx := context.WithValue(r.Context(), signInsKey{}, &signIns{})
+			if header := r.Header.Get("Authorization"); header != "" {
+				ctx = WithPrincipal(ctx, tokens.principal(header))
 			}
-			next.ServeHTTP(w, r.WithContext(WithPrincipal(r.Context(), tokens.principal(header))))
+			next.ServeHTTP(w, r.WithContext(ctx))
 		})
 	}
 }
@@ -76,4 +75,43 @@ func (t *Tokens) principal(header string) *Principal {
 		return &Principal{ParticipantID: pid, RoomID: rid}
 	}
 	return &Principal{Err: err}
+}
+
+// signIns records the users who proved who they are during this request
+// by signing in (register, login): they may see their own private fields
+// in that same response, though the request carried no token for them.
+type signIns struct {
+	mu  sync.Mutex
+	ids []string
+}
+
+type signInsKey struct{}
+
+// MarkSignedIn records that the caller has just proved to be userID.
+func MarkSignedIn(ctx context.Context, userID string) {
+	if s, ok := ctx.Value(signInsKey{}).(*signIns); ok {
+		s.mu.Lock()
+		s.ids = append(s.ids, userID)
+		s.mu.Unlock()
+	}
+}
+
+// IsSelf reports whether the caller is userID: by a valid user token, or
+// by having signed in as userID earlier in this request.
+func IsSelf(ctx context.Context, userID string) bool {
+	if p := FromContext(ctx); p != nil && p.Err == nil && p.UserID == userID {
+		return true
+	}
+	s, ok := ctx.Value(signInsKey{}).(*signIns)
+	if !ok {
+		return false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, id := range s.ids {
+		if id == userID {
+			return true
+		}
+	}
+	return false
 }

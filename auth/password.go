@@ -40,17 +40,24 @@ func (p *Passwords) Hash(password string) (string, error) {
 	return string(h), nil
 }
 
+// maxPasswordBytes is all bcrypt reads of a password.
+const maxPasswordBytes = 72
+
 // Check reports whether password matches hash. An empty hash (no such
 // account) is compared against the dummy hash, so it takes as long.
+// A password over 72 bytes never matches (Hash refuses to hash one, and
+// bcrypt's comparison would silently ignore the excess), but it still
+// costs a comparison.
 func (p *Passwords) Check(hash, password string) (bool, error) {
 	h := []byte(hash)
-	if hash == "" {
+	tooLong := len(password) > maxPasswordBytes
+	if hash == "" || tooLong {
 		h = p.dummy
 	}
 	err := bcrypt.CompareHashAndPassword(h, []byte(password))
 	switch {
 	case err == nil:
-		return hash != "", nil
+		return hash != "" && !tooLong, nil
 	case errors.Is(err, bcrypt.ErrMismatchedHashAndPassword):
 		return false, nil
 	default:

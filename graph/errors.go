@@ -31,6 +31,15 @@ func errorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 			if appErr.Reason != "" {
 				ext["reason"] = appErr.Reason
 			}
+			if len(appErr.All) > 1 {
+				// Several inputs were wrong at once: list them all, so a form
+				// can mark every bad field in one round trip.
+				all := make([]map[string]string, len(appErr.All))
+				for i, e := range appErr.All {
+					all[i] = map[string]string{"field": e.Field, "message": e.Message}
+				}
+				ext["errors"] = all
+			}
 			gqlErr.Extensions = ext
 			return gqlErr
 		}

@@ -8,6 +8,8 @@ package graph
 import (
 	"context"
 
+	"github.com/neuronmeet/api/apperr"
+	"github.com/neuronmeet/api/auth"
 	"github.com/neuronmeet/api/models"
 	"github.com/neuronmeet/api/service"
 )
@@ -121,7 +123,11 @@ func (r *queryResolver) Room(ctx context.Context, id string) (*models.Room, erro
 
 // RoomByCode is the resolver for the roomByCode field.
 func (r *queryResolver) RoomByCode(ctx context.Context, code string) (*models.Room, error) {
-	return r.Service.RoomByCode(ctx, code)
+	room, err := r.Service.RoomByCode(ctx, code)
+	if apperr.CodeOf(err) == apperr.NotFound {
+		return nil, nil // the schema's answer for "no room has this code"
+	}
+	return room, err
 }
 
 // Host is the resolver for the host field.
@@ -151,7 +157,7 @@ func (r *roomResolver) Participants(ctx context.Context, obj *models.Room, activ
 
 // Email is the resolver for the email field.
 func (r *userResolver) Email(ctx context.Context, obj *models.User) (*string, error) {
-	if service.ViewerID(ctx) != obj.ID {
+	if !auth.IsSelf(ctx, obj.ID) {
 		return nil, nil
 	}
 	return &obj.Email, nil

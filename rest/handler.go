@@ -148,6 +148,9 @@ func decodeBody(w http.ResponseWriter, r *http.Request, dst any) error {
 	switch {
 	case errors.As(err, &maxErr):
 		return apperr.Invalid("", "request body too large")
+	case errors.As(err, &typeErr) && typeErr.Field == "":
+		// The body itself is the wrong type (an array, a string, ...).
+		return apperr.Invalid("", "request body must be a JSON object")
 	case errors.As(err, &typeErr):
 		return apperr.Invalid(typeErr.Field, fmt.Sprintf("%s must be a %s", typeErr.Field, jsonTypeName(typeErr.Type.String())))
 	case strings.HasPrefix(err.Error(), "json: unknown field "):

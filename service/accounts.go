@@ -7,6 +7,7 @@ import (
 	"fmt"
 
 	"github.com/neuronmeet/api/apperr"
+	"github.com/neuronmeet/api/auth"
 	"github.com/neuronmeet/api/db"
 	"github.com/neuronmeet/api/models"
 )
@@ -69,7 +70,7 @@ func (s *Service) Register(ctx context.Context, in RegisterInput) (*AuthResult, 
 		}
 		return nil, fmt.Errorf("register: insert user: %w", err)
 	}
-	return s.signIn(u)
+	return s.signIn(ctx, u)
 }
 
 // Login checks credentials and returns a fresh token.
@@ -97,10 +98,11 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (*AuthResult, error)
 	if !ok {
 		return nil, ErrInvalidCredentials
 	}
-	return s.signIn(u)
+	return s.signIn(ctx, u)
 }
 
-func (s *Service) signIn(u *models.User) (*AuthResult, error) {
+func (s *Service) signIn(ctx context.Context, u *models.User) (*AuthResult, error) {
+	auth.MarkSignedIn(ctx, u.ID)
 	token, err := s.tokens.IssueUser(u.ID, u.Email)
 	if err != nil {
 		return nil, err

@@ -7,6 +7,7 @@ import (
 	"github.com/uptrace/bun"
 
 	"github.com/neuronmeet/api/apperr"
+	"github.com/neuronmeet/api/auth"
 	"github.com/neuronmeet/api/models"
 )
 
@@ -33,7 +34,7 @@ type RoomPage struct {
 // HostedRooms returns the rooms userID hosts, newest createdAt first (ties
 // by id, descending). Only the user themself may list them.
 func (s *Service) HostedRooms(ctx context.Context, userID string, page RoomPage) ([]*models.Room, error) {
-	if ViewerID(ctx) != userID {
+	if !auth.IsSelf(ctx, userID) {
 		return nil, apperr.ForbiddenReason("NOT_SELF", "only the user themself may list their rooms")
 	}
 	q := s.db.NewSelect().Model((*models.Room)(nil)).
@@ -55,6 +56,9 @@ func (s *Service) HostedRooms(ctx context.Context, userID string, page RoomPage)
 		q = q.Limit(int64(*page.First))
 	}
 	if page.After != nil {
+		if !isKey(*page.After) {
+			return nil, apperr.Invalid("after", "after must be the id of one of the user's rooms")
+		}
 		// Keyset pagination: rows strictly after the cursor room in the
 		// (created_at, id) order, which the host index serves directly.
 		cursor := s.db.NewSelect().Model((*models.Room)(nil)).Column("created_at", "id").
