@@ -4,7 +4,7 @@
 GO ?= go
 export PATH := $(PATH):/usr/local/go/bin
 
-.PHONY: run test lint generate check-generated seed migrate build
+.PHONY: run test lint generate check-generated seed migrate build bench
 
 run:
 	$(GO) run .
@@ -34,3 +34,7 @@ lint:
 
 test: lint check-generated
 	$(GO) test -race -count=1 -timeout 10m ./...
+
+# Load benchmark on PostgreSQL against the one-SQL reference (bench/README.md).
+bench:
+	bash bench/run.sh

@@ -40,6 +40,9 @@ func (s *Service) JoinRoom(ctx context.Context, code string, guestName *string) 
 			return nil, err
 		}
 	}
+	if !isKey(code) {
+		return nil, errRoomNotFound
+	}
 	var participant *models.Participant
 	err = s.inTx(ctx, func(ctx context.Context, tx bun.Tx) error {
 		room := new(models.Room)
@@ -139,6 +142,9 @@ func (s *Service) LeaveRoom(ctx context.Context, participantID string) (*models.
 			return nil, err
 		}
 		viewer = v
+	}
+	if !isKey(participantID) {
+		return nil, apperr.NotFoundf("participant not found")
 	}
 	participant := new(models.Participant)
 	err := s.inTx(ctx, func(ctx context.Context, tx bun.Tx) error {

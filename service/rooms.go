@@ -244,6 +244,9 @@ func (s *Service) EndRoom(ctx context.Context, roomID string) (*models.Room, err
 // lockHostedRoom loads a room for update and checks the viewer hosts it.
 // NOT_FOUND comes before FORBIDDEN, as the legacy API answered.
 func (s *Service) lockHostedRoom(ctx context.Context, tx bun.Tx, roomID, userID string) (*models.Room, error) {
+	if !isKey(roomID) {
+		return nil, errRoomNotFound
+	}
 	room := new(models.Room)
 	err := s.forUpdate(tx.NewSelect().Model(room).Where("id = ?", roomID)).Scan(ctx)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -273,6 +276,9 @@ func (s *Service) Room(ctx context.Context, id string) (*models.Room, error) {
 	if err != nil {
 		return nil, err
 	}
+	if !isKey(id) {
+		return nil, errRoomNotFound
+	}
 	room := new(models.Room)
 	err = s.db.NewSelect().Model(room).
 		Where("room.id = ?", id).
@@ -293,6 +299,9 @@ func (s *Service) Room(ctx context.Context, id string) (*models.Room, error) {
 // RoomByCode returns the room with code to anyone, signed in or not: the
 // code is the invitation.
 func (s *Service) RoomByCode(ctx context.Context, code string) (*models.Room, error) {
+	if !isKey(code) {
+		return nil, errRoomNotFound
+	}
 	return s.roomWhere(ctx, "code = ?", normalizeCode(code))
 }
 

@@ -77,6 +77,14 @@ func checkMaxParticipants(n int) error {
 	return nil
 }
 
+// isKey reports whether s can be an id or a room code. Clients send them;
+// one containing a NUL byte names nothing (no stored key contains one) and
+// must not reach a query, which Bun refuses to build with it: callers
+// answer as for any unknown key instead of with an internal error.
+func isKey(s string) bool {
+	return !strings.ContainsRune(s, 0)
+}
+
 // appendInvalid collects err into errs when it is an input error.
 func appendInvalid(errs []*apperr.Error, err error) []*apperr.Error {
 	if e, ok := apperr.As(err); ok {

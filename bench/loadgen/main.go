@@ -1,0 +1,222 @@
+// Command loadgen drives one HTTP request shape at a server from a separate
+// process: a fixed number of connections, a warm-up, then a fixed measured
+// window. Before loading it checks the answer is complete (so a fast wrong
+// answer can never count), and it prints one JSON line of results.
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+)
+
+type result struct {
+	Name     string  `json:"name"`
+	Requests int     `json:"requests"`
+	Errors   int     `json:"errors"`
+	RPS      float64 `json:"rps"`
+	P50ms    float64 `json:"p50_ms"`
+	P90ms    float64 `json:"p90_ms"`
+	P99ms    float64 `json:"p99_ms"`
+}
+
+func main() {
+	var (
+		name        = flag.String("name", "load", "label for the result")
+		url         = flag.String("url", "", "target URL")
+		body        = flag.String("body", "", "POST this body (GET when empty)")
+		token       = flag.String("token", "", "bearer token")
+		conns       = flag.Int("c", 32, "concurrent connections")
+		warmup      = flag.Duration("warmup", 3*time.Second, "warm-up, not measured")
+		duration    = flag.Duration("d", 10*time.Second, "measured window")
+		wantRooms   = flag.Int("expect-rooms", -1, "fail unless the answer lists this many rooms")
+		wantPeople  = flag.Int("expect-participants", -1, "fail unless the answer lists this many participants")
+		wantUserKey = flag.Bool("expect-users", false, "fail unless every user participant has user.displayName and every room host.displayName")
+	)
+	flag.Parse()
+	if *url == "" {
+		fmt.Fprintln(os.Stderr, "loadgen: -url is required")
+		os.Exit(2)
+	}
+	client := &http.Client{Transport: &http.Transport{
+		MaxIdleConns:        *conns * 2,
+		MaxIdleConnsPerHost: *conns * 2,
+		MaxConnsPerHost:     *conns,
+		DisableCompression:  true,
+	}, Timeout: 30 * time.Second}
+	do := func() ([]byte, error) {
+		method := http.MethodGet
+		var rd io.Reader
+		if *body != "" {
+			method = http.MethodPost
+			rd = strings.NewReader(*body)
+		}
+		req, err := http.NewRequest(method, *url, rd)
+		if err != nil {
+			return nil, err
+		}
+		if *body != "" {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		if *token != "" {
+			req.Header.Set("Authorization", "Bearer "+*token)
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			return nil, err
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		if err != nil {
+			return nil, err
+		}
+		if resp.StatusCode != http.StatusOK {
+			return b, fmt.Errorf("HTTP %d: %.200s", resp.StatusCode, b)
+		}
+		return b, nil
+	}
+
+	first, err := do()
+	if err != nil {
+		fail("%s: first request: %v", *name, err)
+	}
+	if err := check(first, *wantRooms, *wantPeople, *wantUserKey); err != nil {
+		fail("%s: answer is wrong: %v", *name, err)
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), *warmup+*duration)
+	defer cancel()
+	start := time.Now()
+	measureFrom := start.Add(*warmup)
+	var (
+		mu        sync.Mutex
+		latencies []time.Duration
+		errs      int
+		wg        sync.WaitGroup
+	)
+	for range *conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			local := make([]time.Duration, 0, 1<<14)
+			localErrs := 0
+			for ctx.Err() == nil {
+				t0 := time.Now()
+				_, err := do()
+				t1 := time.Now()
+				if t0.Before(measureFrom) || ctx.Err() != nil {
+					continue
+				}
+				if err != nil {
+					localErrs++
+					continue
+				}
+				local = append(local, t1.Sub(t0))
+			}
+			mu.Lock()
+			latencies = append(latencies, local...)
+			errs += localErrs
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	slices.Sort(latencies)
+	res := result{
+		Name:     *name,
+		Requests: len(latencies),
+		Errors:   errs,
+		RPS:      float64(len(latencies)) / duration.Seconds(),
+		P50ms:    percentile(latencies, 0.50),
+		P90ms:    percentile(latencies, 0.90),
+		P99ms:    percentile(latencies, 0.99),
+	}
+	_ = json.NewEncoder(os.Stdout).Encode(res)
+	if errs > 0 {
+		fmt.Fprintf(os.Stderr, "%s: %d requests failed\n", *name, errs)
+	}
+}
+
+func percentile(sorted []time.Duration, p float64) float64 {
+	if len(sorted) == 0 {
+		return 0
+	}
+	i := int(float64(len(sorted)-1) * p)
+	return float64(sorted[i].Microseconds()) / 1000
+}
+
+// check verifies a GraphQL ({"data":{"me":{"rooms":[…]}}}) or REST ([…])
+// answer lists the expected rooms and participants.
+func check(b []byte, wantRooms, wantPeople int, wantUsers bool) error {
+	type participant struct {
+		ID       string          `json:"id"`
+		IsActive *bool           `json:"isActive"`
+		JoinedAt string          `json:"joinedAt"`
+		User     json.RawMessage `json:"user"`
+		UserID   *string         `json:"userId"`
+	}
+	type room struct {
+		ID           string          `json:"id"`
+		Settings     json.RawMessage `json:"settings"`
+		Host         json.RawMessage `json:"host"`
+		Participants []participant   `json:"participants"`
+	}
+	var rooms []room
+	if bytes.HasPrefix(bytes.TrimSpace(b), []byte("[")) {
+		if err := json.Unmarshal(b, &rooms); err != nil {
+			return err
+		}
+	} else {
+		var gql struct {
+			Data struct {
+				Me struct{ Rooms []room } `json:"me"`
+			} `json:"data"`
+			Errors []json.RawMessage `json:"errors"`
+		}
+		if err := json.Unmarshal(b, &gql); err != nil {
+			return err
+		}
+		if len(gql.Errors) > 0 {
+			return fmt.Errorf("GraphQL errors: %s", gql.Errors[0])
+		}
+		rooms = gql.Data.Me.Rooms
+	}
+	people := 0
+	for _, r := range rooms {
+		if r.ID == "" || len(r.Settings) < 10 {
+			return fmt.Errorf("room %q lacks id or settings", r.ID)
+		}
+		for _, p := range r.Participants {
+			if p.ID == "" || p.IsActive == nil || p.JoinedAt == "" {
+				return fmt.Errorf("participant of room %s incomplete", r.ID)
+			}
+			if wantUsers && p.UserID != nil && !bytes.Contains(p.User, []byte(`"displayName":"`)) {
+				return fmt.Errorf("participant %s lacks user.displayName", p.ID)
+			}
+		}
+		if wantUsers && !bytes.Contains(r.Host, []byte(`"displayName":"`)) {
+			return fmt.Errorf("room %s lacks host.displayName", r.ID)
+		}
+		people += len(r.Participants)
+	}
+	if wantRooms >= 0 && len(rooms) != wantRooms {
+		return fmt.Errorf("%d rooms, want %d", len(rooms), wantRooms)
+	}
+	if wantPeople >= 0 && people != wantPeople {
+		return fmt.Errorf("%d participants, want %d", people, wantPeople)
+	}
+	return nil
+}
+
+func fail(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "loadgen: "+format+"\n", args...)
+	os.Exit(1)
+}
