@@ -115,6 +115,8 @@ type ComplexityRoot struct {
 	RoomSettings struct {
 		AllowChat              func(childComplexity int) int
 		AllowGuestAccess       func(childComplexity int) int
+		AllowParticipantAudio  func(childComplexity int) int
+		AllowParticipantVideo  func(childComplexity int) int
 		AllowScreenShare       func(childComplexity int) int
 		MaxParticipants        func(childComplexity int) int
 		MuteParticipantsOnJoin func(childComplexity int) int
@@ -541,6 +543,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.RoomSettings.AllowGuestAccess(childComplexity), true
+	case "RoomSettings.allowParticipantAudio":
+		if e.ComplexityRoot.RoomSettings.AllowParticipantAudio == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RoomSettings.AllowParticipantAudio(childComplexity), true
+	case "RoomSettings.allowParticipantVideo":
+		if e.ComplexityRoot.RoomSettings.AllowParticipantVideo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RoomSettings.AllowParticipantVideo(childComplexity), true
 	case "RoomSettings.allowScreenShare":
 		if e.ComplexityRoot.RoomSettings.AllowScreenShare == nil {
 			break
@@ -780,6 +794,10 @@ type RoomSettings {
   waitingRoom: Boolean!
   muteParticipantsOnJoin: Boolean!
   maxParticipants: Int!
+  "Whether participants may turn their camera on. Stored for the clients, which apply it."
+  allowParticipantVideo: Boolean!
+  "Whether participants may turn their microphone on. Stored for the clients, which apply it."
+  allowParticipantAudio: Boolean!
 }
 
 type Participant {
@@ -848,6 +866,10 @@ input CreateRoomInput {
   allowScreenShare: Boolean
   allowGuestAccess: Boolean
   muteParticipantsOnJoin: Boolean
+  "Defaults to true."
+  allowParticipantVideo: Boolean
+  "Defaults to true."
+  allowParticipantAudio: Boolean
 }
 
 input UpdateRoomSettingsInput {
@@ -859,6 +881,8 @@ input UpdateRoomSettingsInput {
   allowScreenShare: Boolean
   allowGuestAccess: Boolean
   muteParticipantsOnJoin: Boolean
+  allowParticipantVideo: Boolean
+  allowParticipantAudio: Boolean
 }
 `, BuiltIn: false},
 }
@@ -992,6 +1016,10 @@ func (ec *executionContext) childFields_RoomSettings(ctx context.Context, field 
 		return ec.fieldContext_RoomSettings_muteParticipantsOnJoin(ctx, field)
 	case "maxParticipants":
 		return ec.fieldContext_RoomSettings_maxParticipants(ctx, field)
+	case "allowParticipantVideo":
+		return ec.fieldContext_RoomSettings_allowParticipantVideo(ctx, field)
+	case "allowParticipantAudio":
+		return ec.fieldContext_RoomSettings_allowParticipantAudio(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type RoomSettings", field.Name)
 }
@@ -2974,6 +3002,52 @@ func (ec *executionContext) fieldContext_RoomSettings_maxParticipants(_ context.
 	return graphql.NewScalarFieldContext("RoomSettings", field, false, false, "Int")
 }
 
+func (ec *executionContext) _RoomSettings_allowParticipantVideo(ctx context.Context, field graphql.CollectedField, obj *models.RoomSettings) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RoomSettings_allowParticipantVideo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AllowParticipantVideo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RoomSettings_allowParticipantVideo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RoomSettings", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _RoomSettings_allowParticipantAudio(ctx context.Context, field graphql.CollectedField, obj *models.RoomSettings) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RoomSettings_allowParticipantAudio(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AllowParticipantAudio, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RoomSettings_allowParticipantAudio(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RoomSettings", field, false, false, "Boolean")
+}
+
 func (ec *executionContext) _User_id(ctx context.Context, field graphql.CollectedField, obj *models.User) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -4240,7 +4314,7 @@ func (ec *executionContext) unmarshalInputCreateRoomInput(ctx context.Context, o
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"name", "maxParticipants", "waitingRoom", "allowChat", "allowScreenShare", "allowGuestAccess", "muteParticipantsOnJoin"}
+	fieldsInOrder := [...]string{"name", "maxParticipants", "waitingRoom", "allowChat", "allowScreenShare", "allowGuestAccess", "muteParticipantsOnJoin", "allowParticipantVideo", "allowParticipantAudio"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -4296,6 +4370,20 @@ func (ec *executionContext) unmarshalInputCreateRoomInput(ctx context.Context, o
 				return it, err
 			}
 			it.MuteParticipantsOnJoin = data
+		case "allowParticipantVideo":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("allowParticipantVideo"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AllowParticipantVideo = data
+		case "allowParticipantAudio":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("allowParticipantAudio"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AllowParticipantAudio = data
 		}
 	}
 	return it, nil
@@ -4429,7 +4517,7 @@ func (ec *executionContext) unmarshalInputUpdateRoomSettingsInput(ctx context.Co
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"name", "isLocked", "maxParticipants", "waitingRoom", "allowChat", "allowScreenShare", "allowGuestAccess", "muteParticipantsOnJoin"}
+	fieldsInOrder := [...]string{"name", "isLocked", "maxParticipants", "waitingRoom", "allowChat", "allowScreenShare", "allowGuestAccess", "muteParticipantsOnJoin", "allowParticipantVideo", "allowParticipantAudio"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -4492,6 +4580,20 @@ func (ec *executionContext) unmarshalInputUpdateRoomSettingsInput(ctx context.Co
 				return it, err
 			}
 			it.MuteParticipantsOnJoin = data
+		case "allowParticipantVideo":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("allowParticipantVideo"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AllowParticipantVideo = data
+		case "allowParticipantAudio":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("allowParticipantAudio"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AllowParticipantAudio = data
 		}
 	}
 	return it, nil
@@ -5068,6 +5170,16 @@ func (ec *executionContext) _RoomSettings(ctx context.Context, sel ast.Selection
 			}
 		case "maxParticipants":
 			out.Values[i] = ec._RoomSettings_maxParticipants(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "allowParticipantVideo":
+			out.Values[i] = ec._RoomSettings_allowParticipantVideo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "allowParticipantAudio":
+			out.Values[i] = ec._RoomSettings_allowParticipantAudio(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}

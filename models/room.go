@@ -35,4 +35,9 @@ type RoomSettings struct {
 	WaitingRoom            bool   `bun:"waiting_room,notnull"`
 	MuteParticipantsOnJoin bool   `bun:"mute_participants_on_join,notnull"`
 	MaxParticipants        int    `bun:"max_participants,notnull"`
+	// Whether participants may turn on their camera and microphone: the
+	// legacy web client's toggles, stored and served for the clients, which
+	// apply them (the server carries no media).
+	AllowParticipantVideo bool `bun:"allow_participant_video,notnull"`
+	AllowParticipantAudio bool `bun:"allow_participant_audio,notnull"`
 }

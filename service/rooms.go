@@ -25,6 +25,8 @@ type CreateRoomInput struct {
 	AllowScreenShare       *bool   `json:"allowScreenShare"`
 	AllowGuestAccess       *bool   `json:"allowGuestAccess"`
 	MuteParticipantsOnJoin *bool   `json:"muteParticipantsOnJoin"`
+	AllowParticipantVideo  *bool   `json:"allowParticipantVideo"`
+	AllowParticipantAudio  *bool   `json:"allowParticipantAudio"`
 }
 
 // UpdateRoomSettingsInput changes any subset of a room's settings, its name
@@ -38,6 +40,8 @@ type UpdateRoomSettingsInput struct {
 	AllowScreenShare       *bool   `json:"allowScreenShare"`
 	AllowGuestAccess       *bool   `json:"allowGuestAccess"`
 	MuteParticipantsOnJoin *bool   `json:"muteParticipantsOnJoin"`
+	AllowParticipantVideo  *bool   `json:"allowParticipantVideo"`
+	AllowParticipantAudio  *bool   `json:"allowParticipantAudio"`
 }
 
 // RoomWithSettings is a room together with its settings, as mutations
@@ -61,19 +65,14 @@ func (s *Service) CreateRoom(ctx context.Context, in CreateRoomInput) (*RoomWith
 	if err != nil {
 		return nil, err
 	}
-	name := DefaultRoomName
-	if in.Name != nil {
-		if name, err = checkText("name", *in.Name, MinRoomName, MaxRoomName); err != nil {
-			return nil, err
-		}
+	name, err := checkRoomForm(in.Name, in.MaxParticipants)
+	if err != nil {
+		return nil, err
 	}
-	maxP := DefaultParticipants
-	if in.MaxParticipants != nil {
-		if err := checkMaxParticipants(*in.MaxParticipants); err != nil {
-			return nil, err
-		}
-		maxP = *in.MaxParticipants
+	if in.Name == nil {
+		name = DefaultRoomName
 	}
+	maxP := valueOr(in.MaxParticipants, DefaultParticipants)
 	now := models.Now()
 	room := &models.Room{
 		ID:        models.NewID(),
@@ -92,6 +91,8 @@ func (s *Service) CreateRoom(ctx context.Context, in CreateRoomInput) (*RoomWith
 		WaitingRoom:            valueOr(in.WaitingRoom, false),
 		MuteParticipantsOnJoin: valueOr(in.MuteParticipantsOnJoin, false),
 		MaxParticipants:        maxP,
+		AllowParticipantVideo:  valueOr(in.AllowParticipantVideo, true),
+		AllowParticipantAudio:  valueOr(in.AllowParticipantAudio, true),
 	}
 	// A code collision aborts the transaction (on PostgreSQL the whole
 	// transaction is unusable after an error), so each attempt is a fresh one.
@@ -111,6 +112,25 @@ func (s *Service) CreateRoom(ctx context.Context, in CreateRoomInput) (*RoomWith
 			return nil, fmt.Errorf("create room: %w", err)
 		}
 	}
+}
+
+// checkRoomForm validates the room fields a create or an update may set
+// and returns the trimmed name ("" when name is nil). Every bad field is
+// reported at once, as the legacy validation did.
+func checkRoomForm(name *string, maxParticipants *int) (string, error) {
+	var (
+		problems []*apperr.Error
+		trimmed  string
+		err      error
+	)
+	if name != nil {
+		trimmed, err = checkText("name", *name, MinRoomName, MaxRoomName)
+		problems = appendInvalid(problems, err)
+	}
+	if maxParticipants != nil {
+		problems = appendInvalid(problems, checkMaxParticipants(*maxParticipants))
+	}
+	return trimmed, apperr.Invalids(problems...)
 }
 
 // newRoomCode returns a code like "abc-def-ghi" from crypto/rand: 26^9
@@ -150,16 +170,9 @@ func (s *Service) UpdateRoomSettings(ctx context.Context, roomID string, in Upda
 	if err != nil {
 		return nil, err
 	}
-	var name string
-	if in.Name != nil {
-		if name, err = checkText("name", *in.Name, MinRoomName, MaxRoomName); err != nil {
-			return nil, err
-		}
-	}
-	if in.MaxParticipants != nil {
-		if err := checkMaxParticipants(*in.MaxParticipants); err != nil {
-			return nil, err
-		}
+	name, err := checkRoomForm(in.Name, in.MaxParticipants)
+	if err != nil {
+		return nil, err
 	}
 	var out RoomWithSettings
 	err = s.inTx(ctx, func(ctx context.Context, tx bun.Tx) error {
@@ -188,6 +201,8 @@ func (s *Service) UpdateRoomSettings(ctx context.Context, roomID string, in Upda
 		setIf(&settings.AllowScreenShare, in.AllowScreenShare)
 		setIf(&settings.AllowGuestAccess, in.AllowGuestAccess)
 		setIf(&settings.MuteParticipantsOnJoin, in.MuteParticipantsOnJoin)
+		setIf(&settings.AllowParticipantVideo, in.AllowParticipantVideo)
+		setIf(&settings.AllowParticipantAudio, in.AllowParticipantAudio)
 		if _, err := tx.NewUpdate().Model(settings).WherePK().Exec(ctx); err != nil {
 			return fmt.Errorf("update settings: %w", err)
 		}

@@ -112,6 +112,7 @@ func TestCreateRoom_DefaultsMakeAnOpenActiveRoom(t *testing.T) {
 			ID: res.Settings.ID, RoomID: room.ID,
 			AllowChat: true, AllowScreenShare: true, AllowGuestAccess: true,
 			WaitingRoom: false, MuteParticipantsOnJoin: false, MaxParticipants: 50,
+			AllowParticipantVideo: true, AllowParticipantAudio: true,
 		}
 		if got := *e.loadSettings(t, room.ID); got != want {
 			t.Fatalf("stored settings %+v, want %+v", got, want)
@@ -135,11 +136,13 @@ func TestCreateRoom_StoresEveryOptionGiven(t *testing.T) {
 			Name: ptr("Board"), MaxParticipants: ptr(7),
 			WaitingRoom: ptr(true), AllowChat: ptr(false), AllowScreenShare: ptr(false),
 			AllowGuestAccess: ptr(false), MuteParticipantsOnJoin: ptr(true),
+			AllowParticipantVideo: ptr(false), AllowParticipantAudio: ptr(false),
 		})
 		want := models.RoomSettings{
 			ID: res.Settings.ID, RoomID: res.Room.ID,
 			AllowChat: false, AllowScreenShare: false, AllowGuestAccess: false,
 			WaitingRoom: true, MuteParticipantsOnJoin: true, MaxParticipants: 7,
+			AllowParticipantVideo: false, AllowParticipantAudio: false,
 		}
 		if got := *e.loadSettings(t, res.Room.ID); got != want {
 			t.Fatalf("stored settings %+v, want %+v", got, want)
