@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/neuronmeet/api/graph"
 )
 
 // config is everything the server reads from its environment. See the
@@ -22,6 +24,8 @@ type config struct {
 	CORSOrigins    []string
 	BcryptCost     int
 	LogLevel       string
+	GraphQL        graph.Limits
+	APQCacheSize   int
 	// generatedSecret is true when JWT_SECRET was unset and a random one
 	// was made up for this process (development only).
 	generatedSecret bool
@@ -47,6 +51,9 @@ func loadConfig(getenv func(string) string) (config, error) {
 	if cfg.BcryptCost, err = atoiEnv(getenv, "BCRYPT_COST", 10); err != nil {
 		return cfg, err
 	}
+	if err := loadGraphQLLimits(getenv, &cfg); err != nil {
+		return cfg, err
+	}
 	for _, o := range strings.Split(getenv("CORS_ALLOWED_ORIGINS"), ",") {
 		if o = strings.TrimSpace(o); o != "" {
 			cfg.CORSOrigins = append(cfg.CORSOrigins, o)
@@ -69,6 +76,43 @@ func loadConfig(getenv func(string) string) (config, error) {
 		cfg.JWTSecret = []byte(secret)
 	}
 	return cfg, nil
+}
+
+// loadGraphQLLimits reads the GraphQL request limits. The defaults admit
+// every query the clients send (the largest, me.rooms with every nested
+// field and no page size, costs 102,002) with room to spare, and
+// nothing that could make one request run for long.
+func loadGraphQLLimits(getenv func(string) string, cfg *config) error {
+	l := &cfg.GraphQL
+	maxBody, err := atoiEnv(getenv, "GRAPHQL_MAX_BODY_BYTES", 256<<10)
+	if err != nil {
+		return err
+	}
+	l.MaxBodyBytes = int64(maxBody)
+	for _, v := range []struct {
+		dst *int
+		key string
+		def int
+	}{
+		{&l.MaxTokens, "GRAPHQL_MAX_TOKENS", 2000},
+		{&l.MaxDepth, "GRAPHQL_MAX_DEPTH", 10},
+		{&l.MaxAliases, "GRAPHQL_MAX_ALIASES", 30},
+		{&l.MaxComplexity, "GRAPHQL_MAX_COMPLEXITY", 250000},
+		{&l.DefaultListSize, "GRAPHQL_DEFAULT_LIST_SIZE", 100},
+		{&l.MaxSignIns, "GRAPHQL_MAX_SIGN_INS", 1},
+		{&cfg.APQCacheSize, "GRAPHQL_APQ_CACHE_SIZE", 1000},
+	} {
+		if *v.dst, err = atoiEnv(getenv, v.key, v.def); err != nil {
+			return err
+		}
+		if *v.dst < 0 {
+			return fmt.Errorf("%s must not be negative", v.key)
+		}
+	}
+	if l.MaxBodyBytes < 0 {
+		return errors.New("GRAPHQL_MAX_BODY_BYTES must not be negative")
+	}
+	return nil
 }
 
 func envOr(getenv func(string) string, key, def string) string {

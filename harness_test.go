@@ -28,11 +28,17 @@ type testServer struct {
 	http  *http.Client
 }
 
-func newTestServer(t testing.TB, bdb *bun.DB) *testServer {
+// newTestServer serves the real wiring over bdb. env overrides the test
+// configuration (variable to value).
+func newTestServer(t testing.TB, bdb *bun.DB, env ...map[string]string) *testServer {
 	t.Helper()
-	cfg, err := loadConfig(func(k string) string {
-		return map[string]string{"JWT_SECRET": testSecret, "BCRYPT_COST": "4"}[k]
-	})
+	vars := map[string]string{"JWT_SECRET": testSecret, "BCRYPT_COST": "4"}
+	for _, e := range env {
+		for k, v := range e {
+			vars[k] = v
+		}
+	}
+	cfg, err := loadConfig(func(k string) string { return vars[k] })
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -101,7 +101,9 @@ func newApp(cfg config, bdb *bun.DB, log *slog.Logger) (*app, error) {
 	svc := service.New(bdb, tokens, passwords)
 
 	mux := http.NewServeMux()
-	mux.Handle("/query", graph.NewHandler(svc, log, graph.HandlerConfig{Introspection: !cfg.Production}))
+	mux.Handle("/query", graph.NewHandler(svc, log, graph.HandlerConfig{
+		Production: cfg.Production, Limits: cfg.GraphQL, APQCacheSize: cfg.APQCacheSize,
+	}))
 	mux.Handle("GET /{$}", playground.Handler("NeuronMeet API", "/query"))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")

@@ -2,6 +2,7 @@ package graph
 
 import (
 	"log/slog"
+	"net/http"
 
 	"github.com/99designs/gqlgen/graphql/handler"
 	"github.com/99designs/gqlgen/graphql/handler/extension"
@@ -14,14 +15,18 @@ import (
 
 // HandlerConfig tunes the GraphQL endpoint.
 type HandlerConfig struct {
-	// Introspection is off in production: the schema is published in the
-	// repository, and a closed schema narrows what an attacker can probe.
-	Introspection bool
+	// Production turns off introspection and "did you mean" suggestions:
+	// the schema is published in the repository, and a closed schema
+	// narrows what an attacker can probe.
+	Production bool
+	Limits     Limits
+	// APQCacheSize is how many automatic persisted queries are remembered.
+	APQCacheSize int
 }
 
 // NewHandler returns the /query endpoint. It needs the auth and loaders
 // middleware in front of it (see server.go).
-func NewHandler(svc *service.Service, log *slog.Logger, cfg HandlerConfig) *handler.Server {
+func NewHandler(svc *service.Service, log *slog.Logger, cfg HandlerConfig) http.Handler {
 	srv := handler.New(NewExecutableSchema(Config{Resolvers: &Resolver{Service: svc}}))
 	srv.AddTransport(transport.Options{})
 	// GET serves queries only (gqlgen refuses mutations over GET), so
@@ -29,11 +34,20 @@ func NewHandler(svc *service.Service, log *slog.Logger, cfg HandlerConfig) *hand
 	srv.AddTransport(transport.GET{})
 	srv.AddTransport(transport.POST{})
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
-	if cfg.Introspection {
+	srv.SetParserTokenLimit(cfg.Limits.MaxTokens)
+	if !cfg.Production {
 		srv.Use(extension.Introspection{})
 	}
-	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](100)})
+	srv.SetDisableSuggestion(cfg.Production)
+	apqSize := cfg.APQCacheSize
+	if apqSize <= 0 {
+		apqSize = 1000
+	}
+	// The cache only ever holds documents sent in full (hash checked), so
+	// its entries are bounded by the body limit and its size.
+	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](apqSize)})
+	srv.Use(limitsExtension{cfg.Limits})
 	srv.SetErrorPresenter(errorPresenter(log))
 	srv.SetRecoverFunc(recoverFunc(log))
-	return srv
+	return bodyLimit(cfg.Limits.MaxBodyBytes, srv)
 }
