@@ -60,3 +60,13 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, http.StatusCreated, authJSON{User: toUserJSON(res.User), AccessToken: res.AccessToken})
 }
+
+// authMe answers GET /auth/me: the signed-in account.
+func (h *Handler) authMe(w http.ResponseWriter, r *http.Request) {
+	u, err := h.svc.Viewer(r.Context())
+	if err != nil {
+		h.error(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, toUserJSON(u))
+}

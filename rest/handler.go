@@ -4,9 +4,9 @@
 package rest
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -36,33 +36,62 @@ func New(svc *service.Service, log *slog.Logger) *Handler {
 }
 
 // Register adds the REST routes to mux, each both bare and under /api (the
-// legacy deployment's prefix).
+// legacy deployment's prefix). Under /api, a route that does not exist
+// answers the legacy 404 body instead of ServeMux's plain text.
 func (h *Handler) Register(mux *http.ServeMux) {
 	routes := map[string]http.HandlerFunc{
-		"GET /users/me/rooms": h.myRooms,
+		"GET /health": h.health,
+
 		"POST /auth/register": h.register,
 		"POST /auth/login":    h.login,
+		"GET /auth/me":        h.authMe,
+
+		"GET /users/me/rooms": h.myRooms,
+		"GET /users/{id}":     h.user,
+		"PATCH /users/me":     h.updateMe,
+
+		"POST /rooms":                         h.createRoom,
+		"GET /rooms/{id}":                     h.room,
+		"GET /rooms/{ref}/{sub}":              h.roomCodeOrParticipants,
+		"GET /rooms/code/{code}/participants": h.attendees,
+		"PATCH /rooms/{id}/settings":          h.updateSettings,
+		"DELETE /rooms/{id}":                  h.endRoom,
+		"POST /rooms/{code}/join":             h.join,
+		"POST /rooms/participants/{id}/leave": h.leave,
 	}
 	for pattern, fn := range routes {
 		method, path, _ := strings.Cut(pattern, " ")
 		mux.HandleFunc(pattern, fn)
 		mux.HandleFunc(method+" /api"+path, fn)
 	}
+	mux.HandleFunc("/api/", h.notFound)
+}
+
+// health is the legacy deployment's health check (GET /api/health); the
+// same liveness answer as /healthz.
+func (h *Handler) health(w http.ResponseWriter, _ *http.Request) {
+	writeJSONBytes(w, http.StatusOK, []byte(`{"status":"ok"}`))
+}
+
+// notFound is Express's answer for a route it does not have.
+func (h *Handler) notFound(w http.ResponseWriter, r *http.Request) {
+	writeLegacyError(w, http.StatusNotFound, "Cannot "+r.Method+" "+r.URL.Path)
+}
+
+// signedIn reports whether the request carries a valid user token, and
+// answers the contract's 401 when it does not. Protected routes call it
+// before reading their body: the legacy guards ran before validation, so
+// an anonymous caller learns nothing about what the body should be.
+func (h *Handler) signedIn(w http.ResponseWriter, r *http.Request) bool {
+	if _, err := h.svc.Viewer(r.Context()); err != nil {
+		h.error(w, r, err)
+		return false
+	}
+	return true
 }
 
 // unauthorizedBody is the contract's exact 401 body for protected routes.
 var unauthorizedBody = []byte(`{"statusCode":401,"message":"Unauthorized"}`)
-
-// protectedError answers a failed bearer check with the contract's 401 and
-// anything else as error does.
-func (h *Handler) protectedError(w http.ResponseWriter, r *http.Request, err error) {
-	if apperr.CodeOf(err) == apperr.Unauthenticated {
-		w.Header().Set("WWW-Authenticate", "Bearer")
-		writeJSONBytes(w, http.StatusUnauthorized, unauthorizedBody)
-		return
-	}
-	h.error(w, r, err)
-}
 
 var statusOf = map[apperr.Code]int{
 	apperr.BadUserInput:    http.StatusBadRequest,
@@ -74,12 +103,19 @@ var statusOf = map[apperr.Code]int{
 
 // error writes err in the legacy shape {"message", "error", "statusCode"}:
 // validation errors carry a message array, as class-validator produced.
-// Internal errors are logged and answered with a bare 500.
+// A failed bearer check (any UNAUTHENTICATED but a failed login) gets the
+// contract's exact 401 body and a Bearer challenge. Internal errors are
+// logged and answered with a bare 500.
 func (h *Handler) error(w http.ResponseWriter, r *http.Request, err error) {
 	appErr, ok := apperr.As(err)
 	if !ok {
 		h.log.ErrorContext(r.Context(), "rest handler failed", "method", r.Method, "path", r.URL.Path, "err", err)
 		writeLegacyError(w, http.StatusInternalServerError, "Internal server error")
+		return
+	}
+	if appErr.Code == apperr.Unauthenticated && !errors.Is(err, service.ErrInvalidCredentials) {
+		w.Header().Set("WWW-Authenticate", "Bearer")
+		writeJSONBytes(w, http.StatusUnauthorized, unauthorizedBody)
 		return
 	}
 	status := statusOf[appErr.Code]
@@ -112,13 +148,17 @@ func capitalize(s string) string {
 	return string(unicode.ToUpper(r)) + s[size:]
 }
 
+// writeJSON writes v as JavaScript's JSON.stringify would (the legacy
+// serializer): <, > and & stay as they are rather than \u003c escapes.
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	b, err := json.Marshal(v)
-	if err != nil {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
 		http.Error(w, `{"statusCode":500,"message":"Internal server error"}`, http.StatusInternalServerError)
 		return
 	}
-	writeJSONBytes(w, status, b)
+	writeJSONBytes(w, status, bytes.TrimSuffix(buf.Bytes(), []byte("\n")))
 }
 
 func writeJSONBytes(w http.ResponseWriter, status int, b []byte) {
@@ -132,9 +172,22 @@ func writeJSONBytes(w http.ResponseWriter, status int, b []byte) {
 // decodeBody reads a JSON object into dst, refusing unknown keys the way
 // the legacy validation pipe did ("property x should not exist").
 func decodeBody(w http.ResponseWriter, r *http.Request, dst any) error {
+	return decode(w, r, dst, false)
+}
+
+// decodeOptionalBody is decodeBody for forms whose every field is
+// optional: no body at all counts as {}, as it did for the legacy server.
+func decodeOptionalBody(w http.ResponseWriter, r *http.Request, dst any) error {
+	return decode(w, r, dst, true)
+}
+
+func decode(w http.ResponseWriter, r *http.Request, dst any, emptyOK bool) error {
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBodyBytes))
 	dec.DisallowUnknownFields()
 	err := dec.Decode(dst)
+	if emptyOK && errors.Is(err, io.EOF) {
+		return nil
+	}
 	if err == nil && dec.More() {
 		err = errors.New("trailing data")
 	}
@@ -152,7 +205,7 @@ func decodeBody(w http.ResponseWriter, r *http.Request, dst any) error {
 		// The body itself is the wrong type (an array, a string, ...).
 		return apperr.Invalid("", "request body must be a JSON object")
 	case errors.As(err, &typeErr):
-		return apperr.Invalid(typeErr.Field, fmt.Sprintf("%s must be a %s", typeErr.Field, jsonTypeName(typeErr.Type.String())))
+		return apperr.Invalid(typeErr.Field, typeErr.Field+" must be "+jsonTypeName(typeErr.Type.String()))
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		field := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
 		return apperr.Invalid(field, "property "+field+" should not exist")
@@ -165,15 +218,18 @@ func decodeBody(w http.ResponseWriter, r *http.Request, dst any) error {
 
 func jsonTypeName(goType string) string {
 	goType = strings.TrimPrefix(goType, "*")
+	// class-validator's wording, which legacy clients may display.
 	switch goType {
 	case "string":
-		return "string"
+		return "a string"
 	case "bool":
-		return "boolean value"
-	case "int", "int64", "float64":
-		return "number"
+		return "a boolean value"
+	case "int", "int64":
+		return "an integer number"
+	case "float64":
+		return "a number"
 	default:
-		return "valid value"
+		return "a valid value"
 	}
 }
 

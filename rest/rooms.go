@@ -2,25 +2,37 @@ package rest
 
 import (
 	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
 	"sync"
 
+	"github.com/neuronmeet/api/apperr"
 	"github.com/neuronmeet/api/models"
 	"github.com/neuronmeet/api/service"
 )
 
 // myRooms serves GET /users/me/rooms exactly as the legacy contract
 // documents it (../shared/contract): every hosted room, newest first, with
-// settings and participants, keys in the documented order.
+// settings and participants, keys in the documented order. The optional
+// ?status=, ?limit= and ?after= narrow the list (see roomPage).
 func (h *Handler) myRooms(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	viewer, err := h.svc.Viewer(ctx)
 	if err != nil {
-		h.protectedError(w, r, err)
+		h.error(w, r, err)
 		return
 	}
-	rooms, err := h.svc.HostedRooms(ctx, viewer.ID, service.RoomPage{})
+	var page service.RoomPage
+	if r.URL.RawQuery != "" { // the documented call has none: don't parse
+		if page, err = roomPage(r.URL.Query()); err != nil {
+			h.error(w, r, err)
+			return
+		}
+	}
+	rooms, err := h.svc.HostedRooms(ctx, viewer.ID, page)
 	if err != nil {
-		h.error(w, r, err)
+		h.error(w, r, limitNotFirst(err))
 		return
 	}
 	var (
@@ -55,6 +67,50 @@ func (h *Handler) myRooms(w http.ResponseWriter, r *http.Request) {
 	b := appendRooms((*buf)[:0], rooms, settings, participants)
 	*buf = b
 	writeJSONBytes(w, http.StatusOK, b)
+}
+
+// roomPage maps the legacy query parameters onto the service's page:
+// status=active|ended|all, limit (the page size, GraphQL's first) and
+// after (the id of the last room of the previous page). Other parameters
+// are ignored, as the legacy server ignored them (cache-busters).
+func roomPage(q url.Values) (service.RoomPage, error) {
+	var (
+		page     service.RoomPage
+		problems []*apperr.Error
+	)
+	if q.Has("status") {
+		switch q.Get("status") {
+		case "active":
+			page.Status = service.RoomStatusActive
+		case "ended":
+			page.Status = service.RoomStatusEnded
+		case "all":
+			page.Status = service.RoomStatusAll
+		default:
+			problems = append(problems, apperr.Invalid("status", "status must be one of the following values: active, ended, all"))
+		}
+	}
+	if q.Has("limit") {
+		n, err := strconv.Atoi(q.Get("limit"))
+		if err != nil {
+			problems = append(problems, apperr.Invalid("limit", "limit must be an integer number"))
+		}
+		page.First = &n
+	}
+	if q.Has("after") {
+		after := q.Get("after")
+		page.After = &after
+	}
+	return page, apperr.Invalids(problems...)
+}
+
+// limitNotFirst names the page size as the REST query does: the service
+// validates it under GraphQL's name, first.
+func limitNotFirst(err error) error {
+	if e, ok := apperr.As(err); ok && e.Field == "first" {
+		return apperr.Invalid("limit", "limit"+strings.TrimPrefix(e.Message, "first"))
+	}
+	return err
 }
 
 // appendRooms writes the contract's room array.

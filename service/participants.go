@@ -187,3 +187,102 @@ func (s *Service) LeaveRoom(ctx context.Context, participantID string) (*models.
 	}
 	return participant, nil
 }
+
+// ParticipantWithUser is a participant together with its user (nil for a
+// guest), for answers that show who the participant is.
+type ParticipantWithUser struct {
+	*models.Participant
+	User *models.User
+}
+
+// DisplayName is the name a room shows for the participant: its user's
+// public name, else its guest name.
+func (p ParticipantWithUser) DisplayName() string {
+	if p.User != nil {
+		return p.User.PublicName()
+	}
+	if p.GuestName != nil {
+		return *p.GuestName
+	}
+	return ""
+}
+
+// RoomParticipants lists a room's participants in join order (only those
+// present when activeOnly) to whoever may see the room (see Room); to
+// anyone else the room does not exist.
+func (s *Service) RoomParticipants(ctx context.Context, roomID string, activeOnly bool) ([]ParticipantWithUser, error) {
+	room, err := s.Room(ctx, roomID)
+	if err != nil {
+		return nil, err
+	}
+	return s.participantsWithUsers(ctx, room.ID, activeOnly)
+}
+
+// Attendee is what anyone holding a room's code may see of a person in it.
+type Attendee struct {
+	ID          string // the participant's id
+	DisplayName string
+	AvatarURL   *string
+	IsHost      bool
+}
+
+// AttendeesByCode lists who is in the room with code right now, in join
+// order, so someone about to join sees who is there. Like RoomByCode it
+// needs no sign-in: the code is the invitation.
+func (s *Service) AttendeesByCode(ctx context.Context, code string) ([]Attendee, error) {
+	room, err := s.RoomByCode(ctx, code)
+	if err != nil {
+		return nil, err
+	}
+	present, err := s.participantsWithUsers(ctx, room.ID, true)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Attendee, len(present))
+	for i, p := range present {
+		out[i] = Attendee{ID: p.ID, DisplayName: p.DisplayName(), IsHost: p.IsHost}
+		if p.User != nil {
+			out[i].AvatarURL = p.User.AvatarURL
+		}
+	}
+	return out, nil
+}
+
+// participantsWithUsers loads a room's participants in join order (only
+// those present when activeOnly) with their users, in two statements.
+func (s *Service) participantsWithUsers(ctx context.Context, roomID string, activeOnly bool) ([]ParticipantWithUser, error) {
+	var rows []*models.Participant
+	q := s.db.NewSelect().Model(&rows).Where("room_id = ?", roomID).OrderExpr("joined_at ASC, id ASC")
+	if activeOnly {
+		q = q.Where("is_active = ?", true)
+	}
+	if err := q.Scan(ctx); err != nil {
+		return nil, fmt.Errorf("load participants: %w", err)
+	}
+	return s.WithUsers(ctx, rows)
+}
+
+// WithUsers pairs participants with their users, loaded in one statement.
+func (s *Service) WithUsers(ctx context.Context, participants []*models.Participant) ([]ParticipantWithUser, error) {
+	var ids []string
+	for _, p := range participants {
+		if p.UserID != nil {
+			ids = append(ids, *p.UserID)
+		}
+	}
+	var users map[string]*models.User
+	if len(ids) > 0 {
+		var err error
+		if users, err = s.UsersByIDs(ctx, ids); err != nil {
+			return nil, err
+		}
+	}
+	out := make([]ParticipantWithUser, len(participants))
+	for i, p := range participants {
+		out[i] = ParticipantWithUser{Participant: p}
+		if p.UserID != nil {
+			out[i].User = users[*p.UserID]
+		}
+	}
+	return out, nil
+}
