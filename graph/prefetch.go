@@ -5,7 +5,6 @@ import (
 	"fmt"
 
 	"github.com/99designs/gqlgen/graphql"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/neuronmeet/api/models"
 )
@@ -15,74 +14,43 @@ import (
 // the loaders with it. The field resolvers then find everything cached and
 // never wait on a loader's timer: a request costs the same few statements
 // whether it lists one room or a hundred.
-func (r *Resolver) prefetchRooms(ctx context.Context, rooms []*models.Room) error {
+func (r *Resolver) prefetchRooms(ctx context.Context, rooms []*models.Room, want roomSelection) error {
 	if len(rooms) == 0 {
 		return nil
 	}
-	var wantSettings, wantParticipants, wantParticipantUsers, wantHost bool
-	opCtx := graphql.GetOperationContext(ctx)
-	for _, f := range graphql.CollectFieldsCtx(ctx, nil) {
-		switch f.Name {
-		case "settings":
-			wantSettings = true
-		case "host":
-			wantHost = true
-		case "participants":
-			wantParticipants = true
-			for _, pf := range graphql.CollectFields(opCtx, f.Selections, nil) {
-				if pf.Name == "user" || pf.Name == "displayName" {
-					wantParticipantUsers = true
-				}
-			}
-		}
-	}
+	l := For(ctx)
 	ids := make([]string, len(rooms))
+	var userIDs []string
 	for i, room := range rooms {
 		ids[i] = room.ID
-	}
-	l := For(ctx)
-	var userIDs []string
-	if wantHost {
-		for _, room := range rooms {
+		if room.JoinedSettings != nil {
+			l.Settings.Prime(room.ID, room.JoinedSettings)
+		}
+		if want.host {
 			userIDs = append(userIDs, room.HostID)
 		}
 	}
-
-	g, gctx := errgroup.WithContext(ctx)
-	if wantSettings {
-		g.Go(func() error {
-			settings, err := r.Service.SettingsByRoomIDs(gctx, ids)
-			if err != nil {
-				return err
-			}
-			for _, s := range settings {
-				l.Settings.Prime(s.RoomID, s)
-			}
-			return nil
-		})
+	if want.settings && rooms[0].JoinedSettings == nil {
+		settings, err := r.Service.SettingsByRoomIDs(ctx, ids)
+		if err != nil {
+			return fmt.Errorf("prefetch rooms: %w", err)
+		}
+		for _, s := range settings {
+			l.Settings.Prime(s.RoomID, s)
+		}
 	}
-	var participants map[string][]*models.Participant
-	if wantParticipants {
-		g.Go(func() error {
-			var err error
-			participants, err = r.Service.ParticipantsByRoomIDs(gctx, ids)
-			if err != nil {
-				return err
-			}
-			for id, ps := range participants {
-				l.Participants.Prime(id, ps)
-			}
-			return nil
-		})
-	}
-	if err := g.Wait(); err != nil {
-		return fmt.Errorf("prefetch rooms: %w", err)
-	}
-	if wantParticipantUsers {
-		for _, ps := range participants {
-			for _, p := range ps {
-				if p.UserID != nil {
-					userIDs = append(userIDs, *p.UserID)
+	if want.participants {
+		participants, err := r.Service.ParticipantsByRoomIDs(ctx, ids)
+		if err != nil {
+			return fmt.Errorf("prefetch rooms: %w", err)
+		}
+		for id, ps := range participants {
+			l.Participants.Prime(id, ps)
+			if want.participantUsers {
+				for _, p := range ps {
+					if p.UserID != nil {
+						userIDs = append(userIDs, *p.UserID)
+					}
 				}
 			}
 		}
@@ -97,4 +65,31 @@ func (r *Resolver) prefetchRooms(ctx context.Context, rooms []*models.Room) erro
 		}
 	}
 	return nil
+}
+
+// roomSelection is what a query selects under a list of rooms.
+type roomSelection struct {
+	settings, participants, participantUsers, host bool
+}
+
+// selectedRoomFields reads the current field's selection (a list of Room).
+func selectedRoomFields(ctx context.Context) roomSelection {
+	var want roomSelection
+	opCtx := graphql.GetOperationContext(ctx)
+	for _, f := range graphql.CollectFieldsCtx(ctx, nil) {
+		switch f.Name {
+		case "settings":
+			want.settings = true
+		case "host":
+			want.host = true
+		case "participants":
+			want.participants = true
+			for _, pf := range graphql.CollectFields(opCtx, f.Selections, nil) {
+				if pf.Name == "user" || pf.Name == "displayName" {
+					want.participantUsers = true
+				}
+			}
+		}
+	}
+	return want
 }

@@ -165,7 +165,8 @@ func (r *userResolver) Email(ctx context.Context, obj *models.User) (*string, er
 
 // Rooms is the resolver for the rooms field.
 func (r *userResolver) Rooms(ctx context.Context, obj *models.User, status *service.RoomStatus, first *int, after *string) ([]*models.Room, error) {
-	page := service.RoomPage{First: first, After: after}
+	want := selectedRoomFields(ctx)
+	page := service.RoomPage{First: first, After: after, WithSettings: want.settings}
 	if status != nil {
 		page.Status = *status
 	}
@@ -173,7 +174,7 @@ func (r *userResolver) Rooms(ctx context.Context, obj *models.User, status *serv
 	if err != nil {
 		return nil, err
 	}
-	if err := r.prefetchRooms(ctx, rooms); err != nil {
+	if err := r.prefetchRooms(ctx, rooms, want); err != nil {
 		return nil, err
 	}
 	return rooms, nil

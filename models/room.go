@@ -21,6 +21,12 @@ type Room struct {
 	EndedAt   *time.Time `bun:"ended_at"`
 	CreatedAt time.Time  `bun:"created_at,notnull"`
 	UpdatedAt time.Time  `bun:"updated_at,notnull"`
+
+	// JoinedSettings is filled only by queries that join the settings in
+	// (one statement instead of two on the hottest path). It is deliberately
+	// not named Settings: GraphQL resolves Room.settings through the
+	// per-request loader, which is primed from this when present.
+	JoinedSettings *RoomSettings `bun:"rel:has-one,join:id=room_id"`
 }
 
 // RoomSettings holds one room's settings (exactly one row per room).

@@ -30,41 +30,26 @@ func (h *Handler) myRooms(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	page.WithSettings = true // one statement for rooms and their settings
 	rooms, err := h.svc.HostedRooms(ctx, viewer.ID, page)
 	if err != nil {
 		h.error(w, r, limitNotFirst(err))
 		return
 	}
-	var (
-		settings     map[string]*models.RoomSettings
-		participants map[string][]*models.Participant
-	)
+	var participants map[string][]*models.Participant
 	if len(rooms) > 0 {
 		ids := make([]string, len(rooms))
 		for i, room := range rooms {
 			ids[i] = room.ID
 		}
-		// Both lookups are independent; on PostgreSQL they overlap.
-		var wg sync.WaitGroup
-		var settingsErr error
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			settings, settingsErr = h.svc.SettingsByRoomIDs(ctx, ids)
-		}()
-		participants, err = h.svc.ParticipantsByRoomIDs(ctx, ids)
-		wg.Wait()
-		if err == nil {
-			err = settingsErr
-		}
-		if err != nil {
+		if participants, err = h.svc.ParticipantsByRoomIDs(ctx, ids); err != nil {
 			h.error(w, r, err)
 			return
 		}
 	}
 	buf := getBuffer()
 	defer putBuffer(buf)
-	b := appendRooms((*buf)[:0], rooms, settings, participants)
+	b := appendRooms((*buf)[:0], rooms, participants)
 	*buf = b
 	writeJSONBytes(w, http.StatusOK, b)
 }
@@ -114,7 +99,7 @@ func limitNotFirst(err error) error {
 }
 
 // appendRooms writes the contract's room array.
-func appendRooms(b []byte, rooms []*models.Room, settings map[string]*models.RoomSettings, participants map[string][]*models.Participant) []byte {
+func appendRooms(b []byte, rooms []*models.Room, participants map[string][]*models.Participant) []byte {
 	b = append(b, '[')
 	for i, room := range rooms {
 		if i > 0 {
@@ -141,7 +126,7 @@ func appendRooms(b []byte, rooms []*models.Room, settings map[string]*models.Roo
 		b = append(b, `,"updatedAt":`...)
 		b = appendTime(b, room.UpdatedAt)
 		b = append(b, `,"settings":`...)
-		if s := settings[room.ID]; s != nil {
+		if s := room.JoinedSettings; s != nil {
 			b = append(b, `{"allowChat":`...)
 			b = appendBool(b, s.AllowChat)
 			b = append(b, `,"allowScreenShare":`...)

@@ -29,6 +29,8 @@ type RoomPage struct {
 	First *int
 	// After is the id of the last room of the previous page.
 	After *string
+	// WithSettings joins each room's settings into Room.JoinedSettings.
+	WithSettings bool
 }
 
 // HostedRooms returns the rooms userID hosts, newest createdAt first (ties
@@ -37,7 +39,8 @@ func (s *Service) HostedRooms(ctx context.Context, userID string, page RoomPage)
 	if !auth.IsSelf(ctx, userID) {
 		return nil, apperr.ForbiddenReason("NOT_SELF", "only the user themself may list their rooms")
 	}
-	q := s.db.NewSelect().Model((*models.Room)(nil)).
+	rooms := make([]*models.Room, 0, 16)
+	q := s.db.NewSelect().Model(&rooms).
 		Where("room.host_id = ?", userID).
 		OrderExpr("room.created_at DESC, room.id DESC")
 	switch page.Status {
@@ -61,23 +64,32 @@ func (s *Service) HostedRooms(ctx context.Context, userID string, page RoomPage)
 		}
 		// Keyset pagination: rows strictly after the cursor room in the
 		// (created_at, id) order, which the host index serves directly.
-		cursor := s.db.NewSelect().Model((*models.Room)(nil)).Column("created_at", "id").
-			Where("id = ?", *page.After).Where("host_id = ?", userID)
-		var exists bool
-		exists, err := cursor.Exists(ctx)
+		q = q.Where("(room.created_at, room.id) < (?)", s.cursorRoom(userID, *page.After))
+	}
+	if page.WithSettings {
+		q = q.Relation("JoinedSettings")
+	}
+	if err := q.Scan(ctx); err != nil {
+		return nil, fmt.Errorf("load rooms: %w", err)
+	}
+	if len(rooms) == 0 && page.After != nil {
+		// An unknown cursor also yields no rows; tell it apart from the end
+		// of the list only now, so a normal page costs no extra statement.
+		exists, err := s.cursorRoom(userID, *page.After).Exists(ctx)
 		if err != nil {
 			return nil, fmt.Errorf("load rooms: check cursor: %w", err)
 		}
 		if !exists {
 			return nil, apperr.Invalid("after", "after must be the id of one of the user's rooms")
 		}
-		q = q.Where("(room.created_at, room.id) < (?)", cursor)
-	}
-	rooms := make([]*models.Room, 0, 16)
-	if err := q.Scan(ctx, &rooms); err != nil {
-		return nil, fmt.Errorf("load rooms: %w", err)
 	}
 	return rooms, nil
+}
+
+// cursorRoom selects the (created_at, id) of the host's room id.
+func (s *Service) cursorRoom(hostID, id string) *bun.SelectQuery {
+	return s.db.NewSelect().Model((*models.Room)(nil)).Column("created_at", "id").
+		Where("id = ?", id).Where("host_id = ?", hostID)
 }
 
 // SettingsByRoomIDs loads the settings of many rooms in one statement.
