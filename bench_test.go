@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"net/http"
@@ -60,8 +61,8 @@ func BenchmarkMeRooms(b *testing.B) {
 				}
 				rec := httptest.NewRecorder()
 				srv.app.handler.ServeHTTP(rec, req)
-				if rec.Code != http.StatusOK || strings.Contains(rec.Body.String(), `"errors"`) {
-					b.Fatalf("HTTP %d: %.300s", rec.Code, rec.Body.String())
+				if rec.Code != http.StatusOK || bytes.Contains(rec.Body.Bytes(), []byte(`"errors"`)) {
+					b.Fatalf("HTTP %d: %.300s", rec.Code, rec.Body.Bytes())
 				}
 			}
 			b.ReportMetric(float64(stmts.Load())/float64(b.N), "stmts/op")

@@ -27,12 +27,13 @@ type HandlerConfig struct {
 // NewHandler returns the /query endpoint. It needs the auth and loaders
 // middleware in front of it (see server.go).
 func NewHandler(svc *service.Service, log *slog.Logger, cfg HandlerConfig) http.Handler {
-	srv := handler.New(NewExecutableSchema(Config{Resolvers: &Resolver{Service: svc}}))
+	resolver := &Resolver{Service: svc}
+	srv := handler.New(newFastSchema(NewExecutableSchema(Config{Resolvers: resolver}), resolver))
 	srv.AddTransport(transport.Options{})
 	// GET serves queries only (gqlgen refuses mutations over GET), so
 	// cross-site links can never change anything.
 	srv.AddTransport(transport.GET{})
-	srv.AddTransport(transport.POST{})
+	srv.AddTransport(postTransport{})
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
 	srv.SetParserTokenLimit(cfg.Limits.MaxTokens)
 	if !cfg.Production {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/ast"
 
 	"github.com/neuronmeet/api/models"
 )
@@ -74,9 +75,17 @@ type roomSelection struct {
 
 // selectedRoomFields reads the current field's selection (a list of Room).
 func selectedRoomFields(ctx context.Context) roomSelection {
+	return roomSelectionOf(graphql.GetOperationContext(ctx), graphql.CollectFieldsCtx(ctx, roomType))
+}
+
+// selectionOf reads a selection set under a list of Room.
+func selectionOf(opCtx *graphql.OperationContext, sel ast.SelectionSet) roomSelection {
+	return roomSelectionOf(opCtx, graphql.CollectFields(opCtx, sel, roomType))
+}
+
+func roomSelectionOf(opCtx *graphql.OperationContext, fields []graphql.CollectedField) roomSelection {
 	var want roomSelection
-	opCtx := graphql.GetOperationContext(ctx)
-	for _, f := range graphql.CollectFieldsCtx(ctx, nil) {
+	for _, f := range fields {
 		switch f.Name {
 		case "settings":
 			want.settings = true
@@ -84,7 +93,7 @@ func selectedRoomFields(ctx context.Context) roomSelection {
 			want.host = true
 		case "participants":
 			want.participants = true
-			for _, pf := range graphql.CollectFields(opCtx, f.Selections, nil) {
+			for _, pf := range graphql.CollectFields(opCtx, f.Selections, participantType) {
 				if pf.Name == "user" || pf.Name == "displayName" {
 					want.participantUsers = true
 				}
