@@ -310,6 +310,10 @@ func (e *fastEncoder) settings(sel ast.SelectionSet, s *models.RoomSettings) boo
 			e.bool(s.MuteParticipantsOnJoin)
 		case "maxParticipants":
 			e.b = strconv.AppendInt(e.b, int64(s.MaxParticipants), 10)
+		case "allowParticipantVideo":
+			e.bool(s.AllowParticipantVideo)
+		case "allowParticipantAudio":
+			e.bool(s.AllowParticipantAudio)
 		default:
 			return false
 		}

@@ -50,7 +50,7 @@ func TestFastPath_MatchesGeneratedExecutor(t *testing.T) {
 			{name: "every field", fast: true, query: `{ me { id email name displayName avatarUrl createdAt rooms {
 				id code name hostId isActive isLocked startedAt endedAt createdAt updatedAt
 				host { id email name displayName avatarUrl createdAt }
-				settings { allowChat allowScreenShare allowGuestAccess waitingRoom muteParticipantsOnJoin maxParticipants }
+				settings { allowChat allowScreenShare allowGuestAccess waitingRoom muteParticipantsOnJoin maxParticipants allowParticipantVideo allowParticipantAudio }
 				participants { id roomId userId guestName displayName isActive isHost joinedAt leftAt
 					user { id email name displayName avatarUrl createdAt } } } } }`},
 			{name: "aliases and typenames", fast: true, query: `{ __typename who: me { __typename i: id rooms { __typename n: name s: settings { __typename c: allowChat } p: participants { __typename d: displayName u: user { __typename id } } } } }`},
