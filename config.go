@@ -4,11 +4,14 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/neuronmeet/api/clientip"
 	"github.com/neuronmeet/api/graph"
+	"github.com/neuronmeet/api/ratelimit"
 )
 
 // config is everything the server reads from its environment. See the
@@ -26,6 +29,9 @@ type config struct {
 	LogLevel       string
 	GraphQL        graph.Limits
 	APQCacheSize   int
+	// RateLimits is nil when RATE_LIMITS=off.
+	RateLimits     map[ratelimit.Op]ratelimit.Rates
+	TrustedProxies []netip.Prefix
 	// generatedSecret is true when JWT_SECRET was unset and a random one
 	// was made up for this process (development only).
 	generatedSecret bool
@@ -53,6 +59,12 @@ func loadConfig(getenv func(string) string) (config, error) {
 	}
 	if err := loadGraphQLLimits(getenv, &cfg); err != nil {
 		return cfg, err
+	}
+	if cfg.RateLimits, err = loadRateLimits(getenv); err != nil {
+		return cfg, err
+	}
+	if cfg.TrustedProxies, err = clientip.ParsePrefixes(getenv("TRUSTED_PROXIES")); err != nil {
+		return cfg, fmt.Errorf("TRUSTED_PROXIES: %w", err)
 	}
 	for _, o := range strings.Split(getenv("CORS_ALLOWED_ORIGINS"), ",") {
 		if o = strings.TrimSpace(o); o != "" {
@@ -113,6 +125,43 @@ func loadGraphQLLimits(getenv func(string) string, cfg *config) error {
 		return errors.New("GRAPHQL_MAX_BODY_BYTES must not be negative")
 	}
 	return nil
+}
+
+// loadRateLimits reads the per-operation limits. The defaults let a
+// person mistype a password a few times, and a meeting of a hundred
+// people behind one office address join at once, while a guesser gets 10
+// tries per account per quarter hour.
+func loadRateLimits(getenv func(string) string) (map[ratelimit.Op]ratelimit.Rates, error) {
+	switch strings.ToLower(envOr(getenv, "RATE_LIMITS", "on")) {
+	case "on", "true", "1":
+	case "off", "false", "0":
+		return nil, nil
+	default:
+		return nil, fmt.Errorf("RATE_LIMITS: want on or off, got %q", getenv("RATE_LIMITS"))
+	}
+	out := map[ratelimit.Op]ratelimit.Rates{}
+	for _, v := range []struct {
+		op          ratelimit.Op
+		name        string
+		ip, perAcct string
+	}{
+		{ratelimit.Login, "LOGIN", "30/1m", "10/15m"},
+		{ratelimit.Register, "REGISTER", "20/1h", "5/1h"},
+		{ratelimit.JoinRoom, "JOIN", "120/1m", "30/1m"},
+	} {
+		var r ratelimit.Rates
+		var err error
+		key := "RATE_LIMIT_" + v.name + "_IP"
+		if r.PerIP, err = ratelimit.ParseRate(envOr(getenv, key, v.ip)); err != nil {
+			return nil, fmt.Errorf("%s: %w", key, err)
+		}
+		key = "RATE_LIMIT_" + v.name + "_ACCOUNT"
+		if r.PerAccount, err = ratelimit.ParseRate(envOr(getenv, key, v.perAcct)); err != nil {
+			return nil, fmt.Errorf("%s: %w", key, err)
+		}
+		out[v.op] = r
+	}
+	return out, nil
 }
 
 func envOr(getenv func(string) string, key, def string) string {

@@ -32,7 +32,10 @@ type testServer struct {
 // configuration (variable to value).
 func newTestServer(t testing.TB, bdb *bun.DB, env ...map[string]string) *testServer {
 	t.Helper()
-	vars := map[string]string{"JWT_SECRET": testSecret, "BCRYPT_COST": "4"}
+	// Rate limits are off here: the stories register and join from one
+	// address far faster than a person would. ratelimit_test.go turns
+	// them on.
+	vars := map[string]string{"JWT_SECRET": testSecret, "BCRYPT_COST": "4", "RATE_LIMITS": "off"}
 	for _, e := range env {
 		for k, v := range e {
 			vars[k] = v

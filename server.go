@@ -22,8 +22,10 @@ import (
 	"github.com/uptrace/bun"
 
 	"github.com/neuronmeet/api/auth"
+	"github.com/neuronmeet/api/clientip"
 	"github.com/neuronmeet/api/db"
 	"github.com/neuronmeet/api/graph"
+	"github.com/neuronmeet/api/ratelimit"
 	"github.com/neuronmeet/api/rest"
 	"github.com/neuronmeet/api/service"
 )
@@ -99,6 +101,9 @@ func newApp(cfg config, bdb *bun.DB, log *slog.Logger) (*app, error) {
 	}
 	tokens := auth.NewTokens(cfg.JWTSecret, cfg.JWTTTL)
 	svc := service.New(bdb, tokens, passwords)
+	if cfg.RateLimits != nil {
+		svc.SetRateLimits(ratelimit.NewGuard(cfg.RateLimits))
+	}
 
 	mux := http.NewServeMux()
 	mux.Handle("/query", graph.NewHandler(svc, log, graph.HandlerConfig{
@@ -126,6 +131,7 @@ func newApp(cfg config, bdb *bun.DB, log *slog.Logger) (*app, error) {
 	var h http.Handler = mux
 	h = graph.LoadersMiddleware(svc)(h)
 	h = auth.Middleware(tokens)(h)
+	h = clientip.Middleware(cfg.TrustedProxies)(h)
 	h = cors.New(cors.Options{
 		AllowedOrigins: cfg.CORSOrigins,
 		AllowedMethods: []string{http.MethodGet, http.MethodPost, http.MethodPatch, http.MethodDelete, http.MethodOptions},

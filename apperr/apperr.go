@@ -6,6 +6,7 @@ package apperr
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Code is the machine-readable class of an error, exposed to GraphQL
@@ -19,6 +20,9 @@ const (
 	NotFound        Code = "NOT_FOUND"
 	BadUserInput    Code = "BAD_USER_INPUT"
 	Conflict        Code = "CONFLICT"
+	// TooManyRequests refuses an attempt over a rate limit; RetryAfter
+	// says when the next one may succeed.
+	TooManyRequests Code = "TOO_MANY_REQUESTS"
 )
 
 // Error is a client-safe error: its message is meant for the caller.
@@ -31,6 +35,8 @@ type Error struct {
 	Reason string
 	// All holds every input error when several were found at once.
 	All []*Error
+	// RetryAfter is how long to wait before retrying (TooManyRequests).
+	RetryAfter time.Duration
 }
 
 func (e *Error) Error() string {

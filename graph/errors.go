@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"time"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/gqlerror"
@@ -30,6 +31,10 @@ func errorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 			}
 			if appErr.Reason != "" {
 				ext["reason"] = appErr.Reason
+			}
+			if appErr.RetryAfter > 0 {
+				// Whole seconds, as HTTP's Retry-After counts them.
+				ext["retryAfter"] = int64((appErr.RetryAfter + time.Second - 1) / time.Second)
 			}
 			if len(appErr.All) > 1 {
 				// Several inputs were wrong at once: list them all, so a form

@@ -99,6 +99,7 @@ var statusOf = map[apperr.Code]int{
 	apperr.Forbidden:       http.StatusForbidden,
 	apperr.NotFound:        http.StatusNotFound,
 	apperr.Conflict:        http.StatusConflict,
+	apperr.TooManyRequests: http.StatusTooManyRequests,
 }
 
 // error writes err in the legacy shape {"message", "error", "statusCode"}:
@@ -121,6 +122,13 @@ func (h *Handler) error(w http.ResponseWriter, r *http.Request, err error) {
 	status := statusOf[appErr.Code]
 	if status == 0 {
 		status = http.StatusInternalServerError
+	}
+	if appErr.RetryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.FormatInt(int64((appErr.RetryAfter+time.Second-1)/time.Second), 10))
+	}
+	if status == http.StatusUnauthorized {
+		// Every 401 carries a challenge (RFC 9110); the body stays legacy.
+		w.Header().Set("WWW-Authenticate", "Bearer")
 	}
 	if appErr.Code == apperr.BadUserInput {
 		writeLegacyError(w, status, appErr.Messages())

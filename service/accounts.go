@@ -10,6 +10,7 @@ import (
 	"github.com/neuronmeet/api/auth"
 	"github.com/neuronmeet/api/db"
 	"github.com/neuronmeet/api/models"
+	"github.com/neuronmeet/api/ratelimit"
 )
 
 // RegisterInput is the sign-up form (GraphQL input and REST body).
@@ -49,6 +50,10 @@ func (s *Service) Register(ctx context.Context, in RegisterInput) (*AuthResult, 
 	if err := apperr.Invalids(problems...); err != nil {
 		return nil, err
 	}
+	// Before the bcrypt run, which is what a flood would make us pay for.
+	if err := s.limits.Check(ctx, ratelimit.Register, email); err != nil {
+		return nil, err
+	}
 	hash, err := s.passwords.Hash(in.Password)
 	if err != nil {
 		return nil, fmt.Errorf("register: %w", err)
@@ -81,6 +86,11 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (*AuthResult, error)
 	}
 	if in.Password == "" {
 		return nil, apperr.Invalid("password", "password must not be empty")
+	}
+	// Per address and per email: guessing one account's password from
+	// many addresses is limited as much as guessing many from one.
+	if err := s.limits.Check(ctx, ratelimit.Login, email); err != nil {
+		return nil, err
 	}
 	u := new(models.User)
 	err = s.db.NewSelect().Model(u).Where("email = ?", email).Limit(1).Scan(ctx)

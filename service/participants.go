@@ -11,6 +11,7 @@ import (
 	"github.com/neuronmeet/api/apperr"
 	"github.com/neuronmeet/api/auth"
 	"github.com/neuronmeet/api/models"
+	"github.com/neuronmeet/api/ratelimit"
 )
 
 // JoinResult is a participant and the token that lets it act as itself.
@@ -42,6 +43,13 @@ func (s *Service) JoinRoom(ctx context.Context, code string, guestName *string) 
 	}
 	if !isKey(code) {
 		return nil, errRoomNotFound
+	}
+	account := "" // guests are limited by address only
+	if viewer != nil {
+		account = viewer.ID
+	}
+	if err := s.limits.Check(ctx, ratelimit.JoinRoom, account); err != nil {
+		return nil, err
 	}
 	var participant *models.Participant
 	err = s.inTx(ctx, func(ctx context.Context, tx bun.Tx) error {

@@ -15,6 +15,7 @@ import (
 	"github.com/neuronmeet/api/auth"
 	"github.com/neuronmeet/api/db"
 	"github.com/neuronmeet/api/models"
+	"github.com/neuronmeet/api/ratelimit"
 )
 
 // Service is the application core. It is safe for concurrent use.
@@ -25,6 +26,8 @@ type Service struct {
 	// lockRows is true on PostgreSQL, where concurrent transactions need
 	// SELECT ... FOR UPDATE; SQLite runs one transaction at a time anyway.
 	lockRows bool
+	// limits throttles sign-ins, sign-ups and joins (nil: no limits).
+	limits *ratelimit.Guard
 }
 
 // New returns a Service over database d.
