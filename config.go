@@ -32,9 +32,16 @@ type config struct {
 	// RateLimits is nil when RATE_LIMITS=off.
 	RateLimits     map[ratelimit.Op]ratelimit.Rates
 	TrustedProxies []netip.Prefix
+	HTTP           httpConfig
 	// generatedSecret is true when JWT_SECRET was unset and a random one
 	// was made up for this process (development only).
 	generatedSecret bool
+}
+
+// httpConfig bounds connections (see newHTTPServer).
+type httpConfig struct {
+	ReadHeaderTimeout, ReadTimeout, WriteTimeout, IdleTimeout, ShutdownTimeout time.Duration
+	MaxHeaderBytes                                                             int
 }
 
 const minProductionSecret = 32
@@ -65,6 +72,24 @@ func loadConfig(getenv func(string) string) (config, error) {
 	}
 	if cfg.TrustedProxies, err = clientip.ParsePrefixes(getenv("TRUSTED_PROXIES")); err != nil {
 		return cfg, fmt.Errorf("TRUSTED_PROXIES: %w", err)
+	}
+	for _, v := range []struct {
+		dst *time.Duration
+		key string
+		def time.Duration
+	}{
+		{&cfg.HTTP.ReadHeaderTimeout, "HTTP_READ_HEADER_TIMEOUT", 10 * time.Second},
+		{&cfg.HTTP.ReadTimeout, "HTTP_READ_TIMEOUT", 30 * time.Second},
+		{&cfg.HTTP.WriteTimeout, "HTTP_WRITE_TIMEOUT", 60 * time.Second},
+		{&cfg.HTTP.IdleTimeout, "HTTP_IDLE_TIMEOUT", 120 * time.Second},
+		{&cfg.HTTP.ShutdownTimeout, "SHUTDOWN_TIMEOUT", 20 * time.Second},
+	} {
+		if *v.dst, err = durationEnv(getenv, v.key, v.def); err != nil {
+			return cfg, err
+		}
+	}
+	if cfg.HTTP.MaxHeaderBytes, err = atoiEnv(getenv, "HTTP_MAX_HEADER_BYTES", 64<<10); err != nil {
+		return cfg, err
 	}
 	for _, o := range strings.Split(getenv("CORS_ALLOWED_ORIGINS"), ",") {
 		if o = strings.TrimSpace(o); o != "" {
@@ -181,6 +206,19 @@ func atoiEnv(getenv func(string) string, key string, def int) (int, error) {
 		return 0, fmt.Errorf("%s: not an integer: %q", key, v)
 	}
 	return n, nil
+}
+
+// durationEnv reads a positive Go duration ("500ms", "30s").
+func durationEnv(getenv func(string) string, key string, def time.Duration) (time.Duration, error) {
+	v := getenv(key)
+	if v == "" {
+		return def, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("%s: want a positive duration such as 30s, got %q", key, v)
+	}
+	return d, nil
 }
 
 // parseTTL accepts Go durations ("168h") and the day suffix the legacy

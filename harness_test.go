@@ -32,6 +32,13 @@ type testServer struct {
 // configuration (variable to value).
 func newTestServer(t testing.TB, bdb *bun.DB, env ...map[string]string) *testServer {
 	t.Helper()
+	return newLoggedTestServer(t, bdb, nil, env...)
+}
+
+// newLoggedTestServer is newTestServer writing its JSON logs, from debug
+// level up, to logs (nil: discarded, or the test log with -v).
+func newLoggedTestServer(t testing.TB, bdb *bun.DB, logs io.Writer, env ...map[string]string) *testServer {
+	t.Helper()
 	// Rate limits are off here: the stories register and join from one
 	// address far faster than a person would. ratelimit_test.go turns
 	// them on.
@@ -48,7 +55,9 @@ func newTestServer(t testing.TB, bdb *bun.DB, env ...map[string]string) *testSer
 	stmts := &db.StatementCounter{}
 	bdb.AddQueryHook(stmts)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	if testing.Verbose() {
+	if logs != nil {
+		log = slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	} else if testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
 	a, err := newApp(cfg, bdb, log)

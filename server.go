@@ -18,14 +18,13 @@ import (
 	"time"
 
 	"github.com/99designs/gqlgen/graphql/playground"
-	"github.com/rs/cors"
 	"github.com/uptrace/bun"
 
 	"github.com/neuronmeet/api/auth"
-	"github.com/neuronmeet/api/clientip"
 	"github.com/neuronmeet/api/db"
 	"github.com/neuronmeet/api/graph"
 	"github.com/neuronmeet/api/ratelimit"
+	"github.com/neuronmeet/api/requestid"
 	"github.com/neuronmeet/api/rest"
 	"github.com/neuronmeet/api/service"
 )
@@ -95,6 +94,8 @@ func openDB(ctx context.Context, cfg config, log *slog.Logger) (*bun.DB, error) 
 // newApp wires the service, the GraphQL and REST edges and the middleware
 // over an open database.
 func newApp(cfg config, bdb *bun.DB, log *slog.Logger) (*app, error) {
+	// Every line logged while serving a request carries its id.
+	log = slog.New(requestid.LogHandler(log.Handler()))
 	passwords, err := auth.NewPasswords(cfg.BcryptCost)
 	if err != nil {
 		return nil, err
@@ -128,38 +129,22 @@ func newApp(cfg config, bdb *bun.DB, log *slog.Logger) (*app, error) {
 	})
 	rest.New(svc, log).Register(mux)
 
-	var h http.Handler = mux
-	h = graph.LoadersMiddleware(svc)(h)
-	h = auth.Middleware(tokens)(h)
-	h = clientip.Middleware(cfg.TrustedProxies)(h)
-	h = cors.New(cors.Options{
-		AllowedOrigins: cfg.CORSOrigins,
-		AllowedMethods: []string{http.MethodGet, http.MethodPost, http.MethodPatch, http.MethodDelete, http.MethodOptions},
-		AllowedHeaders: []string{"Authorization", "Content-Type"},
-		MaxAge:         600,
-	}).Handler(h)
-	h = recoverMiddleware(log)(h)
+	h := withMiddleware(mux, cfg, log, tokens, svc)
 	return &app{db: bdb, svc: svc, tokens: tokens, handler: h}, nil
 }
 
-// recoverMiddleware turns a handler panic into a bare 500; the panic goes
-// to the log, never to the client.
-func recoverMiddleware(log *slog.Logger) func(http.Handler) http.Handler {
-	return func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			defer func() {
-				if p := recover(); p != nil {
-					if p == http.ErrAbortHandler {
-						panic(p)
-					}
-					log.ErrorContext(r.Context(), "handler panicked", "panic", p, "method", r.Method, "path", r.URL.Path)
-					w.Header().Set("Content-Type", "application/json; charset=utf-8")
-					w.WriteHeader(http.StatusInternalServerError)
-					_, _ = w.Write([]byte(`{"statusCode":500,"message":"Internal server error"}`))
-				}
-			}()
-			next.ServeHTTP(w, r)
-		})
+// newHTTPServer bounds what one connection may cost: slow or huge headers,
+// slow bodies, slow readers and idle keep-alives all end in a timeout.
+func newHTTPServer(cfg config, h http.Handler, log *slog.Logger) *http.Server {
+	return &http.Server{
+		Addr:              ":" + cfg.Port,
+		Handler:           h,
+		ReadHeaderTimeout: cfg.HTTP.ReadHeaderTimeout,
+		ReadTimeout:       cfg.HTTP.ReadTimeout,
+		WriteTimeout:      cfg.HTTP.WriteTimeout,
+		IdleTimeout:       cfg.HTTP.IdleTimeout,
+		MaxHeaderBytes:    cfg.HTTP.MaxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 }
 
@@ -177,16 +162,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{
-		Addr:              ":" + cfg.Port,
-		Handler:           a.handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      60 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
+	srv := newHTTPServer(cfg, a.handler, log)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ListenAndServe() }()
 	store := "sqlite:" + cfg.SQLitePath
@@ -200,7 +176,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 	case <-ctx.Done():
 	}
 	log.Info("shutting down: finishing in-flight requests")
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.HTTP.ShutdownTimeout)
 	defer cancel()
 	if err := srv.Shutdown(shutdownCtx); err != nil {
 		return fmt.Errorf("shutdown: %w", err)

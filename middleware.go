@@ -1,0 +1,111 @@
+package main
+
+import (
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/rs/cors"
+
+	"github.com/neuronmeet/api/auth"
+	"github.com/neuronmeet/api/clientip"
+	"github.com/neuronmeet/api/graph"
+	"github.com/neuronmeet/api/requestid"
+	"github.com/neuronmeet/api/service"
+)
+
+// withMiddleware wraps the routes in what every request goes through,
+// outermost first: a request id (so everything after can log it), the
+// access log (which sees the final status, panics included), panic
+// recovery, the client's address, CORS, the bearer token, and the
+// per-request loaders.
+func withMiddleware(h http.Handler, cfg config, log *slog.Logger, tokens *auth.Tokens, svc *service.Service) http.Handler {
+	h = graph.LoadersMiddleware(svc)(h)
+	h = auth.Middleware(tokens)(h)
+	h = cors.New(cors.Options{
+		AllowedOrigins: cfg.CORSOrigins,
+		AllowedMethods: []string{http.MethodGet, http.MethodPost, http.MethodPatch, http.MethodDelete, http.MethodOptions},
+		AllowedHeaders: []string{"Authorization", "Content-Type", requestid.Header},
+		ExposedHeaders: []string{requestid.Header, "Retry-After"},
+		MaxAge:         600,
+	}).Handler(h)
+	h = clientip.Middleware(cfg.TrustedProxies)(h)
+	h = recoverMiddleware(log)(h)
+	h = accessLog(log)(h)
+	return requestid.Middleware(h)
+}
+
+// recoverMiddleware turns a handler panic into a bare 500; the panic goes
+// to the log (with the request id the client also got), never to the
+// client.
+func recoverMiddleware(log *slog.Logger) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			defer func() {
+				if p := recover(); p != nil {
+					if p == http.ErrAbortHandler {
+						panic(p)
+					}
+					log.ErrorContext(r.Context(), "handler panicked", "panic", p, "method", r.Method, "path", r.URL.Path)
+					w.Header().Set("Content-Type", "application/json; charset=utf-8")
+					w.WriteHeader(http.StatusInternalServerError)
+					_, _ = w.Write([]byte(`{"statusCode":500,"message":"Internal server error"}`))
+				}
+			}()
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
+// accessLog writes one line per request. It logs the path without the
+// query string: GET /query carries whole documents and variables there.
+func accessLog(log *slog.Logger) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			start := time.Now()
+			rec := &statusRecorder{ResponseWriter: w}
+			next.ServeHTTP(rec, r)
+			level := slog.LevelInfo
+			if rec.status() >= 500 {
+				level = slog.LevelWarn
+			}
+			log.Log(r.Context(), level, "request",
+				"method", r.Method, "path", r.URL.Path, "status", rec.status(), "bytes", rec.bytes,
+				"duration_ms", float64(time.Since(start).Microseconds())/1000, "client_ip", clientip.FromContext(r.Context()).String())
+		})
+	}
+}
+
+// statusRecorder remembers the status and size of a response.
+type statusRecorder struct {
+	http.ResponseWriter
+	code  int
+	bytes int
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	if s.code == 0 {
+		s.code = code
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusRecorder) Write(b []byte) (int, error) {
+	if s.code == 0 {
+		s.code = http.StatusOK
+	}
+	n, err := s.ResponseWriter.Write(b)
+	s.bytes += n
+	return n, err
+}
+
+func (s *statusRecorder) status() int {
+	if s.code == 0 {
+		return http.StatusOK
+	}
+	return s.code
+}
+
+// Unwrap lets http.ResponseController reach the connection (flushes,
+// deadlines).
+func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
