@@ -36,17 +36,25 @@ const (
 func BenchmarkMeRooms(b *testing.B) {
 	bdb := dbtest.Open(b, "postgres")
 	execSQLFile(b, bdb, "bench/sql/host.sql")
+	execSQLFile(b, bdb, "bench/sql/bighost.sql")
 	srv := newTestServer(b, bdb)
 	token, err := srv.app.tokens.IssueUser(benchHostID, benchHostEmail)
 	if err != nil {
 		b.Fatal(err)
 	}
+	bigToken, err := srv.app.tokens.IssueUser("cbighost00000000000000001", "bighost@neuronmeet.dev")
+	if err != nil {
+		b.Fatal(err)
+	}
 	cases := []struct {
-		name, method, path, body string
+		name, method, path, body, token string
 	}{
-		{"graphql-a", http.MethodPost, "/query", gqlBody(benchQueryA)},
-		{"graphql-b", http.MethodPost, "/query", gqlBody(benchQueryB)},
-		{"rest-c", http.MethodGet, "/users/me/rooms", ""},
+		{"graphql-a", http.MethodPost, "/query", gqlBody(benchQueryA), token},
+		{"graphql-b", http.MethodPost, "/query", gqlBody(benchQueryB), token},
+		{"rest-c", http.MethodGet, "/users/me/rooms", "", token},
+		// A host with 1,000 rooms: the whole list, and the first page.
+		{"rest-c-1000", http.MethodGet, "/users/me/rooms", "", bigToken},
+		{"graphql-page-1000", http.MethodPost, "/query", gqlBody(strings.Replace(benchQueryA, "rooms {", "rooms(first: 50) {", 1)), bigToken},
 	}
 	for _, c := range cases {
 		b.Run(c.name, func(b *testing.B) {
@@ -55,7 +63,7 @@ func BenchmarkMeRooms(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
 				req := httptest.NewRequestWithContext(ctx, c.method, c.path, strings.NewReader(c.body))
-				req.Header.Set("Authorization", "Bearer "+token)
+				req.Header.Set("Authorization", "Bearer "+c.token)
 				if c.body != "" {
 					req.Header.Set("Content-Type", "application/json")
 				}
