@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/neuronmeet/api/clientip"
+	"github.com/neuronmeet/api/db"
 	"github.com/neuronmeet/api/graph"
 	"github.com/neuronmeet/api/ratelimit"
 )
@@ -17,18 +18,18 @@ import (
 // config is everything the server reads from its environment. See the
 // README's configuration table for the meaning and default of each.
 type config struct {
-	Port           string
-	DatabaseURL    string
-	SQLitePath     string
-	DBMaxOpenConns int
-	JWTSecret      []byte
-	JWTTTL         time.Duration
-	Production     bool
-	CORSOrigins    []string
-	BcryptCost     int
-	LogLevel       string
-	GraphQL        graph.Limits
-	APQCacheSize   int
+	Port         string
+	DatabaseURL  string
+	SQLitePath   string
+	DB           db.Config
+	JWTSecret    []byte
+	JWTTTL       time.Duration
+	Production   bool
+	CORSOrigins  []string
+	BcryptCost   int
+	LogLevel     string
+	GraphQL      graph.Limits
+	APQCacheSize int
 	// RateLimits is nil when RATE_LIMITS=off.
 	RateLimits     map[ratelimit.Op]ratelimit.Rates
 	TrustedProxies []netip.Prefix
@@ -58,7 +59,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 	if cfg.JWTTTL, err = parseTTL(envOr(getenv, "JWT_TTL", "7d")); err != nil {
 		return cfg, fmt.Errorf("JWT_TTL: %w", err)
 	}
-	if cfg.DBMaxOpenConns, err = atoiEnv(getenv, "DB_MAX_OPEN_CONNS", 20); err != nil {
+	if err := loadDBConfig(getenv, &cfg); err != nil {
 		return cfg, err
 	}
 	if cfg.BcryptCost, err = atoiEnv(getenv, "BCRYPT_COST", 10); err != nil {
@@ -113,6 +114,37 @@ func loadConfig(getenv func(string) string) (config, error) {
 		cfg.JWTSecret = []byte(secret)
 	}
 	return cfg, nil
+}
+
+// loadDBConfig reads the pool and timeout settings.
+func loadDBConfig(getenv func(string) string, cfg *config) error {
+	d := &cfg.DB
+	d.URL, d.SQLitePath = cfg.DatabaseURL, cfg.SQLitePath
+	var err error
+	if d.MaxOpenConns, err = atoiEnv(getenv, "DB_MAX_OPEN_CONNS", 20); err != nil {
+		return err
+	}
+	if d.MaxIdleConns, err = atoiEnv(getenv, "DB_MAX_IDLE_CONNS", 0); err != nil {
+		return err
+	}
+	if d.MaxOpenConns < 1 || d.MaxIdleConns < 0 {
+		return errors.New("DB_MAX_OPEN_CONNS must be at least 1 and DB_MAX_IDLE_CONNS not negative")
+	}
+	for _, v := range []struct {
+		dst *time.Duration
+		key string
+		def time.Duration
+	}{
+		{&d.StatementTimeout, "DB_STATEMENT_TIMEOUT", 10 * time.Second},
+		{&d.ConnectTimeout, "DB_CONNECT_TIMEOUT", 5 * time.Second},
+		{&d.ConnMaxIdleTime, "DB_CONN_MAX_IDLE_TIME", 5 * time.Minute},
+		{&d.ConnMaxLifetime, "DB_CONN_MAX_LIFETIME", 30 * time.Minute},
+	} {
+		if *v.dst, err = durationEnv(getenv, v.key, v.def); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // loadGraphQLLimits reads the GraphQL request limits. The defaults admit

@@ -3,6 +3,7 @@ package main
 import (
 	"log/slog"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/cors"
@@ -15,9 +16,9 @@ import (
 )
 
 // withMiddleware wraps the routes in what every request goes through,
-// outermost first: a request id (so everything after can log it), the
-// access log (which sees the final status, panics included), panic
-// recovery, the client's address, CORS, the bearer token, and the
+// outermost first: a request id and the client's address (so everything
+// after can log them), the access log (which sees the final status,
+// panics included), panic recovery, CORS, the bearer token, and the
 // per-request loaders.
 func withMiddleware(h http.Handler, cfg config, log *slog.Logger, tokens *auth.Tokens, svc *service.Service) http.Handler {
 	h = graph.LoadersMiddleware(svc)(h)
@@ -29,9 +30,9 @@ func withMiddleware(h http.Handler, cfg config, log *slog.Logger, tokens *auth.T
 		ExposedHeaders: []string{requestid.Header, "Retry-After"},
 		MaxAge:         600,
 	}).Handler(h)
-	h = clientip.Middleware(cfg.TrustedProxies)(h)
 	h = recoverMiddleware(log)(h)
 	h = accessLog(log)(h)
+	h = clientip.Middleware(cfg.TrustedProxies)(h)
 	return requestid.Middleware(h)
 }
 
@@ -109,3 +110,23 @@ func (s *statusRecorder) status() int {
 // Unwrap lets http.ResponseController reach the connection (flushes,
 // deadlines).
 func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+// untilReady answers 503 (with Retry-After) on every route but the health
+// checks while ready is false: before migrations have run, the schema may
+// not exist, and an honest "not yet" beats an internal error.
+func untilReady(ready *atomic.Bool, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if ready.Load() || r.URL.Path == "/healthz" || r.URL.Path == "/readyz" || r.URL.Path == "/metrics" {
+			next.ServeHTTP(w, r)
+			return
+		}
+		w.Header().Set("Retry-After", "1")
+		w.Header().Set("Content-Type", "application/json; charset=utf-8")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		if r.URL.Path == "/query" {
+			_, _ = w.Write([]byte(`{"errors":[{"message":"service starting: the database is not reachable yet","extensions":{"code":"SERVICE_UNAVAILABLE"}}]}`))
+			return
+		}
+		_, _ = w.Write([]byte(`{"statusCode":503,"message":"Service Unavailable"}`))
+	})
+}

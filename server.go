@@ -11,9 +11,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"os/signal"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -72,11 +74,14 @@ type app struct {
 	svc     *service.Service
 	tokens  *auth.Tokens
 	handler http.Handler
+	// ready is false until the database is migrated (see run); newApp's
+	// callers hand it a migrated database, so it starts true.
+	ready *atomic.Bool
 }
 
 // openDB connects and migrates.
 func openDB(ctx context.Context, cfg config, log *slog.Logger) (*bun.DB, error) {
-	bdb, err := db.Open(ctx, db.Config{URL: cfg.DatabaseURL, SQLitePath: cfg.SQLitePath, MaxOpenConns: cfg.DBMaxOpenConns})
+	bdb, err := db.Open(ctx, cfg.DB)
 	if err != nil {
 		return nil, err
 	}
@@ -115,11 +120,17 @@ func newApp(cfg config, bdb *bun.DB, log *slog.Logger) (*app, error) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write([]byte(`{"status":"ok"}`))
 	})
+	ready := new(atomic.Bool)
+	ready.Store(true)
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 		defer cancel()
 		w.Header().Set("Content-Type", "application/json")
-		if err := bdb.PingContext(ctx); err != nil {
+		err := errors.New("migrations not applied yet")
+		if ready.Load() {
+			err = bdb.PingContext(ctx)
+		}
+		if err != nil {
 			log.WarnContext(ctx, "readiness check failed", "err", err)
 			w.WriteHeader(http.StatusServiceUnavailable)
 			_, _ = w.Write([]byte(`{"status":"unavailable"}`))
@@ -129,8 +140,8 @@ func newApp(cfg config, bdb *bun.DB, log *slog.Logger) (*app, error) {
 	})
 	rest.New(svc, log).Register(mux)
 
-	h := withMiddleware(mux, cfg, log, tokens, svc)
-	return &app{db: bdb, svc: svc, tokens: tokens, handler: h}, nil
+	h := withMiddleware(untilReady(ready, mux), cfg, log, tokens, svc)
+	return &app{db: bdb, svc: svc, tokens: tokens, handler: h, ready: ready}, nil
 }
 
 // newHTTPServer bounds what one connection may cost: slow or huge headers,
@@ -153,7 +164,22 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 		log.Warn("JWT_SECRET is not set: using a random secret for this process only; " +
 			"tokens will stop working on restart. Set JWT_SECRET (APP_ENV=production refuses to start without it).")
 	}
-	bdb, err := openDB(ctx, cfg, log)
+	ln, err := net.Listen("tcp", ":"+cfg.Port)
+	if err != nil {
+		return err
+	}
+	return run(ctx, cfg, log, ln)
+}
+
+// run serves on ln until ctx ends, then finishes in-flight requests.
+//
+// It does not wait for the database: the pool connects lazily, migrations
+// run in the background until they succeed, and until then /readyz and
+// every API route answer 503. So a server started while PostgreSQL is
+// briefly down (a deploy racing a database restart) comes up by itself,
+// and an orchestrator sends it traffic only once it can serve.
+func run(ctx context.Context, cfg config, log *slog.Logger, ln net.Listener) error {
+	bdb, err := db.Connect(cfg.DB)
 	if err != nil {
 		return err
 	}
@@ -162,14 +188,16 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	a.ready.Store(false)
+	go a.migrateUntilDone(ctx, log)
 	srv := newHTTPServer(cfg, a.handler, log)
 	errc := make(chan error, 1)
-	go func() { errc <- srv.ListenAndServe() }()
+	go func() { errc <- srv.Serve(ln) }()
 	store := "sqlite:" + cfg.SQLitePath
 	if cfg.DatabaseURL != "" {
 		store = "postgres"
 	}
-	log.Info("listening", "addr", srv.Addr, "store", store, "playground", "http://localhost:"+cfg.Port+"/")
+	log.Info("listening", "addr", ln.Addr().String(), "store", store, "playground", "http://localhost:"+cfg.Port+"/")
 	select {
 	case err := <-errc:
 		return err
@@ -185,6 +213,32 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 		return err
 	}
 	return nil
+}
+
+// migrateUntilDone applies migrations, retrying with backoff while the
+// database is unreachable, then marks the app ready.
+func (a *app) migrateUntilDone(ctx context.Context, log *slog.Logger) {
+	wait := 100 * time.Millisecond
+	for {
+		attempt, cancel := context.WithTimeout(ctx, 30*time.Second)
+		applied, err := db.Migrate(attempt, a.db)
+		cancel()
+		if err == nil {
+			if len(applied) > 0 {
+				log.Info("applied migrations", "migrations", applied)
+			}
+			a.ready.Store(true)
+			log.Info("database ready")
+			return
+		}
+		log.Warn("database not ready; retrying", "err", err, "retry_in", wait.String())
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+		wait = min(wait*2, 5*time.Second)
+	}
 }
 
 func migrateOnly(ctx context.Context, cfg config, log *slog.Logger) error {

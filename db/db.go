@@ -3,6 +3,7 @@
 package db
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -10,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -38,11 +40,40 @@ type Config struct {
 	// MaxOpenConns caps the PostgreSQL pool (0 = a default sized for a
 	// small instance). SQLite always uses one connection.
 	MaxOpenConns int
+	// MaxIdleConns is how many open connections are kept idle (0 = as
+	// many as MaxOpenConns).
+	MaxIdleConns int
+	// ConnMaxLifetime retires connections after this age (0 = never), so
+	// a database failover or a connection-count rebalance reaches them.
+	ConnMaxLifetime time.Duration
+	// ConnMaxIdleTime closes connections idle this long (0 = 5 minutes).
+	ConnMaxIdleTime time.Duration
+	// StatementTimeout makes PostgreSQL cancel any statement (lock waits
+	// included) running longer (0 = none): one stuck query must not hold a
+	// connection, and a request, for ever.
+	StatementTimeout time.Duration
+	// ConnectTimeout bounds dialling PostgreSQL (0 = 5 s): while the
+	// database is unreachable, requests fail fast instead of queueing.
+	ConnectTimeout time.Duration
 }
 
 // Open connects and verifies the connection with a ping.
 func Open(ctx context.Context, cfg Config) (*bun.DB, error) {
-	var bdb *bun.DB
+	bdb, err := Connect(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := bdb.PingContext(ctx); err != nil {
+		_ = bdb.Close()
+		return nil, fmt.Errorf("open database: ping: %w", err)
+	}
+	return bdb, nil
+}
+
+// Connect prepares the connection pool without connecting: connections
+// are made on first use. The server starts this way even while PostgreSQL
+// is down, and the pool reconnects by itself when it comes back.
+func Connect(cfg Config) (*bun.DB, error) {
 	if cfg.URL != "" {
 		if !strings.HasPrefix(cfg.URL, "postgres://") && !strings.HasPrefix(cfg.URL, "postgresql://") {
 			return nil, errors.New("open database: DATABASE_URL must be a postgres:// URL")
@@ -51,41 +82,40 @@ func Open(ctx context.Context, cfg Config) (*bun.DB, error) {
 		if err != nil {
 			return nil, fmt.Errorf("open database: parse DATABASE_URL: %w", err)
 		}
+		pgcfg.ConnectTimeout = cmp.Or(cfg.ConnectTimeout, 5*time.Second)
+		if cfg.StatementTimeout > 0 {
+			pgcfg.RuntimeParams["statement_timeout"] = strconv.FormatInt(cfg.StatementTimeout.Milliseconds(), 10)
+		}
 		sqldb := stdlib.OpenDB(*pgcfg)
 		maxOpen := cfg.MaxOpenConns
 		if maxOpen <= 0 {
 			maxOpen = 20
 		}
 		sqldb.SetMaxOpenConns(maxOpen)
-		sqldb.SetMaxIdleConns(maxOpen)
-		sqldb.SetConnMaxIdleTime(5 * time.Minute)
-		bdb = bun.NewDB(sqldb, pgdialect.New())
-	} else {
-		path := cfg.SQLitePath
-		if path == "" {
-			path = DefaultSQLitePath
-		}
-		if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
-			return nil, fmt.Errorf("open database: create directory for %s: %w", path, err)
-		}
-		dsn := "file:" + (&url.URL{Path: path}).EscapedPath() +
-			"?_pragma=foreign_keys(1)&_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)"
-		sqldb, err := sql.Open("sqlite", dsn)
-		if err != nil {
-			return nil, fmt.Errorf("open database: %w", err)
-		}
-		// One connection serialises every statement and transaction, which is
-		// what SQLite does internally anyway; it turns "database is locked"
-		// errors into short waits and makes a transaction's reads and writes
-		// atomic without row locks.
-		sqldb.SetMaxOpenConns(1)
-		bdb = bun.NewDB(sqldb, sqlitedialect.New())
+		sqldb.SetMaxIdleConns(min(cmp.Or(cfg.MaxIdleConns, maxOpen), maxOpen))
+		sqldb.SetConnMaxIdleTime(cmp.Or(cfg.ConnMaxIdleTime, 5*time.Minute))
+		sqldb.SetConnMaxLifetime(cfg.ConnMaxLifetime)
+		return bun.NewDB(sqldb, pgdialect.New()), nil
 	}
-	if err := bdb.PingContext(ctx); err != nil {
-		_ = bdb.Close()
-		return nil, fmt.Errorf("open database: ping: %w", err)
+	path := cfg.SQLitePath
+	if path == "" {
+		path = DefaultSQLitePath
 	}
-	return bdb, nil
+	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+		return nil, fmt.Errorf("open database: create directory for %s: %w", path, err)
+	}
+	dsn := "file:" + (&url.URL{Path: path}).EscapedPath() +
+		"?_pragma=foreign_keys(1)&_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)"
+	sqldb, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open database: %w", err)
+	}
+	// One connection serialises every statement and transaction, which is
+	// what SQLite does internally anyway; it turns "database is locked"
+	// errors into short waits and makes a transaction's reads and writes
+	// atomic without row locks.
+	sqldb.SetMaxOpenConns(1)
+	return bun.NewDB(sqldb, sqlitedialect.New()), nil
 }
 
 // IsPostgres tells whether db speaks PostgreSQL (row locks, NOTIFY, ...).

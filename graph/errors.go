@@ -10,11 +10,16 @@ import (
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/neuronmeet/api/apperr"
+	"github.com/neuronmeet/api/db"
 )
 
 // internalMessage is all a client learns about an unexpected failure; the
 // detail goes to the log with the request's path.
 const internalMessage = "internal error"
+
+// unavailableMessage answers failures of the database's availability
+// (connection lost, restarting, statement timeout).
+const unavailableMessage = "service temporarily unavailable; please retry"
 
 // errorPresenter maps domain errors to GraphQL errors with
 // extensions.code (and field/reason where known), passes gqlgen's own
@@ -61,6 +66,21 @@ func errorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 				gqlErr.Extensions["code"] = string(apperr.BadUserInput)
 			}
 			return gqlErr
+		}
+		if errors.Is(err, context.Canceled) {
+			// The client hung up; nobody reads this answer.
+			log.InfoContext(ctx, "graphql resolver cancelled", "err", err, "path", graphql.GetPath(ctx).String())
+			internal := graphql.DefaultErrorPresenter(ctx, errors.New(internalMessage))
+			internal.Extensions = map[string]any{"code": "INTERNAL_SERVER_ERROR"}
+			return internal
+		}
+		if db.IsUnavailable(err) {
+			// The database is down, restarting or too slow: not our bug,
+			// and worth a retry. Warn, and tell the client so.
+			log.WarnContext(ctx, "graphql resolver: database unavailable", "err", err, "path", graphql.GetPath(ctx).String())
+			unavailable := graphql.DefaultErrorPresenter(ctx, errors.New(unavailableMessage))
+			unavailable.Extensions = map[string]any{"code": "SERVICE_UNAVAILABLE"}
+			return unavailable
 		}
 		log.ErrorContext(ctx, "graphql resolver failed", "err", err, "path", graphql.GetPath(ctx).String())
 		internal := graphql.DefaultErrorPresenter(ctx, errors.New(internalMessage))

@@ -95,9 +95,10 @@ func (s *Service) userByID(ctx context.Context, id string) (*models.User, error)
 	return u, nil
 }
 
-// inTx runs fn in a transaction.
+// inTx runs fn in a transaction, again from the start if PostgreSQL
+// aborts it for a deadlock or serialization failure (see db.RunInTx).
 func (s *Service) inTx(ctx context.Context, fn func(ctx context.Context, tx bun.Tx) error) error {
-	return s.db.RunInTx(ctx, nil, fn)
+	return db.RunInTx(ctx, s.db, nil, fn)
 }
 
 // forUpdate adds FOR UPDATE on PostgreSQL.

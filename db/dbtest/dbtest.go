@@ -69,6 +69,14 @@ func Open(t testing.TB, dialect string) *bun.DB {
 	return bdb
 }
 
+// NewPostgresDatabase creates an empty PostgreSQL database for the test
+// (dropped after it) and returns its URL, for tests that connect, migrate
+// or break connections themselves. It skips or fails like Open.
+func NewPostgresDatabase(t testing.TB) string {
+	t.Helper()
+	return createPostgresDB(t)
+}
+
 // PostgresURL is the admin URL tests create their databases through.
 func PostgresURL() string {
 	if u := os.Getenv("TEST_DATABASE_URL"); u != "" {
