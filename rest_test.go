@@ -259,9 +259,15 @@ func restUsersSnapshot(t testing.TB, bdb *bun.DB) string {
 		t.Fatalf("snapshot users: %v", err)
 	}
 	var b strings.Builder
+	deref := func(s *string) string { // by value: %v of a pointer is its address
+		if s == nil {
+			return "<null>"
+		}
+		return *s
+	}
 	for _, r := range rows {
-		fmt.Fprintf(&b, "%s|%s|%s|%s|%v|%v|%d|%d\n", r.ID, r.Email, r.PasswordHash, r.DisplayName,
-			r.Name, r.AvatarURL, r.CreatedAt.UnixNano(), r.UpdatedAt.UnixNano())
+		fmt.Fprintf(&b, "%s|%s|%s|%s|%s|%s|%d|%d\n", r.ID, r.Email, r.PasswordHash, r.DisplayName,
+			deref(r.Name), deref(r.AvatarURL), r.CreatedAt.UnixNano(), r.UpdatedAt.UnixNano())
 	}
 	return b.String()
 }
