@@ -79,10 +79,13 @@ load reference "http://127.0.0.1:$REFPORT/users/me/rooms" "$TOKEN" "" 50 400
 load graphql-a "http://127.0.0.1:$PORT/query" "$TOKEN" "$(json "$QA")" 50 400
 load graphql-b "http://127.0.0.1:$PORT/query" "$TOKEN" "$(json "$QB")" 50 400 -expect-users
 load rest-c "http://127.0.0.1:$PORT/users/me/rooms" "$TOKEN" "" 50 400
-load rest-c-1000 "http://127.0.0.1:$PORT/users/me/rooms" "$BIGTOKEN" "" 1000 8000
+rss() { # label: the server's current and peak resident set so far
+  grep -E '^(VmRSS|VmHWM)' "/proc/$SERVER_PID/status" | awk -v l="$1" '{print "{\"name\":\"rss\",\"key\":\""l" "$1"\",\"kb\":"$2"}"}' >>"$OUT/results.jsonl"
+}
+rss "main loads"
 load graphql-page-1000 "http://127.0.0.1:$PORT/query" "$BIGTOKEN" "$(json "$QPAGE")" 50 400
-
-grep -E '^(VmRSS|VmHWM)' "/proc/$SERVER_PID/status" | awk '{print "{\"name\":\"rss\",\"key\":\""$1"\",\"kb\":"$2"}"}' >>"$OUT/results.jsonl"
+load rest-c-1000 "http://127.0.0.1:$PORT/users/me/rooms" "$BIGTOKEN" "" 1000 8000
+rss "all loads"
 
 echo "== in-process handler benchmark (allocations and SQL statements per request)" >&2
 TEST_DATABASE_URL="$PGURL" go test -run '^$' -bench BenchmarkMeRooms -benchtime 300x -count 1 . | tee "$OUT/gobench.txt" >&2

@@ -87,7 +87,8 @@ func main() {
 		fmt.Printf("| %s | %.0f | %s | %.2f | %.2f | %.2f | %s | %s | %s | %d |\n",
 			name, l.RPS, ratio, l.P50, l.P90, l.P99, tail, stmts, allocs, l.Errors)
 	}
-	fmt.Printf("\nServer RSS after the loads: %.1f MB (peak %.1f MB).\n", float64(rss["VmRSS"])/1024, float64(rss["VmHWM"])/1024)
+	fmt.Printf("\nServer RSS: peak %.1f MB over the reference/a/b/c loads (%.1f MB after them); peak %.1f MB including the 1,000-room loads.\n",
+		float64(rss["main loads VmHWM"])/1024, float64(rss["main loads VmRSS"])/1024, float64(rss["all loads VmHWM"])/1024)
 	if a, b := loads["rest-c"], loads["rest-c-1000"]; a.RPS > 0 && b.RPS > 0 {
 		fmt.Printf("\nScale: REST for a 1,000-room host costs %.1f× the 50-room host (answer is 20× larger).\n", a.RPS/b.RPS)
 	}
