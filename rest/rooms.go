@@ -173,8 +173,12 @@ var bufferPool = sync.Pool{New: func() any { b := make([]byte, 0, 16<<10); retur
 
 func getBuffer() *[]byte { return bufferPool.Get().(*[]byte) }
 
+// putBuffer returns b for reuse. Buffers up to 8 MiB are kept: a host with
+// a thousand rooms gets a ~1.3 MB answer, and growing a fresh buffer to that
+// size cost more than the rest of the request's allocations together. The
+// pool drops its buffers at garbage collections, so none is pinned for long.
 func putBuffer(b *[]byte) {
-	if cap(*b) <= 1<<20 { // don't pin one huge answer's buffer forever
+	if cap(*b) <= 8<<20 {
 		bufferPool.Put(b)
 	}
 }
