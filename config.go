@@ -34,6 +34,9 @@ type config struct {
 	RateLimits     map[ratelimit.Op]ratelimit.Rates
 	TrustedProxies []netip.Prefix
 	HTTP           httpConfig
+	Metrics        bool
+	// Tracing is on when an OTLP endpoint is configured (tracing.Setup).
+	Tracing bool
 	// generatedSecret is true when JWT_SECRET was unset and a random one
 	// was made up for this process (development only).
 	generatedSecret bool
@@ -91,6 +94,14 @@ func loadConfig(getenv func(string) string) (config, error) {
 	}
 	if cfg.HTTP.MaxHeaderBytes, err = atoiEnv(getenv, "HTTP_MAX_HEADER_BYTES", 64<<10); err != nil {
 		return cfg, err
+	}
+	cfg.Tracing = getenv("OTEL_EXPORTER_OTLP_ENDPOINT") != "" || getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") != ""
+	switch strings.ToLower(envOr(getenv, "METRICS", "on")) {
+	case "on", "true", "1":
+		cfg.Metrics = true
+	case "off", "false", "0":
+	default:
+		return cfg, fmt.Errorf("METRICS: want on or off, got %q", getenv("METRICS"))
 	}
 	for _, o := range strings.Split(getenv("CORS_ALLOWED_ORIGINS"), ",") {
 		if o = strings.TrimSpace(o); o != "" {

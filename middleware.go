@@ -11,8 +11,10 @@ import (
 	"github.com/neuronmeet/api/auth"
 	"github.com/neuronmeet/api/clientip"
 	"github.com/neuronmeet/api/graph"
+	"github.com/neuronmeet/api/recorder"
 	"github.com/neuronmeet/api/requestid"
 	"github.com/neuronmeet/api/service"
+	"github.com/neuronmeet/api/tracing"
 )
 
 // withMiddleware wraps the routes in what every request goes through,
@@ -33,6 +35,9 @@ func withMiddleware(h http.Handler, cfg config, log *slog.Logger, tokens *auth.T
 	h = recoverMiddleware(log)(h)
 	h = accessLog(log)(h)
 	h = clientip.Middleware(cfg.TrustedProxies)(h)
+	if cfg.Tracing {
+		h = tracing.Middleware(h)
+	}
 	return requestid.Middleware(h)
 }
 
@@ -64,52 +69,18 @@ func accessLog(log *slog.Logger) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			start := time.Now()
-			rec := &statusRecorder{ResponseWriter: w}
+			rec := recorder.Wrap(w)
 			next.ServeHTTP(rec, r)
 			level := slog.LevelInfo
-			if rec.status() >= 500 {
+			if rec.Status() >= 500 {
 				level = slog.LevelWarn
 			}
 			log.Log(r.Context(), level, "request",
-				"method", r.Method, "path", r.URL.Path, "status", rec.status(), "bytes", rec.bytes,
+				"method", r.Method, "path", r.URL.Path, "status", rec.Status(), "bytes", rec.Bytes(),
 				"duration_ms", float64(time.Since(start).Microseconds())/1000, "client_ip", clientip.FromContext(r.Context()).String())
 		})
 	}
 }
-
-// statusRecorder remembers the status and size of a response.
-type statusRecorder struct {
-	http.ResponseWriter
-	code  int
-	bytes int
-}
-
-func (s *statusRecorder) WriteHeader(code int) {
-	if s.code == 0 {
-		s.code = code
-	}
-	s.ResponseWriter.WriteHeader(code)
-}
-
-func (s *statusRecorder) Write(b []byte) (int, error) {
-	if s.code == 0 {
-		s.code = http.StatusOK
-	}
-	n, err := s.ResponseWriter.Write(b)
-	s.bytes += n
-	return n, err
-}
-
-func (s *statusRecorder) status() int {
-	if s.code == 0 {
-		return http.StatusOK
-	}
-	return s.code
-}
-
-// Unwrap lets http.ResponseController reach the connection (flushes,
-// deadlines).
-func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
 // untilReady answers 503 (with Retry-After) on every route but the health
 // checks while ready is false: before migrations have run, the schema may

@@ -25,10 +25,12 @@ import (
 	"github.com/neuronmeet/api/auth"
 	"github.com/neuronmeet/api/db"
 	"github.com/neuronmeet/api/graph"
+	"github.com/neuronmeet/api/metrics"
 	"github.com/neuronmeet/api/ratelimit"
 	"github.com/neuronmeet/api/requestid"
 	"github.com/neuronmeet/api/rest"
 	"github.com/neuronmeet/api/service"
+	"github.com/neuronmeet/api/tracing"
 )
 
 func main() {
@@ -107,8 +109,19 @@ func newApp(cfg config, bdb *bun.DB, log *slog.Logger) (*app, error) {
 	}
 	tokens := auth.NewTokens(cfg.JWTSecret, cfg.JWTTTL)
 	svc := service.New(bdb, tokens, passwords)
+	if cfg.Tracing {
+		bdb.AddQueryHook(tracing.QueryHook{})
+	}
+	var m *metrics.Metrics
+	sqlHook := &metrics.QueryHook{}
+	if cfg.Metrics {
+		m = metrics.New(bdb.DB)
+		bdb.AddQueryHook(sqlHook)
+	}
 	if cfg.RateLimits != nil {
-		svc.SetRateLimits(ratelimit.NewGuard(cfg.RateLimits))
+		guard := ratelimit.NewGuard(cfg.RateLimits)
+		guard.OnReject = func(op ratelimit.Op, scope string) { m.RateLimited(string(op), scope) }
+		svc.SetRateLimits(guard)
 	}
 
 	mux := http.NewServeMux()
@@ -139,8 +152,13 @@ func newApp(cfg config, bdb *bun.DB, log *slog.Logger) (*app, error) {
 		_, _ = w.Write([]byte(`{"status":"ok"}`))
 	})
 	rest.New(svc, log).Register(mux)
+	if m != nil {
+		// Same port as the API: restrict /metrics at the proxy (or set
+		// METRICS=off and scrape nothing) where the API is public.
+		mux.Handle("GET /metrics", m.Handler())
+	}
 
-	h := withMiddleware(untilReady(ready, mux), cfg, log, tokens, svc)
+	h := withMiddleware(m.Middleware(sqlHook)(untilReady(ready, mux)), cfg, log, tokens, svc)
 	return &app{db: bdb, svc: svc, tokens: tokens, handler: h, ready: ready}, nil
 }
 
@@ -164,6 +182,21 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 		log.Warn("JWT_SECRET is not set: using a random secret for this process only; " +
 			"tokens will stop working on restart. Set JWT_SECRET (APP_ENV=production refuses to start without it).")
 	}
+	stopTracing, tracingOn, err := tracing.Setup(ctx, os.Getenv)
+	if err != nil {
+		return err
+	}
+	if tracingOn {
+		log.Info("exporting traces over OTLP")
+	}
+	defer func() {
+		// Flush the last spans; the exporter gets a few seconds at most.
+		flushCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := stopTracing(flushCtx); err != nil {
+			log.Warn("flushing traces failed", "err", err)
+		}
+	}()
 	ln, err := net.Listen("tcp", ":"+cfg.Port)
 	if err != nil {
 		return err

@@ -48,6 +48,7 @@ func NewHandler(svc *service.Service, log *slog.Logger, cfg HandlerConfig) http.
 	// its entries are bounded by the body limit and its size.
 	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](apqSize)})
 	srv.Use(limitsExtension{cfg.Limits})
+	srv.AroundOperations(labelOperation)
 	srv.SetErrorPresenter(errorPresenter(log))
 	srv.SetRecoverFunc(recoverFunc(log))
 	return bodyLimit(cfg.Limits.MaxBodyBytes, srv)

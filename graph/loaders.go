@@ -37,9 +37,9 @@ type Loaders struct {
 func NewLoaders(svc *service.Service) *Loaders {
 	opts := []dataloadgen.Option{dataloadgen.WithWait(loaderWait), dataloadgen.WithBatchCapacity(loaderMaxBatch)}
 	return &Loaders{
-		Settings:     dataloadgen.NewMappedLoader(svc.SettingsByRoomIDs, opts...),
-		Participants: dataloadgen.NewMappedLoader(svc.ParticipantsByRoomIDs, opts...),
-		Users:        dataloadgen.NewMappedLoader(svc.UsersByIDs, opts...),
+		Settings:     dataloadgen.NewMappedLoader(observed("settings", svc.SettingsByRoomIDs), opts...),
+		Participants: dataloadgen.NewMappedLoader(observed("participants", svc.ParticipantsByRoomIDs), opts...),
+		Users:        dataloadgen.NewMappedLoader(observed("users", svc.UsersByIDs), opts...),
 		cachedUsers:  map[string]struct{}{},
 	}
 }
