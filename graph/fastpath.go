@@ -130,15 +130,8 @@ func answerSizeHint() int {
 // user writes a User; rooms is only allowed for the viewer at the root
 // (elsewhere it is the generated executor's job to refuse or answer it).
 func (e *fastEncoder) user(sel ast.SelectionSet, u *models.User, allowRooms bool) bool {
-	e.b = append(e.b, '{')
-	for i, f := range graphql.CollectFields(e.opCtx, sel, userType) {
-		if i > 0 {
-			e.b = append(e.b, ',')
-		}
-		e.key(f.Alias)
+	return e.object(sel, userType, func(f graphql.CollectedField) bool {
 		switch f.Name {
-		case "__typename":
-			e.str("User")
 		case "id":
 			e.str(u.ID)
 		case "email":
@@ -162,9 +155,8 @@ func (e *fastEncoder) user(sel ast.SelectionSet, u *models.User, allowRooms bool
 		default:
 			return false
 		}
-	}
-	e.b = append(e.b, '}')
-	return true
+		return true
+	})
 }
 
 func (e *fastEncoder) rooms(f graphql.CollectedField, u *models.User) bool {
@@ -215,15 +207,8 @@ func (e *fastEncoder) rooms(f graphql.CollectedField, u *models.User) bool {
 
 func (e *fastEncoder) room(sel ast.SelectionSet, room *models.Room) bool {
 	l := For(e.ctx)
-	e.b = append(e.b, '{')
-	for i, f := range graphql.CollectFields(e.opCtx, sel, roomType) {
-		if i > 0 {
-			e.b = append(e.b, ',')
-		}
-		e.key(f.Alias)
+	return e.object(sel, roomType, func(f graphql.CollectedField) bool {
 		switch f.Name {
-		case "__typename":
-			e.str("Room")
 		case "id":
 			e.str(room.ID)
 		case "code":
@@ -283,21 +268,13 @@ func (e *fastEncoder) room(sel ast.SelectionSet, room *models.Room) bool {
 		default:
 			return false
 		}
-	}
-	e.b = append(e.b, '}')
-	return true
+		return true
+	})
 }
 
 func (e *fastEncoder) settings(sel ast.SelectionSet, s *models.RoomSettings) bool {
-	e.b = append(e.b, '{')
-	for i, f := range graphql.CollectFields(e.opCtx, sel, settingsType) {
-		if i > 0 {
-			e.b = append(e.b, ',')
-		}
-		e.key(f.Alias)
+	return e.object(sel, settingsType, func(f graphql.CollectedField) bool {
 		switch f.Name {
-		case "__typename":
-			e.str("RoomSettings")
 		case "allowChat":
 			e.bool(s.AllowChat)
 		case "allowScreenShare":
@@ -317,21 +294,13 @@ func (e *fastEncoder) settings(sel ast.SelectionSet, s *models.RoomSettings) boo
 		default:
 			return false
 		}
-	}
-	e.b = append(e.b, '}')
-	return true
+		return true
+	})
 }
 
 func (e *fastEncoder) participant(sel ast.SelectionSet, p *models.Participant) bool {
-	e.b = append(e.b, '{')
-	for i, f := range graphql.CollectFields(e.opCtx, sel, participantType) {
-		if i > 0 {
-			e.b = append(e.b, ',')
-		}
-		e.key(f.Alias)
+	return e.object(sel, participantType, func(f graphql.CollectedField) bool {
 		switch f.Name {
-		case "__typename":
-			e.str("Participant")
 		case "id":
 			e.str(p.ID)
 		case "roomId":
@@ -369,6 +338,28 @@ func (e *fastEncoder) participant(sel ast.SelectionSet, p *models.Participant) b
 				return false
 			}
 		default:
+			return false
+		}
+		return true
+	})
+}
+
+// object writes one object of GraphQL type typ: the fields sel selects, in
+// order, under their aliases. __typename is answered here; every other
+// field is written by field, which reports false for anything it cannot
+// answer (the whole document then falls back).
+func (e *fastEncoder) object(sel ast.SelectionSet, typ []string, field func(f graphql.CollectedField) bool) bool {
+	e.b = append(e.b, '{')
+	for i, f := range graphql.CollectFields(e.opCtx, sel, typ) {
+		if i > 0 {
+			e.b = append(e.b, ',')
+		}
+		e.key(f.Alias)
+		if f.Name == "__typename" {
+			e.str(typ[0])
+			continue
+		}
+		if !field(f) {
 			return false
 		}
 	}
