@@ -1,0 +1,81 @@
+package graph
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/parser"
+	"github.com/vektah/gqlparser/v2/validator"
+)
+
+const benchDocument = `{ me { rooms { id code name hostId isActive isLocked startedAt endedAt createdAt updatedAt
+	host { displayName } settings { allowChat allowScreenShare allowGuestAccess waitingRoom muteParticipantsOnJoin maxParticipants }
+	participants { id roomId userId guestName isActive isHost joinedAt leftAt user { displayName } } } } }`
+
+var defaultLimits = Limits{MaxTokens: 2000, MaxDepth: 10, MaxAliases: 30, MaxComplexity: 250000, DefaultListSize: 100, MaxSignIns: 1}
+
+func opContext(tb testing.TB, query string) *graphql.OperationContext {
+	tb.Helper()
+	schema := NewExecutableSchema(Config{Resolvers: &Resolver{}}).Schema()
+	doc, err := parser.ParseQueryWithTokenLimit(&ast.Source{Input: query}, defaultLimits.MaxTokens)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if errs := validator.Validate(schema, doc); len(errs) > 0 {
+		tb.Fatal(errs)
+	}
+	return &graphql.OperationContext{Doc: doc, Operation: doc.Operations[0], Variables: map[string]any{}}
+}
+
+// The limits' walk is a small fraction of a request (tens of
+// microseconds against milliseconds): measured, not assumed.
+func BenchmarkLimits_LargestClientQuery(b *testing.B) {
+	opCtx := opContext(b, benchDocument)
+	ext := limitsExtension{defaultLimits}
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := ext.MutateOperationContext(context.Background(), opCtx); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// The worst document the token limit lets through: 2,000 tokens of
+// aliased fields (330 of them, 6 tokens each), which parses and validates
+// (overlapping-field checks are quadratic in them) before the alias limit
+// refuses it. That is what an attacker can make each request cost.
+func BenchmarkLimits_ParseAndValidateAtTheTokenLimit(b *testing.B) {
+	var sb strings.Builder
+	sb.WriteString("{")
+	for i := 0; i < 330; i++ {
+		fmt.Fprintf(&sb, " a%d: me { id }", i)
+	}
+	sb.WriteString(" }")
+	query := sb.String()
+	schema := NewExecutableSchema(Config{Resolvers: &Resolver{}}).Schema()
+	b.ReportAllocs()
+	for b.Loop() {
+		doc, err := parser.ParseQueryWithTokenLimit(&ast.Source{Input: query}, defaultLimits.MaxTokens)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if errs := validator.Validate(schema, doc); len(errs) > 0 {
+			b.Fatal(errs)
+		}
+	}
+}
+
+func TestLimits_LargestClientQueryCost(t *testing.T) {
+	m := &measure{limits: defaultLimits}
+	opCtx := opContext(t, benchDocument)
+	if cost := m.selectionCost(opCtx.Operation.SelectionSet, 1, false); cost != 102002 {
+		t.Errorf("cost %d, want 102,002 (see the README)", cost)
+	}
+	if m.depth != 5 || m.aliases != 0 {
+		t.Errorf("depth %d, aliases %d; want 5 and 0", m.depth, m.aliases)
+	}
+}
