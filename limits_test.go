@@ -286,3 +286,20 @@ func TestGraphQLLimits_TokenCapIsExact(t *testing.T) {
 		}
 	}
 }
+
+// APQ keeps small documents only: a large one is served, but its hash
+// alone is not remembered, so junk cannot fill the server's memory.
+func TestGraphQL_APQKeepsSmallDocumentsOnly(t *testing.T) {
+	srv := newTestServer(t, dbtest.Open(t, "sqlite"))
+	q := `{ roomByCode(code: "` + strings.Repeat("x", 20<<10) + `") { id } }` // 20 KB, few tokens
+	sum := sha256.Sum256([]byte(q))
+	ext := map[string]any{"persistedQuery": map[string]any{"version": 1, "sha256Hash": hex.EncodeToString(sum[:])}}
+	b, _ := json.Marshal(map[string]any{"query": q, "extensions": ext})
+	if _, res := srv.rawGQL("", string(b)); string(res.Data) != `{"roomByCode":null}` {
+		t.Fatalf("large document with its hash: %s %+v", res.Data, res.Errors)
+	}
+	b, _ = json.Marshal(map[string]any{"extensions": ext})
+	if _, res := srv.rawGQL("", string(b)); res.code() != "PERSISTED_QUERY_NOT_FOUND" {
+		t.Errorf("hash of a 20 KB document: %+v, want PERSISTED_QUERY_NOT_FOUND (not kept)", res.Errors)
+	}
+}

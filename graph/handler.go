@@ -1,9 +1,11 @@
 package graph
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
 
+	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler"
 	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/99designs/gqlgen/graphql/handler/lru"
@@ -44,12 +46,26 @@ func NewHandler(svc *service.Service, log *slog.Logger, cfg HandlerConfig) http.
 	if apqSize <= 0 {
 		apqSize = 1000
 	}
-	// The cache only ever holds documents sent in full (hash checked), so
-	// its entries are bounded by the body limit and its size.
-	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](apqSize)})
+	// The cache holds documents sent in full with their (checked) hash,
+	// before they are validated: large ones are served but not kept, so
+	// junk cannot fill memory (at most apqSize × apqMaxBytes).
+	srv.Use(extension.AutomaticPersistedQuery{Cache: smallOnly{lru.New[string](apqSize)}})
 	srv.Use(limitsExtension{cfg.Limits})
 	srv.AroundOperations(labelOperation)
 	srv.SetErrorPresenter(errorPresenter(log))
 	srv.SetRecoverFunc(recoverFunc(log))
 	return bodyLimit(cfg.Limits.MaxBodyBytes, srv)
+}
+
+// apqMaxBytes is the largest document kept for APQ; real clients' are a
+// few kilobytes.
+const apqMaxBytes = 16 << 10
+
+// smallOnly is an APQ cache that does not keep documents over apqMaxBytes.
+type smallOnly struct{ graphql.Cache[string] }
+
+func (c smallOnly) Add(ctx context.Context, key, query string) {
+	if len(query) <= apqMaxBytes {
+		c.Cache.Add(ctx, key, query)
+	}
 }
