@@ -11,6 +11,7 @@ import (
 
 	"github.com/neuronmeet/api/clientip"
 	"github.com/neuronmeet/api/db"
+	"github.com/neuronmeet/api/events"
 	"github.com/neuronmeet/api/graph"
 	"github.com/neuronmeet/api/ratelimit"
 )
@@ -35,6 +36,9 @@ type config struct {
 	TrustedProxies []netip.Prefix
 	HTTP           httpConfig
 	Metrics        bool
+	// Subscriptions tunes live events (SUBSCRIPTION_KEEPALIVE,
+	// SUBSCRIPTION_BUFFER).
+	Subscriptions subscriptionConfig
 	// Tracing is on when an OTLP endpoint is configured (tracing.Setup).
 	Tracing bool
 	// generatedSecret is true when JWT_SECRET was unset and a random one
@@ -46,6 +50,13 @@ type config struct {
 type httpConfig struct {
 	ReadHeaderTimeout, ReadTimeout, WriteTimeout, IdleTimeout, ShutdownTimeout time.Duration
 	MaxHeaderBytes                                                             int
+}
+
+// subscriptionConfig tunes live events (see graph.SubscriptionConfig and
+// events.Options).
+type subscriptionConfig struct {
+	KeepAlive time.Duration
+	Buffer    int
 }
 
 const minProductionSecret = 32
@@ -94,6 +105,15 @@ func loadConfig(getenv func(string) string) (config, error) {
 	}
 	if cfg.HTTP.MaxHeaderBytes, err = atoiEnv(getenv, "HTTP_MAX_HEADER_BYTES", 64<<10); err != nil {
 		return cfg, err
+	}
+	if cfg.Subscriptions.KeepAlive, err = durationEnv(getenv, "SUBSCRIPTION_KEEPALIVE", graph.DefaultKeepAlive); err != nil {
+		return cfg, err
+	}
+	if cfg.Subscriptions.Buffer, err = atoiEnv(getenv, "SUBSCRIPTION_BUFFER", events.DefaultBuffer); err != nil {
+		return cfg, err
+	}
+	if cfg.Subscriptions.Buffer < 1 {
+		return cfg, fmt.Errorf("SUBSCRIPTION_BUFFER: want at least 1, got %d", cfg.Subscriptions.Buffer)
 	}
 	cfg.Tracing = getenv("OTEL_EXPORTER_OTLP_ENDPOINT") != "" || getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") != ""
 	switch strings.ToLower(envOr(getenv, "METRICS", "on")) {

@@ -66,6 +66,9 @@ func newLoggedTestServer(t testing.TB, bdb *bun.DB, logs io.Writer, env ...map[s
 	}
 	srv := httptest.NewServer(a.handler)
 	t.Cleanup(srv.Close)
+	// Before the server closes (cleanups run last first): end the streams
+	// it would otherwise wait for, and the LISTEN connection.
+	t.Cleanup(a.closeLive)
 	return &testServer{t: t, URL: srv.URL, app: a, stmts: stmts, http: &http.Client{Timeout: 30 * time.Second}}
 }
 

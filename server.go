@@ -24,6 +24,7 @@ import (
 
 	"github.com/neuronmeet/api/auth"
 	"github.com/neuronmeet/api/db"
+	"github.com/neuronmeet/api/events"
 	"github.com/neuronmeet/api/graph"
 	"github.com/neuronmeet/api/metrics"
 	"github.com/neuronmeet/api/ratelimit"
@@ -79,6 +80,9 @@ type app struct {
 	// ready is false until the database is migrated (see run); newApp's
 	// callers hand it a migrated database, so it starts true.
 	ready *atomic.Bool
+	// events carries live room events; stopLive closes websockets.
+	events   events.Broker
+	stopLive context.CancelFunc
 }
 
 // openDB connects and migrates.
@@ -109,6 +113,9 @@ func newApp(cfg config, bdb *bun.DB, log *slog.Logger) (*app, error) {
 	}
 	tokens := auth.NewTokens(cfg.JWTSecret, cfg.JWTTTL)
 	svc := service.New(bdb, tokens, passwords)
+	broker := newBroker(cfg, bdb, log)
+	svc.SetEvents(broker)
+	closing, stopLive := context.WithCancel(context.Background())
 	if cfg.Tracing {
 		bdb.AddQueryHook(tracing.QueryHook{})
 	}
@@ -127,6 +134,9 @@ func newApp(cfg config, bdb *bun.DB, log *slog.Logger) (*app, error) {
 	mux := http.NewServeMux()
 	mux.Handle("/query", graph.NewHandler(svc, log, graph.HandlerConfig{
 		Production: cfg.Production, Limits: cfg.GraphQL, APQCacheSize: cfg.APQCacheSize,
+		Subscriptions: graph.SubscriptionConfig{
+			Tokens: tokens, KeepAlive: cfg.Subscriptions.KeepAlive, AllowedOrigins: cfg.CORSOrigins, Closing: closing,
+		},
 	}))
 	mux.Handle("GET /{$}", playground.Handler("NeuronMeet API", "/query"))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
@@ -159,7 +169,27 @@ func newApp(cfg config, bdb *bun.DB, log *slog.Logger) (*app, error) {
 	}
 
 	h := withMiddleware(m.Middleware(sqlHook)(untilReady(ready, mux)), cfg, log, tokens, svc)
-	return &app{db: bdb, svc: svc, tokens: tokens, handler: h, ready: ready}, nil
+	return &app{db: bdb, svc: svc, tokens: tokens, handler: h, ready: ready, events: broker, stopLive: stopLive}, nil
+}
+
+// newBroker picks how live events travel: through PostgreSQL between every
+// instance sharing the database, or within the process on SQLite (one
+// instance owns the file).
+func newBroker(cfg config, bdb *bun.DB, log *slog.Logger) events.Broker {
+	opts := events.Options{Buffer: cfg.Subscriptions.Buffer}
+	if db.IsPostgres(bdb) {
+		return events.NewPostgres(bdb, events.PoolConnector(bdb.DB), log, opts)
+	}
+	return events.NewLocal(opts)
+}
+
+// closeLive ends live events: websockets close, SSE streams and
+// subscriptions end, the LISTEN connection closes. Shutdown calls it first,
+// since http.Server.Shutdown would wait for SSE streams that never end and
+// ignores websockets. It is idempotent.
+func (a *app) closeLive() {
+	a.stopLive()
+	_ = a.events.Close()
 }
 
 // newHTTPServer bounds what one connection may cost: slow or huge headers,
@@ -223,7 +253,9 @@ func run(ctx context.Context, cfg config, log *slog.Logger, ln net.Listener) err
 	}
 	a.ready.Store(false)
 	go a.migrateUntilDone(ctx, log)
+	defer a.closeLive()
 	srv := newHTTPServer(cfg, a.handler, log)
+	srv.RegisterOnShutdown(a.closeLive)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	store := "sqlite:" + cfg.SQLitePath

@@ -61,6 +61,14 @@ func Middleware(tokens *Tokens) func(http.Handler) http.Handler {
 	}
 }
 
+// PrincipalFor returns who the credential authorization ("Bearer <token>")
+// says the caller is, exactly as Middleware reads the Authorization header.
+// For transports that carry it elsewhere: a websocket's connection_init
+// payload, since browsers cannot set headers on websockets.
+func (t *Tokens) PrincipalFor(authorization string) *Principal {
+	return t.principal(authorization)
+}
+
 // maxTokenBytes is the longest bearer token worth verifying.
 const maxTokenBytes = 4096
 

@@ -13,6 +13,7 @@ import (
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/introspection"
+	"github.com/neuronmeet/api/events"
 	"github.com/neuronmeet/api/models"
 	"github.com/neuronmeet/api/service"
 	gqlparser "github.com/vektah/gqlparser/v2"
@@ -34,6 +35,7 @@ type ResolverRoot interface {
 	PublicRoom() PublicRoomResolver
 	Query() QueryResolver
 	Room() RoomResolver
+	Subscription() SubscriptionResolver
 	User() UserResolver
 }
 
@@ -112,6 +114,15 @@ type ComplexityRoot struct {
 		UpdatedAt    func(childComplexity int) int
 	}
 
+	RoomEvent struct {
+		Participant func(childComplexity int) int
+		RoomID      func(childComplexity int) int
+		RoomName    func(childComplexity int) int
+		Settings    func(childComplexity int) int
+		Time        func(childComplexity int) int
+		Type        func(childComplexity int) int
+	}
+
 	RoomSettings struct {
 		AllowChat              func(childComplexity int) int
 		AllowGuestAccess       func(childComplexity int) int
@@ -121,6 +132,10 @@ type ComplexityRoot struct {
 		MaxParticipants        func(childComplexity int) int
 		MuteParticipantsOnJoin func(childComplexity int) int
 		WaitingRoom            func(childComplexity int) int
+	}
+
+	Subscription struct {
+		RoomEvents func(childComplexity int, roomID string) int
 	}
 
 	User struct {
@@ -166,6 +181,9 @@ type RoomResolver interface {
 
 	Settings(ctx context.Context, obj *models.Room) (*models.RoomSettings, error)
 	Participants(ctx context.Context, obj *models.Room, activeOnly *bool) ([]*models.Participant, error)
+}
+type SubscriptionResolver interface {
+	RoomEvents(ctx context.Context, roomID string) (<-chan *events.Event, error)
 }
 type UserResolver interface {
 	Email(ctx context.Context, obj *models.User) (*string, error)
@@ -531,6 +549,43 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Room.UpdatedAt(childComplexity), true
 
+	case "RoomEvent.participant":
+		if e.ComplexityRoot.RoomEvent.Participant == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RoomEvent.Participant(childComplexity), true
+	case "RoomEvent.roomId":
+		if e.ComplexityRoot.RoomEvent.RoomID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RoomEvent.RoomID(childComplexity), true
+	case "RoomEvent.roomName":
+		if e.ComplexityRoot.RoomEvent.RoomName == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RoomEvent.RoomName(childComplexity), true
+	case "RoomEvent.settings":
+		if e.ComplexityRoot.RoomEvent.Settings == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RoomEvent.Settings(childComplexity), true
+	case "RoomEvent.time":
+		if e.ComplexityRoot.RoomEvent.Time == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RoomEvent.Time(childComplexity), true
+	case "RoomEvent.type":
+		if e.ComplexityRoot.RoomEvent.Type == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RoomEvent.Type(childComplexity), true
+
 	case "RoomSettings.allowChat":
 		if e.ComplexityRoot.RoomSettings.AllowChat == nil {
 			break
@@ -579,6 +634,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.RoomSettings.WaitingRoom(childComplexity), true
+
+	case "Subscription.roomEvents":
+		if e.ComplexityRoot.Subscription.RoomEvents == nil {
+			break
+		}
+
+		args, err := ec.field_Subscription_roomEvents_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Subscription.RoomEvents(childComplexity, args["roomId"].(string)), true
 
 	case "User.avatarUrl":
 		if e.ComplexityRoot.User.AvatarURL == nil {
@@ -691,6 +758,23 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 				Data: buf.Bytes(),
 			}
 		}
+	case ast.Subscription:
+		next := ec._Subscription(ctx, opCtx.Operation.SelectionSet)
+
+		var buf bytes.Buffer
+		return func(ctx context.Context) *graphql.Response {
+			buf.Reset()
+			data := next(ctx)
+
+			if data == nil {
+				return nil
+			}
+			data.MarshalGQL(&buf)
+
+			return &graphql.Response{
+				Data: buf.Bytes(),
+			}
+		}
 
 	default:
 		return graphql.OneShot(graphql.ErrorResponse(ctx, "unsupported GraphQL operation"))
@@ -745,6 +829,49 @@ type Mutation {
   joinRoom(code: String!, guestName: String): JoinRoomPayload!
   "Allowed with the participant's token, the participant's user's token, or the room host's token."
   leaveRoom(participantId: ID!): Participant!
+}
+
+"""
+Live events over graphql-transport-ws (the graphql-ws client) or SSE. See the
+README's "Live events".
+"""
+type Subscription {
+  """
+  A room's events, in order, from now until the room ends (the ROOM_ENDED
+  event is the last; then the subscription completes). For the room's host
+  and its active participants: a signed-in user's token or a guest's
+  participant token (over websockets, in connection_init's payload as
+  Authorization: "Bearer <token>"). Anyone else is FORBIDDEN. A participant's
+  subscription completes after its own PARTICIPANT_LEFT. A subscription that
+  may have missed events ends with SUBSCRIPTION_INTERRUPTED: resubscribe and
+  refetch the room.
+  """
+  roomEvents(roomId: ID!): RoomEvent!
+}
+
+enum RoomEventType {
+  PARTICIPANT_JOINED
+  PARTICIPANT_LEFT
+  "Any of the room's settings or its name changed (the lock has its own events)."
+  SETTINGS_CHANGED
+  ROOM_LOCKED
+  ROOM_UNLOCKED
+  "The room's last event: everyone has left, and the subscription completes."
+  ROOM_ENDED
+}
+
+"One change to a room."
+type RoomEvent {
+  roomId: ID!
+  type: RoomEventType!
+  "When the change happened (a participant's joinedAt or leftAt, the room's endedAt or updatedAt)."
+  time: Time!
+  "Who joined or left (PARTICIPANT_JOINED, PARTICIPANT_LEFT); null otherwise."
+  participant: Participant
+  "The room's settings after the change (SETTINGS_CHANGED); null otherwise."
+  settings: RoomSettings
+  "The room's name after the change (SETTINGS_CHANGED); null otherwise."
+  roomName: String
 }
 
 enum RoomStatus {
@@ -1000,6 +1127,24 @@ func (ec *executionContext) childFields_Room(ctx context.Context, field graphql.
 		return ec.fieldContext_Room_participants(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Room", field.Name)
+}
+
+func (ec *executionContext) childFields_RoomEvent(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "roomId":
+		return ec.fieldContext_RoomEvent_roomId(ctx, field)
+	case "type":
+		return ec.fieldContext_RoomEvent_type(ctx, field)
+	case "time":
+		return ec.fieldContext_RoomEvent_time(ctx, field)
+	case "participant":
+		return ec.fieldContext_RoomEvent_participant(ctx, field)
+	case "settings":
+		return ec.fieldContext_RoomEvent_settings(ctx, field)
+	case "roomName":
+		return ec.fieldContext_RoomEvent_roomName(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RoomEvent", field.Name)
 }
 
 func (ec *executionContext) childFields_RoomSettings(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -1327,6 +1472,20 @@ func (ec *executionContext) field_Room_participants_args(ctx context.Context, ra
 		return nil, err
 	}
 	args["activeOnly"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Subscription_roomEvents_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "roomId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["roomId"] = arg0
 	return args, nil
 }
 
@@ -2864,6 +3023,162 @@ func (ec *executionContext) fieldContext_Room_participants(ctx context.Context, 
 	return fc, nil
 }
 
+func (ec *executionContext) _RoomEvent_roomId(ctx context.Context, field graphql.CollectedField, obj *events.Event) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RoomEvent_roomId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RoomID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RoomEvent_roomId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RoomEvent", field, false, false, "ID")
+}
+
+func (ec *executionContext) _RoomEvent_type(ctx context.Context, field graphql.CollectedField, obj *events.Event) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RoomEvent_type(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Type, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v events.Type) graphql.Marshaler {
+			return ec.marshalNRoomEventType2githubᚗcomᚋneuronmeetᚋapiᚋeventsᚐType(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RoomEvent_type(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RoomEvent", field, false, false, "RoomEventType")
+}
+
+func (ec *executionContext) _RoomEvent_time(ctx context.Context, field graphql.CollectedField, obj *events.Event) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RoomEvent_time(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Time, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RoomEvent_time(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RoomEvent", field, false, false, "Time")
+}
+
+func (ec *executionContext) _RoomEvent_participant(ctx context.Context, field graphql.CollectedField, obj *events.Event) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RoomEvent_participant(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Participant, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *models.Participant) graphql.Marshaler {
+			return ec.marshalOParticipant2ᚖgithubᚗcomᚋneuronmeetᚋapiᚋmodelsᚐParticipant(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RoomEvent_participant(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RoomEvent",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Participant(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RoomEvent_settings(ctx context.Context, field graphql.CollectedField, obj *events.Event) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RoomEvent_settings(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Settings, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *models.RoomSettings) graphql.Marshaler {
+			return ec.marshalORoomSettings2ᚖgithubᚗcomᚋneuronmeetᚋapiᚋmodelsᚐRoomSettings(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RoomEvent_settings(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RoomEvent",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RoomSettings(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RoomEvent_roomName(ctx context.Context, field graphql.CollectedField, obj *events.Event) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RoomEvent_roomName(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RoomName, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RoomEvent_roomName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RoomEvent", field, false, false, "String")
+}
+
 func (ec *executionContext) _RoomSettings_allowChat(ctx context.Context, field graphql.CollectedField, obj *models.RoomSettings) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -3046,6 +3361,50 @@ func (ec *executionContext) _RoomSettings_allowParticipantAudio(ctx context.Cont
 }
 func (ec *executionContext) fieldContext_RoomSettings_allowParticipantAudio(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("RoomSettings", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _Subscription_roomEvents(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
+	return graphql.ResolveFieldStream(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Subscription_roomEvents(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Subscription().RoomEvents(ctx, fc.Args["roomId"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *events.Event) graphql.Marshaler {
+			return ec.marshalNRoomEvent2ᚖgithubᚗcomᚋneuronmeetᚋapiᚋeventsᚐEvent(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Subscription_roomEvents(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Subscription",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RoomEvent(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Subscription_roomEvents_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _User_id(ctx context.Context, field graphql.CollectedField, obj *models.User) (ret graphql.Marshaler) {
@@ -5132,6 +5491,64 @@ func (ec *executionContext) _Room(ctx context.Context, sel ast.SelectionSet, obj
 	return out
 }
 
+var roomEventImplementors = []string{"RoomEvent"}
+
+func (ec *executionContext) _RoomEvent(ctx context.Context, sel ast.SelectionSet, obj *events.Event) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, roomEventImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RoomEvent")
+		case "roomId":
+			out.Values[i] = ec._RoomEvent_roomId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "type":
+			out.Values[i] = ec._RoomEvent_type(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "time":
+			out.Values[i] = ec._RoomEvent_time(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "participant":
+			out.Values[i] = ec._RoomEvent_participant(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "settings":
+			out.Values[i] = ec._RoomEvent_settings(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "roomName":
+			out.Values[i] = ec._RoomEvent_roomName(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var roomSettingsImplementors = []string{"RoomSettings"}
 
 func (ec *executionContext) _RoomSettings(ctx context.Context, sel ast.SelectionSet, obj *models.RoomSettings) graphql.Marshaler {
@@ -5198,6 +5615,26 @@ func (ec *executionContext) _RoomSettings(ctx context.Context, sel ast.Selection
 	}
 
 	return out
+}
+
+var subscriptionImplementors = []string{"Subscription"}
+
+func (ec *executionContext) _Subscription(ctx context.Context, sel ast.SelectionSet) func(ctx context.Context) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, subscriptionImplementors)
+	ctx = graphql.WithFieldContext(ctx, &graphql.FieldContext{
+		Object: "Subscription",
+	})
+	if len(fields) != 1 {
+		graphql.AddErrorf(ctx, "must subscribe to exactly one stream")
+		return nil
+	}
+
+	switch fields[0].Name {
+	case "roomEvents":
+		return ec._Subscription_roomEvents(ctx, fields[0])
+	default:
+		panic("unknown field " + strconv.Quote(fields[0].Name))
+	}
 }
 
 var userImplementors = []string{"User"}
@@ -5751,6 +6188,29 @@ func (ec *executionContext) marshalNRoom2ᚖgithubᚗcomᚋneuronmeetᚋapiᚋmo
 	return ec._Room(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNRoomEvent2ᚖgithubᚗcomᚋneuronmeetᚋapiᚋeventsᚐEvent(ctx context.Context, sel ast.SelectionSet, v *events.Event) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "RoomEvent!")
+		return graphql.Null
+	}
+	return ec._RoomEvent(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNRoomEventType2githubᚗcomᚋneuronmeetᚋapiᚋeventsᚐType(ctx context.Context, v any) (events.Type, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := events.Type(tmp)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNRoomEventType2githubᚗcomᚋneuronmeetᚋapiᚋeventsᚐType(ctx context.Context, sel ast.SelectionSet, v events.Type) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(string(v))
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "RoomEventType!")
+	}
+	return res
+}
+
 func (ec *executionContext) marshalNRoomSettings2ᚖgithubᚗcomᚋneuronmeetᚋapiᚋmodelsᚐRoomSettings(ctx context.Context, sel ast.SelectionSet, v *models.RoomSettings) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "RoomSettings!")
@@ -6016,6 +6476,13 @@ func (ec *executionContext) marshalOInt2ᚖint(ctx context.Context, sel ast.Sele
 	return res
 }
 
+func (ec *executionContext) marshalOParticipant2ᚖgithubᚗcomᚋneuronmeetᚋapiᚋmodelsᚐParticipant(ctx context.Context, sel ast.SelectionSet, v *models.Participant) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._Participant(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalOPublicRoom2ᚖgithubᚗcomᚋneuronmeetᚋapiᚋmodelsᚐRoom(ctx context.Context, sel ast.SelectionSet, v *models.Room) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
@@ -6028,6 +6495,13 @@ func (ec *executionContext) marshalORoom2ᚖgithubᚗcomᚋneuronmeetᚋapiᚋmo
 		return graphql.Null
 	}
 	return ec._Room(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalORoomSettings2ᚖgithubᚗcomᚋneuronmeetᚋapiᚋmodelsᚐRoomSettings(ctx context.Context, sel ast.SelectionSet, v *models.RoomSettings) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._RoomSettings(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalORoomStatus2ᚖgithubᚗcomᚋneuronmeetᚋapiᚋserviceᚐRoomStatus(ctx context.Context, v any) (*service.RoomStatus, error) {

@@ -24,6 +24,8 @@ type HandlerConfig struct {
 	Limits     Limits
 	// APQCacheSize is how many automatic persisted queries are remembered.
 	APQCacheSize int
+	// Subscriptions configures live events over websockets and SSE.
+	Subscriptions SubscriptionConfig
 }
 
 // NewHandler returns the /query endpoint. It needs the auth and loaders
@@ -35,6 +37,10 @@ func NewHandler(svc *service.Service, log *slog.Logger, cfg HandlerConfig) http.
 	// GET serves queries only (gqlgen refuses mutations over GET), so
 	// cross-site links can never change anything.
 	srv.AddTransport(transport.GET{})
+	srv.AddTransport(websocketTransport(cfg.Subscriptions))
+	// Before POST, which would also take a POSTed JSON body: SSE answers
+	// the clients that accept text/event-stream.
+	srv.AddTransport(newSSETransport(cfg.Subscriptions))
 	srv.AddTransport(postTransport{})
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
 	srv.SetParserTokenLimit(cfg.Limits.MaxTokens)
@@ -52,6 +58,9 @@ func NewHandler(svc *service.Service, log *slog.Logger, cfg HandlerConfig) http.
 	srv.Use(extension.AutomaticPersistedQuery{Cache: smallOnly{lru.New[string](apqSize)}})
 	srv.Use(limitsExtension{cfg.Limits})
 	srv.AroundOperations(labelOperation)
+	srv.AroundOperations(operationPrincipal(cfg.Subscriptions.Tokens))
+	srv.AroundOperations(reportStreamErrors(errorPresenter(log)))
+	srv.AroundResponses(freshLoaders(svc))
 	srv.SetErrorPresenter(errorPresenter(log))
 	srv.SetRecoverFunc(recoverFunc(log))
 	return bodyLimit(cfg.Limits.MaxBodyBytes, srv)

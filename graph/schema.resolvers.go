@@ -10,6 +10,7 @@ import (
 
 	"github.com/neuronmeet/api/apperr"
 	"github.com/neuronmeet/api/auth"
+	"github.com/neuronmeet/api/events"
 	"github.com/neuronmeet/api/models"
 	"github.com/neuronmeet/api/service"
 )
@@ -155,6 +156,16 @@ func (r *roomResolver) Participants(ctx context.Context, obj *models.Room, activ
 	return active, nil
 }
 
+// RoomEvents is the resolver for the roomEvents field.
+func (r *subscriptionResolver) RoomEvents(ctx context.Context, roomID string) (<-chan *events.Event, error) {
+	sub, err := r.Service.RoomEvents(ctx, roomID)
+	if err != nil {
+		return nil, err
+	}
+	reportEnd(ctx, sub)
+	return sub.Events(), nil
+}
+
 // Email is the resolver for the email field.
 func (r *userResolver) Email(ctx context.Context, obj *models.User) (*string, error) {
 	if !auth.IsSelf(ctx, obj.ID) {
@@ -195,14 +206,18 @@ func (r *Resolver) Query() QueryResolver { return &queryResolver{r} }
 // Room returns RoomResolver implementation.
 func (r *Resolver) Room() RoomResolver { return &roomResolver{r} }
 
+// Subscription returns SubscriptionResolver implementation.
+func (r *Resolver) Subscription() SubscriptionResolver { return &subscriptionResolver{r} }
+
 // User returns UserResolver implementation.
 func (r *Resolver) User() UserResolver { return &userResolver{r} }
 
 type (
-	mutationResolver    struct{ *Resolver }
-	participantResolver struct{ *Resolver }
-	publicRoomResolver  struct{ *Resolver }
-	queryResolver       struct{ *Resolver }
-	roomResolver        struct{ *Resolver }
-	userResolver        struct{ *Resolver }
+	mutationResolver     struct{ *Resolver }
+	participantResolver  struct{ *Resolver }
+	publicRoomResolver   struct{ *Resolver }
+	queryResolver        struct{ *Resolver }
+	roomResolver         struct{ *Resolver }
+	subscriptionResolver struct{ *Resolver }
+	userResolver         struct{ *Resolver }
 )

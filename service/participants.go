@@ -9,7 +9,7 @@ import (
 	"github.com/uptrace/bun"
 
 	"github.com/neuronmeet/api/apperr"
-	"github.com/neuronmeet/api/auth"
+	"github.com/neuronmeet/api/events"
 	"github.com/neuronmeet/api/models"
 	"github.com/neuronmeet/api/ratelimit"
 )
@@ -52,7 +52,9 @@ func (s *Service) JoinRoom(ctx context.Context, code string, guestName *string) 
 		return nil, err
 	}
 	var participant *models.Participant
+	created := false // a new presence, not a repeated join
 	err = s.inTx(ctx, func(ctx context.Context, tx bun.Tx) error {
+		created = false
 		room := new(models.Room)
 		err := s.forUpdate(tx.NewSelect().Model(room).Where("code = ?", normalizeCode(code))).Scan(ctx)
 		if errors.Is(err, sql.ErrNoRows) {
@@ -113,6 +115,7 @@ func (s *Service) JoinRoom(ctx context.Context, code string, guestName *string) 
 		if _, err := tx.NewInsert().Model(participant).Exec(ctx); err != nil {
 			return fmt.Errorf("insert participant: %w", err)
 		}
+		created = true
 		if room.StartedAt == nil {
 			// A room starts when its first participant arrives.
 			_, err := tx.NewUpdate().Model(room).
@@ -126,6 +129,9 @@ func (s *Service) JoinRoom(ctx context.Context, code string, guestName *string) 
 	if err != nil {
 		return nil, wrapUnlessApp("join room", err)
 	}
+	if created {
+		s.publish(ctx, participantEvent(events.ParticipantJoined, participant, participant.JoinedAt))
+	}
 	token, err := s.tokens.IssueParticipant(participant.ID, participant.RoomID)
 	if err != nil {
 		return nil, fmt.Errorf("join room: %w", err)
@@ -136,26 +142,15 @@ func (s *Service) JoinRoom(ctx context.Context, code string, guestName *string) 
 // LeaveRoom marks a participant as gone. The participant itself (by its
 // participant token or its user's token) or the room's host may do it.
 func (s *Service) LeaveRoom(ctx context.Context, participantID string) (*models.Participant, error) {
-	p := auth.FromContext(ctx)
-	if p == nil {
-		return nil, apperr.Unauthenticatedf("a user or participant token is required")
-	}
-	if p.Err != nil {
-		return nil, apperr.Unauthenticatedf("invalid or expired token")
-	}
-	var viewer *models.User
-	if p.UserID != "" {
-		v, err := s.Viewer(ctx)
-		if err != nil {
-			return nil, err
-		}
-		viewer = v
+	p, viewer, err := s.caller(ctx)
+	if err != nil {
+		return nil, err
 	}
 	if !isKey(participantID) {
 		return nil, apperr.NotFoundf("participant not found")
 	}
 	participant := new(models.Participant)
-	err := s.inTx(ctx, func(ctx context.Context, tx bun.Tx) error {
+	err = s.inTx(ctx, func(ctx context.Context, tx bun.Tx) error {
 		err := s.forUpdate(tx.NewSelect().Model(participant).Where("id = ?", participantID)).Scan(ctx)
 		if errors.Is(err, sql.ErrNoRows) {
 			return apperr.NotFoundf("participant not found")
@@ -193,6 +188,7 @@ func (s *Service) LeaveRoom(ctx context.Context, participantID string) (*models.
 	if err != nil {
 		return nil, wrapUnlessApp("leave room", err)
 	}
+	s.publish(ctx, participantEvent(events.ParticipantLeft, participant, *participant.LeftAt))
 	return participant, nil
 }
 

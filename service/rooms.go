@@ -13,6 +13,7 @@ import (
 	"github.com/neuronmeet/api/apperr"
 	"github.com/neuronmeet/api/auth"
 	"github.com/neuronmeet/api/db"
+	"github.com/neuronmeet/api/events"
 	"github.com/neuronmeet/api/models"
 )
 
@@ -174,8 +175,12 @@ func (s *Service) UpdateRoomSettings(ctx context.Context, roomID string, in Upda
 	if err != nil {
 		return nil, err
 	}
-	var out RoomWithSettings
+	var (
+		out RoomWithSettings
+		evs []*events.Event
+	)
 	err = s.inTx(ctx, func(ctx context.Context, tx bun.Tx) error {
+		evs = nil
 		room, err := s.lockHostedRoom(ctx, tx, roomID, viewer.ID)
 		if err != nil {
 			return err
@@ -187,6 +192,7 @@ func (s *Service) UpdateRoomSettings(ctx context.Context, roomID string, in Upda
 		if err := tx.NewSelect().Model(settings).Where("room_id = ?", room.ID).Scan(ctx); err != nil {
 			return fmt.Errorf("load settings: %w", err)
 		}
+		before, wasLocked, oldName := *settings, room.IsLocked, room.Name
 		if in.Name != nil {
 			room.Name = name
 		}
@@ -207,11 +213,13 @@ func (s *Service) UpdateRoomSettings(ctx context.Context, roomID string, in Upda
 			return fmt.Errorf("update settings: %w", err)
 		}
 		out = RoomWithSettings{Room: room, Settings: settings}
+		evs = settingsEvents(room, settings, before, wasLocked, oldName)
 		return nil
 	})
 	if err != nil {
 		return nil, wrapUnlessApp("update room settings", err)
 	}
+	s.publish(ctx, evs...)
 	return &out, nil
 }
 
@@ -253,6 +261,7 @@ func (s *Service) EndRoom(ctx context.Context, roomID string) (*models.Room, err
 	if err != nil {
 		return nil, wrapUnlessApp("end room", err)
 	}
+	s.publish(ctx, &events.Event{RoomID: room.ID, Type: events.RoomEnded, Time: *room.EndedAt})
 	return room, nil
 }
 

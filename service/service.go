@@ -14,6 +14,7 @@ import (
 	"github.com/neuronmeet/api/apperr"
 	"github.com/neuronmeet/api/auth"
 	"github.com/neuronmeet/api/db"
+	"github.com/neuronmeet/api/events"
 	"github.com/neuronmeet/api/models"
 	"github.com/neuronmeet/api/ratelimit"
 )
@@ -28,6 +29,9 @@ type Service struct {
 	lockRows bool
 	// limits throttles sign-ins, sign-ups and joins (nil: no limits).
 	limits *ratelimit.Guard
+	// events receives room events after their changes commit (nil:
+	// nothing is published; see SetEvents).
+	events events.Broker
 }
 
 // New returns a Service over database d.
@@ -75,6 +79,27 @@ func (s *Service) optionalViewer(ctx context.Context) (*models.User, error) {
 		return nil, nil // a participant token: anonymous as far as users go
 	}
 	return s.Viewer(ctx)
+}
+
+// caller returns the principal of an operation open to users and to guests
+// holding a participant token, with the user when it is one. It refuses
+// anonymous callers and bad tokens.
+func (s *Service) caller(ctx context.Context) (*auth.Principal, *models.User, error) {
+	p := auth.FromContext(ctx)
+	if p == nil {
+		return nil, nil, apperr.Unauthenticatedf("a user or participant token is required")
+	}
+	if p.Err != nil {
+		return nil, nil, apperr.Unauthenticatedf("invalid or expired token")
+	}
+	if p.UserID == "" {
+		return p, nil, nil
+	}
+	viewer, err := s.Viewer(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	return p, viewer, nil
 }
 
 // ViewerID returns the signed-in user's id from the token alone, without a

@@ -7,3 +7,8 @@ type Mutation struct {
 
 type Query struct {
 }
+
+// Live events over graphql-transport-ws (the graphql-ws client) or SSE. See the
+// README's "Live events".
+type Subscription struct {
+}

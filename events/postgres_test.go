@@ -1,0 +1,162 @@
+package events
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/uptrace/bun"
+
+	"github.com/neuronmeet/api/db"
+	"github.com/neuronmeet/api/db/dbtest"
+)
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+// twoInstances returns two brokers over two connection pools to one fresh
+// database, as two server instances have, and an admin connection to it.
+func twoInstances(t *testing.T) (a, b *Postgres, admin *bun.DB) {
+	t.Helper()
+	url := dbtest.NewPostgresDatabase(t)
+	open := func() *bun.DB {
+		bdb, err := db.Open(context.Background(), db.Config{URL: url})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = bdb.Close() })
+		return bdb
+	}
+	dbA, dbB, admin := open(), open(), open()
+	a = NewPostgres(dbA, PoolConnector(dbA.DB), quiet, Options{})
+	b = NewPostgres(dbB, PoolConnector(dbB.DB), quiet, Options{})
+	t.Cleanup(func() { _ = a.Close(); _ = b.Close() })
+	return a, b, admin
+}
+
+func TestPostgres_EventsReachSubscribersOnEveryInstanceInOrder(t *testing.T) {
+	a, b, _ := twoInstances(t)
+	ctx := context.Background()
+	onB, err := b.Subscribe(ctx, "r", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	onA, err := a.Subscribe(ctx, "r", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 50 {
+		if err := a.Publish(ctx, ev("r", SettingsChanged, i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_ = b.Publish(ctx, ev("other-room", RoomLocked, 0))
+	_ = b.Publish(ctx, ev("r", RoomLocked, 50), ev("r", RoomUnlocked, 51))
+	for _, s := range []*Subscription{onA, onB} { // the publisher's own instance hears it too
+		for i := range 52 {
+			e := next(t, s)
+			if *e.RoomName != fmt.Sprint(i) || e.RoomID != "r" {
+				t.Fatalf("event %d: got room %s #%s", i, e.RoomID, *e.RoomName)
+			}
+		}
+	}
+}
+
+func TestPostgres_ReconnectsAfterTheListenConnectionIsTerminated(t *testing.T) {
+	a, b, admin := twoInstances(t)
+	ctx := context.Background()
+	before, err := b.Subscribe(ctx, "r", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var killed int
+	if err := admin.NewRaw("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = current_database() AND application_name = ?",
+		ApplicationName).Scan(ctx, &killed); err != nil {
+		t.Fatal(err)
+	}
+	if killed != 1 {
+		t.Fatalf("terminated %d LISTEN connections, want 1", killed)
+	}
+	// Events published while it was down are lost to this subscription,
+	// so it ends saying so rather than going quiet.
+	if err := ended(t, before); !errors.Is(err, ErrInterrupted) {
+		t.Fatalf("subscription ended with %v, want ErrInterrupted", err)
+	}
+	after, err := b.Subscribe(ctx, "r", nil) // waits for the new LISTEN
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Publish(ctx, ev("r", RoomLocked, 1)); err != nil {
+		t.Fatal(err)
+	}
+	if e := next(t, after); e.Type != RoomLocked {
+		t.Fatalf("got %s after reconnecting", e.Type)
+	}
+}
+
+func TestPostgres_SubscribeFailsWhileEventsCannotBeReceived(t *testing.T) {
+	old := readyTimeout
+	readyTimeout = 200 * time.Millisecond
+	t.Cleanup(func() { readyTimeout = old })
+	down := func(context.Context) (*pgx.Conn, error) { return nil, errors.New("connection refused") }
+	b := NewPostgres(nil, down, quiet, Options{})
+	defer b.Close()
+	if _, err := b.Subscribe(context.Background(), "r", nil); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("Subscribe with the database down: %v, want ErrUnavailable", err)
+	}
+	if n := b.Subscribers(); n != 0 {
+		t.Fatalf("Subscribers = %d", n)
+	}
+}
+
+func TestPostgres_RefusesAPayloadNotifyCannotCarry(t *testing.T) {
+	a, _, _ := twoInstances(t)
+	ctx := context.Background()
+	s, err := a.Subscribe(ctx, "r", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	huge := strings.Repeat("x", 9000)
+	if err := a.Publish(ctx, &Event{RoomID: "r", Type: SettingsChanged, RoomName: &huge}); err == nil {
+		t.Fatal("published a 9 kB payload")
+	}
+	_ = a.Publish(ctx, ev("r", RoomLocked, 1))
+	if e := next(t, s); e.Type != RoomLocked {
+		t.Fatalf("got %s, want the next event only", e.Type)
+	}
+}
+
+func TestPostgres_CloseEndsSubscriptionsAndTheListenConnection(t *testing.T) {
+	a, _, admin := twoInstances(t)
+	ctx := context.Background()
+	s, err := a.Subscribe(ctx, "r", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = a.Close()
+	if err := ended(t, s); !errors.Is(err, ErrClosed) {
+		t.Fatalf("ended with %v, want ErrClosed", err)
+	}
+	// The backend exits just after the connection closes: allow it a moment.
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		var listening int
+		if err := admin.NewRaw("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND application_name = ?",
+			ApplicationName).Scan(ctx, &listening); err != nil {
+			t.Fatal(err)
+		}
+		if listening == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d LISTEN connections still open 5s after Close", listening)
+		}
+	}
+	if _, err := a.Subscribe(ctx, "r", nil); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Subscribe after Close: %v", err)
+	}
+}

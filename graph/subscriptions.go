@@ -1,0 +1,247 @@
+package graph
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/handler/transport"
+	"github.com/coder/websocket"
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"github.com/neuronmeet/api/auth"
+	"github.com/neuronmeet/api/events"
+	"github.com/neuronmeet/api/service"
+)
+
+// SubscriptionConfig tunes live events (Subscription.roomEvents) over
+// websockets (graphql-transport-ws, and the legacy graphql-ws) and SSE.
+type SubscriptionConfig struct {
+	// Tokens verifies the credential a websocket client sends in its
+	// connection_init payload.
+	Tokens *auth.Tokens
+	// KeepAlive is the interval of websocket pings (a client that misses
+	// two pongs is disconnected) and SSE comments, short enough to keep
+	// proxies from closing idle streams (default 25 s).
+	KeepAlive time.Duration
+	// AllowedOrigins are the browser origins (the CORS allow-list) that
+	// may open websockets besides the API's own.
+	AllowedOrigins []string
+	// Closing is done when the server shuts down: websockets then close
+	// (with 1000, so graphql-ws clients reconnect, to another instance).
+	// http.Server.Shutdown neither closes nor waits for hijacked
+	// connections, so nothing else would. Nil: never.
+	Closing context.Context
+}
+
+// DefaultKeepAlive is SubscriptionConfig.KeepAlive's default: under the
+// 30-60 s idle timeouts common in load balancers.
+const DefaultKeepAlive = 25 * time.Second
+
+func (c SubscriptionConfig) keepAlive() time.Duration {
+	if c.KeepAlive > 0 {
+		return c.KeepAlive
+	}
+	return DefaultKeepAlive
+}
+
+// websocketTransport serves graphql-transport-ws (and graphql-ws).
+func websocketTransport(cfg SubscriptionConfig) transport.Websocket {
+	return transport.Websocket{
+		Implementation: transport.CoderWebsocketImplementation{
+			AcceptOptions: websocket.AcceptOptions{OriginPatterns: cfg.AllowedOrigins},
+		},
+		InitFunc:    cfg.initConnection,
+		InitTimeout: 10 * time.Second,
+		// graphql-transport-ws: the server pings, the client pongs, and a
+		// connection without a pong for two intervals is dropped.
+		PingPongInterval: cfg.keepAlive(),
+		// The legacy graphql-ws protocol's one-way "ka" messages.
+		KeepAlivePingInterval: cfg.keepAlive(),
+	}
+}
+
+// wsCredential marks a websocket connection's context with the credential
+// its connection_init payload carried ("" for none).
+type wsCredential struct{ authorization string }
+
+// initConnection authenticates a websocket from its connection_init
+// payload, the graphql-ws convention ({"Authorization": "Bearer <token>"}),
+// since browsers cannot set headers on websockets. A connection without
+// one is anonymous (or uses the upgrade request's Authorization header);
+// one with a credential that does not verify is refused with 4403, as the
+// protocol asks.
+func (c SubscriptionConfig) initConnection(ctx context.Context, payload transport.InitPayload) (context.Context, *transport.InitPayload, error) {
+	cred := payload.Authorization()
+	if cred != "" && c.Tokens.PrincipalFor(cred).Err != nil {
+		ctx = transport.AppendCloseReason(transport.WithWebsocketCloseCode(ctx, 4403), "Forbidden")
+		return ctx, nil, errors.New("forbidden: invalid or expired token")
+	}
+	ctx = context.WithValue(ctx, wsCredential{}, wsCredential{authorization: cred})
+	if c.Closing != nil {
+		ctx, cancel := context.WithCancel(ctx)
+		stop := context.AfterFunc(c.Closing, cancel)
+		// Once the connection ends, stop watching for shutdown, so closed
+		// connections do not pile up in Closing's list.
+		context.AfterFunc(ctx, func() { stop() })
+		return ctx, nil, nil
+	}
+	return ctx, nil, nil
+}
+
+// operationPrincipal gives each operation on a websocket a principal of its
+// own, verified afresh from the connection's credential. A connection lives
+// for hours and carries many operations: a principal caches its user (or a
+// failure to load it), and neither should outlive one operation; an
+// expired token stops opening new subscriptions.
+func operationPrincipal(tokens *auth.Tokens) graphql.OperationMiddleware {
+	return func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
+		ws, ok := ctx.Value(wsCredential{}).(wsCredential)
+		if !ok {
+			return next(ctx) // plain HTTP: the request's principal is the operation's
+		}
+		cred := ws.authorization
+		if cred == "" {
+			cred = graphql.GetOperationContext(ctx).Headers.Get("Authorization")
+		}
+		if cred == "" {
+			return next(auth.WithPrincipal(ctx, nil))
+		}
+		return next(auth.WithPrincipal(ctx, tokens.PrincipalFor(cred)))
+	}
+}
+
+// streamEnd lets a subscription resolver tell the operation why its stream
+// ended, once it has.
+type streamEnd struct {
+	mu  sync.Mutex
+	why func() error
+}
+
+type streamEndKey struct{}
+
+// onStreamEnd registers why: called once the resolver's channel has
+// closed, it returns the error to report, or nil for a normal end.
+func onStreamEnd(ctx context.Context, why func() error) {
+	if e, ok := ctx.Value(streamEndKey{}).(*streamEnd); ok {
+		e.mu.Lock()
+		e.why = why
+		e.mu.Unlock()
+	}
+}
+
+func (e *streamEnd) take() error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	why := e.why
+	e.why = nil
+	if why == nil {
+		return nil
+	}
+	return why()
+}
+
+// reportStreamErrors ends a subscription whose stream failed (it may have
+// missed events) with a last result carrying the error, then completes it.
+// gqlgen would only complete it, which a client cannot tell from a normal
+// end. The same final result works on every transport.
+func reportStreamErrors(present graphql.ErrorPresenterFunc) graphql.OperationMiddleware {
+	return func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
+		if op := graphql.GetOperationContext(ctx).Operation; op == nil || op.Operation != ast.Subscription {
+			return next(ctx)
+		}
+		end := &streamEnd{}
+		responses := next(context.WithValue(ctx, streamEndKey{}, end))
+		return func(ctx context.Context) *graphql.Response {
+			if resp := responses(ctx); resp != nil {
+				return resp
+			}
+			if err := end.take(); err != nil && ctx.Err() == nil {
+				return &graphql.Response{Errors: gqlerror.List{present(ctx, err)}}
+			}
+			return nil
+		}
+	}
+}
+
+// freshLoaders gives every event of a subscription its own dataloaders.
+// Loaders cache what they load, and a subscription's context lasts as long
+// as it does: shared across events, a participant's user would keep the
+// displayName it had at the first event. Each call of the response handler
+// produces one event, so loaders made here serve exactly one.
+func freshLoaders(svc *service.Service) graphql.ResponseMiddleware {
+	return func(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
+		if op := graphql.GetOperationContext(ctx).Operation; op != nil && op.Operation == ast.Subscription {
+			ctx = context.WithValue(ctx, loadersKey{}, NewLoaders(svc))
+		}
+		return next(ctx)
+	}
+}
+
+// reportEnd makes sub's failure, if it ends with one, the operation's last
+// result.
+func reportEnd(ctx context.Context, sub *events.Subscription) {
+	onStreamEnd(ctx, func() error { return service.StreamEndError(sub.Err()) })
+}
+
+// sseTransport is gqlgen's SSE transport made fit for our server:
+//   - gqlgen asserts http.Flusher on the ResponseWriter it is given, which
+//     our middleware wraps; the flush goes through http.ResponseController,
+//     which unwraps;
+//   - a stream lasts as long as its subscription, so the server's read and
+//     write timeouts (meant for ordinary requests) are lifted for it;
+//   - gqlgen's keep-alive goroutine can tick after Do returns; writes are
+//     refused from then on, as the ResponseWriter is no longer ours.
+type sseTransport struct {
+	transport.SSE
+}
+
+func newSSETransport(cfg SubscriptionConfig) sseTransport {
+	return sseTransport{transport.SSE{KeepAlivePingInterval: cfg.keepAlive()}}
+}
+
+// Do implements graphql.Transport.
+func (t sseTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
+	rc := http.NewResponseController(w)
+	_ = rc.SetReadDeadline(time.Time{})
+	_ = rc.SetWriteDeadline(time.Time{})
+	sw := &streamWriter{ResponseWriter: w, rc: rc}
+	defer sw.finish()
+	t.SSE.Do(sw, r, exec)
+}
+
+var errStreamFinished = errors.New("stream finished")
+
+type streamWriter struct {
+	http.ResponseWriter
+	rc       *http.ResponseController
+	mu       sync.Mutex
+	finished bool
+}
+
+func (w *streamWriter) Write(b []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.finished {
+		return 0, errStreamFinished
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *streamWriter) Flush() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.finished {
+		_ = w.rc.Flush()
+	}
+}
+
+func (w *streamWriter) finish() {
+	w.mu.Lock()
+	w.finished = true
+	w.mu.Unlock()
+}
