@@ -35,7 +35,10 @@ type config struct {
 	RateLimits     map[ratelimit.Op]ratelimit.Rates
 	TrustedProxies []netip.Prefix
 	HTTP           httpConfig
-	Metrics        bool
+	// MaxConcurrentRequests caps API requests running at once (the rest
+	// wait their turn in arrival order); 0 turns the gate off.
+	MaxConcurrentRequests int
+	Metrics               bool
 	// Subscriptions tunes live events (SUBSCRIPTION_KEEPALIVE,
 	// SUBSCRIPTION_BUFFER).
 	Subscriptions subscriptionConfig
@@ -78,6 +81,14 @@ func loadConfig(getenv func(string) string) (config, error) {
 	}
 	if cfg.BcryptCost, err = atoiEnv(getenv, "BCRYPT_COST", 10); err != nil {
 		return cfg, err
+	}
+	// By default as many requests run as there are pooled connections, so
+	// a running request never waits for one.
+	if cfg.MaxConcurrentRequests, err = atoiEnv(getenv, "MAX_CONCURRENT_REQUESTS", cfg.DB.MaxOpenConns); err != nil {
+		return cfg, err
+	}
+	if cfg.MaxConcurrentRequests < 0 {
+		return cfg, errors.New("MAX_CONCURRENT_REQUESTS must not be negative (0 turns the gate off)")
 	}
 	if err := loadGraphQLLimits(getenv, &cfg); err != nil {
 		return cfg, err

@@ -30,6 +30,9 @@ func TestConfig_Defaults(t *testing.T) {
 	if cfg.DB.MaxOpenConns != 20 || cfg.DB.StatementTimeout != 10*time.Second || cfg.DB.ConnectTimeout != 5*time.Second {
 		t.Errorf("database %+v", cfg.DB)
 	}
+	if cfg.MaxConcurrentRequests != cfg.DB.MaxOpenConns {
+		t.Errorf("MAX_CONCURRENT_REQUESTS defaults to %d, want the pool size %d", cfg.MaxConcurrentRequests, cfg.DB.MaxOpenConns)
+	}
 	if cfg.HTTP.ReadHeaderTimeout != 10*time.Second || cfg.HTTP.MaxHeaderBytes != 64<<10 || cfg.HTTP.ShutdownTimeout != 20*time.Second {
 		t.Errorf("HTTP %+v", cfg.HTTP)
 	}
@@ -43,6 +46,7 @@ func TestConfig_RefusesBadValues(t *testing.T) {
 		"RATE_LIMITS": "maybe", "RATE_LIMIT_LOGIN_IP": "10", "RATE_LIMIT_JOIN_ACCOUNT": "5/never",
 		"TRUSTED_PROXIES": "10.0.0.0/33", "HTTP_READ_TIMEOUT": "soon", "SHUTDOWN_TIMEOUT": "-1s",
 		"DB_STATEMENT_TIMEOUT": "0", "DB_MAX_OPEN_CONNS": "0", "METRICS": "sometimes",
+		"MAX_CONCURRENT_REQUESTS": "-1",
 	} {
 		_, err := loadConfig(envFrom(map[string]string{key: value}))
 		if err == nil || !strings.Contains(err.Error(), key) {

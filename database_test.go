@@ -57,6 +57,12 @@ func TestServer_StartsWhileDatabaseDownAndRecoversFromRestarts(t *testing.T) {
 		if status, _ := srv.get(t, "/readyz"); status != http.StatusServiceUnavailable {
 			t.Errorf("restart %d: readyz while down: HTTP %d", restart, status)
 		}
+		// REST says the same in its legacy shape: 503, worth a retry.
+		status, header, body := srv.getAs(t, token, "/api/users/me/rooms")
+		if status != http.StatusServiceUnavailable || header.Get("Retry-After") == "" ||
+			body != `{"message":"Service temporarily unavailable","error":"Service Unavailable","statusCode":503}` {
+			t.Errorf("restart %d: REST while down: HTTP %d %q (Retry-After %q)", restart, status, body, header.Get("Retry-After"))
+		}
 		proxy.setUp(true)
 		eventually(t, 10*time.Second, "serving again after the database came back", func() bool {
 			_, res := srv.gql(t, token, meQuery, nil)

@@ -164,6 +164,20 @@ func (s *liveServer) get(t *testing.T, path string) (int, string) {
 	return resp.StatusCode, string(b)
 }
 
+// getAs returns the status, headers and body of GET path with a bearer token.
+func (s *liveServer) getAs(t *testing.T, token, path string) (int, http.Header, string) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, s.URL+path, nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := s.http.Do(req)
+	if err != nil {
+		t.Fatalf("GET %s: %v", path, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, resp.Header, string(b)
+}
+
 // gql posts a GraphQL operation; transport failures fail the test.
 func (s *liveServer) gql(t *testing.T, token, query string, vars map[string]any) (int, gqlResponse) {
 	t.Helper()

@@ -22,6 +22,7 @@ import (
 	"github.com/99designs/gqlgen/graphql/playground"
 	"github.com/uptrace/bun"
 
+	"github.com/neuronmeet/api/admission"
 	"github.com/neuronmeet/api/auth"
 	"github.com/neuronmeet/api/db"
 	"github.com/neuronmeet/api/events"
@@ -168,7 +169,20 @@ func newApp(cfg config, bdb *bun.DB, log *slog.Logger) (*app, error) {
 		mux.Handle("GET /metrics", m.Handler())
 	}
 
-	h := withMiddleware(m.Middleware(sqlHook)(untilReady(ready, mux)), cfg, log, tokens, svc)
+	// The gate sits inside the middleware (so queued requests are logged,
+	// measured and time out like any other) and outside every handler.
+	// Probes and scrapes bypass it: a full queue must not look like a dead
+	// process to the orchestrator.
+	gated := admission.New(cfg.MaxConcurrentRequests).Middleware(mux)
+	api := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/healthz", "/readyz", "/metrics", "/health", "/api/health":
+			mux.ServeHTTP(w, r)
+		default:
+			gated.ServeHTTP(w, r)
+		}
+	})
+	h := withMiddleware(m.Middleware(sqlHook)(untilReady(ready, api)), cfg, log, tokens, svc)
 	return &app{db: bdb, svc: svc, tokens: tokens, handler: h, ready: ready, events: broker, stopLive: stopLive}, nil
 }
 

@@ -17,6 +17,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/neuronmeet/api/apperr"
+	"github.com/neuronmeet/api/db"
 	"github.com/neuronmeet/api/models"
 	"github.com/neuronmeet/api/service"
 )
@@ -109,6 +110,14 @@ var statusOf = map[apperr.Code]int{
 // logged and answered with a bare 500.
 func (h *Handler) error(w http.ResponseWriter, r *http.Request, err error) {
 	appErr, ok := apperr.As(err)
+	if !ok && db.IsUnavailable(err) {
+		// The database is down, restarting or too slow: not a bug, and
+		// worth a retry, as GraphQL's SERVICE_UNAVAILABLE says too.
+		h.log.WarnContext(r.Context(), "rest handler: database unavailable", "method", r.Method, "path", r.URL.Path, "err", err)
+		w.Header().Set("Retry-After", "1")
+		writeLegacyError(w, http.StatusServiceUnavailable, "Service temporarily unavailable")
+		return
+	}
 	if !ok {
 		h.log.ErrorContext(r.Context(), "rest handler failed", "method", r.Method, "path", r.URL.Path, "err", err)
 		writeLegacyError(w, http.StatusInternalServerError, "Internal server error")
