@@ -4,7 +4,7 @@
 GO ?= go
 export PATH := $(PATH):/usr/local/go/bin
 
-.PHONY: run test lint generate check-generated seed migrate build bench audit-deps
+.PHONY: run test lint generate check-generated seed migrate build bench audit-deps graphql-ws-deps
 
 run:
 	$(GO) run .
@@ -32,7 +32,7 @@ lint:
 	@test -z "$$(gofmt -l .)" || (echo "gofmt needed:" >&2; gofmt -l . >&2; exit 1)
 	$(GO) vet ./...
 
-test: lint check-generated audit-deps
+test: lint check-generated audit-deps graphql-ws-deps
 	$(GO) test -race -count=1 -timeout 10m ./...
 
 # The graphql-http audit suite (audit_test.go), pinned by its lockfile and
@@ -42,6 +42,14 @@ audit-deps:
 	@if command -v npm >/dev/null 2>&1; then \
 		npm ci --prefix test/graphql-http --no-audit --no-fund --loglevel=error; \
 	else echo "npm not found: the graphql-http audit will not run" >&2; fi
+
+# The graphql-ws npm client (live_events_npm_test.go), pinned by its lockfile
+# and installed into test/graphql-ws/node_modules; without npm that test
+# skips locally and fails under CI=true.
+graphql-ws-deps:
+	@if command -v npm >/dev/null 2>&1; then \
+		npm ci --prefix test/graphql-ws --no-audit --no-fund --loglevel=error; \
+	else echo "npm not found: the graphql-ws client test will not run" >&2; fi
 
 # Load benchmark on PostgreSQL against the one-SQL reference (bench/README.md).
 bench:
