@@ -2,9 +2,11 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -295,6 +297,50 @@ func TestLiveEvents_RemovedParticipantStopsFollowing(t *testing.T) {
 		}
 		waitSubscribers(t, srv, 1)
 	})
+}
+
+// Clients that can set headers on the upgrade request (not browsers) may
+// authenticate with it instead of connection_init's payload; the payload
+// wins when both are there.
+func TestLiveEvents_TokenInTheUpgradeRequestHeader(t *testing.T) {
+	srv := newTestServer(t, dbtest.Open(t, "sqlite"))
+	host := srv.register("host@example.com", "Host")
+	stranger := srv.register("eve@example.com", "Eve")
+	room := srv.createRoom(host.Token, nil)
+	vars := map[string]any{"room": room.ID}
+	bearer := func(token string) func(*wsClient) {
+		return func(c *wsClient) { c.header = http.Header{"Authorization": {"Bearer " + token}} }
+	}
+	viaHeader, err := dialWS(t, srv.URL, "", bearer(host.Token))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub := viaHeader.subscribe(roomEventsQuery, vars)
+	overridden, err := dialWS(t, srv.URL, stranger.Token, bearer(host.Token))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, _ := overridden.subscribe(roomEventsQuery, vars).refused(5 * time.Second); code != "FORBIDDEN" {
+		t.Fatalf("payload token of a stranger over the host's header: %s, want FORBIDDEN", code)
+	}
+	waitSubscribers(t, srv, 1)
+	mustSucceed(t, "lock", srv.updateSettings(host.Token, room.ID, map[string]any{"isLocked": true}))
+	if e := sub.event(5 * time.Second); e.Type != "ROOM_LOCKED" {
+		t.Fatalf("got %s", e.Type)
+	}
+}
+
+// What the subscription machinery adds to every response (fresh loaders
+// per event) must leave requests that fail before an operation exists
+// alone: a body that is not JSON is still described, not an internal error.
+func TestLiveEvents_MachineryLeavesMalformedRequestsAlone(t *testing.T) {
+	srv := newTestServer(t, dbtest.Open(t, "sqlite"))
+	status, _, body := srv.do(http.MethodPost, "/query", "", "{not json")
+	var res gqlResponse
+	if err := json.Unmarshal(body, &res); err != nil || status != http.StatusBadRequest || len(res.Errors) != 1 ||
+		!strings.Contains(res.Errors[0].Message, "could not be decoded") {
+		t.Fatalf("malformed body: %d %s", status, body)
+	}
 }
 
 // startRealServer runs the whole server (run: its own database, HTTP

@@ -26,6 +26,8 @@ type wsClient struct {
 	conn *websocket.Conn
 	// noPong makes the client ignore pings, like a client that has gone.
 	noPong bool
+	// header is sent with the upgrade request.
+	header http.Header
 
 	mu     sync.Mutex
 	subs   map[string]chan wsMessage
@@ -58,16 +60,17 @@ func dialWS(t testing.TB, baseURL, token string, opts ...func(*wsClient)) (*wsCl
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
+	c := &wsClient{t: t, subs: map[string]chan wsMessage{}, done: make(chan struct{})}
+	for _, o := range opts {
+		o(c)
+	}
 	conn, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(baseURL, "http")+"/query",
-		&websocket.DialOptions{Subprotocols: []string{"graphql-transport-ws"}})
+		&websocket.DialOptions{Subprotocols: []string{"graphql-transport-ws"}, HTTPHeader: c.header})
 	if err != nil {
 		return nil, fmt.Errorf("dial: %w", err)
 	}
 	conn.SetReadLimit(1 << 20)
-	c := &wsClient{t: t, conn: conn, subs: map[string]chan wsMessage{}, done: make(chan struct{})}
-	for _, o := range opts {
-		o(c)
-	}
+	c.conn = conn
 	t.Cleanup(c.close)
 	payload := map[string]any{}
 	if token != "" {

@@ -160,3 +160,35 @@ func TestPostgres_CloseEndsSubscriptionsAndTheListenConnection(t *testing.T) {
 		t.Fatalf("Subscribe after Close: %v", err)
 	}
 }
+
+// A quiet LISTEN connection is pinged rather than waited on for ever, and
+// the pings leave it working: no reconnection, no interrupted subscriber.
+func TestPostgres_QuietConnectionSurvivesItsHealthChecks(t *testing.T) {
+	old := healthCheck
+	healthCheck = 30 * time.Millisecond
+	t.Cleanup(func() { healthCheck = old })
+	a, b, admin := twoInstances(t)
+	ctx := context.Background()
+	s, err := b.Subscribe(ctx, "r", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pid int
+	if err := admin.NewRaw("SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND application_name = ?",
+		ApplicationName).Scan(ctx, &pid); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond) // about ten health checks
+	_ = a.Publish(ctx, ev("r", RoomLocked, 1))
+	if e := next(t, s); e.Type != RoomLocked {
+		t.Fatalf("got %s", e.Type)
+	}
+	var still int
+	if err := admin.NewRaw("SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND application_name = ?",
+		ApplicationName).Scan(ctx, &still); err != nil {
+		t.Fatal(err)
+	}
+	if still != pid {
+		t.Fatalf("LISTEN backend %d replaced by %d: the health checks broke the connection", pid, still)
+	}
+}

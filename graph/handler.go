@@ -37,7 +37,9 @@ func NewHandler(svc *service.Service, log *slog.Logger, cfg HandlerConfig) http.
 	// GET serves queries only (gqlgen refuses mutations over GET), so
 	// cross-site links can never change anything.
 	srv.AddTransport(transport.GET{})
-	srv.AddTransport(websocketTransport(cfg.Subscriptions))
+	if cfg.Subscriptions.Tokens != nil {
+		srv.AddTransport(websocketTransport(cfg.Subscriptions))
+	}
 	// Before POST, which would also take a POSTed JSON body: SSE answers
 	// the clients that accept text/event-stream.
 	srv.AddTransport(newSSETransport(cfg.Subscriptions))

@@ -22,7 +22,7 @@ import (
 // websockets (graphql-transport-ws, and the legacy graphql-ws) and SSE.
 type SubscriptionConfig struct {
 	// Tokens verifies the credential a websocket client sends in its
-	// connection_init payload.
+	// connection_init payload. Without it, websockets are not served.
 	Tokens *auth.Tokens
 	// KeepAlive is the interval of websocket pings (a client that misses
 	// two pongs is disconnected) and SSE comments, short enough to keep
@@ -82,14 +82,15 @@ func (c SubscriptionConfig) initConnection(ctx context.Context, payload transpor
 		return ctx, nil, errors.New("forbidden: invalid or expired token")
 	}
 	ctx = context.WithValue(ctx, wsCredential{}, wsCredential{authorization: cred})
-	if c.Closing != nil {
-		ctx, cancel := context.WithCancel(ctx)
-		stop := context.AfterFunc(c.Closing, cancel)
-		// Once the connection ends, stop watching for shutdown, so closed
-		// connections do not pile up in Closing's list.
-		context.AfterFunc(ctx, func() { stop() })
+	if c.Closing == nil {
 		return ctx, nil, nil
 	}
+	// gqlgen closes the socket when the context it gets back ends.
+	ctx, cancel := context.WithCancel(ctx)
+	stop := context.AfterFunc(c.Closing, cancel)
+	// Once the connection ends, stop watching for shutdown, so closed
+	// connections do not pile up in Closing's list.
+	context.AfterFunc(ctx, func() { stop() })
 	return ctx, nil, nil
 }
 
@@ -175,8 +176,12 @@ func reportStreamErrors(present graphql.ErrorPresenterFunc) graphql.OperationMid
 // produces one event, so loaders made here serve exactly one.
 func freshLoaders(svc *service.Service) graphql.ResponseMiddleware {
 	return func(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
-		if op := graphql.GetOperationContext(ctx).Operation; op != nil && op.Operation == ast.Subscription {
-			ctx = context.WithValue(ctx, loadersKey{}, NewLoaders(svc))
+		// Errors dispatched before an operation exists (a body that is not
+		// JSON) have no operation context.
+		if graphql.HasOperationContext(ctx) {
+			if op := graphql.GetOperationContext(ctx).Operation; op != nil && op.Operation == ast.Subscription {
+				ctx = context.WithValue(ctx, loadersKey{}, NewLoaders(svc))
+			}
 		}
 		return next(ctx)
 	}
