@@ -1,6 +1,7 @@
 package main
 
 import (
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -30,8 +31,11 @@ func TestConfig_Defaults(t *testing.T) {
 	if cfg.DB.MaxOpenConns != 20 || cfg.DB.StatementTimeout != 10*time.Second || cfg.DB.ConnectTimeout != 5*time.Second {
 		t.Errorf("database %+v", cfg.DB)
 	}
-	if cfg.MaxConcurrentRequests != cfg.DB.MaxOpenConns {
-		t.Errorf("MAX_CONCURRENT_REQUESTS defaults to %d, want the pool size %d", cfg.MaxConcurrentRequests, cfg.DB.MaxOpenConns)
+	if want := min(2*runtime.GOMAXPROCS(0), cfg.DB.MaxOpenConns); cfg.MaxConcurrentRequests != want {
+		t.Errorf("MAX_CONCURRENT_REQUESTS defaults to %d, want two per core within the pool, %d", cfg.MaxConcurrentRequests, want)
+	}
+	if small, _ := loadConfig(envFrom(map[string]string{"DB_MAX_OPEN_CONNS": "1"})); small.MaxConcurrentRequests != 1 {
+		t.Errorf("with a pool of 1 the gate admits %d at once, want 1", small.MaxConcurrentRequests)
 	}
 	if cfg.HTTP.ReadHeaderTimeout != 10*time.Second || cfg.HTTP.MaxHeaderBytes != 64<<10 || cfg.HTTP.ShutdownTimeout != 20*time.Second {
 		t.Errorf("HTTP %+v", cfg.HTTP)
