@@ -3,6 +3,9 @@ package service
 import (
 	"context"
 	"fmt"
+	"reflect"
+	"strings"
+	"sync"
 
 	"github.com/uptrace/bun"
 
@@ -67,7 +70,7 @@ func (s *Service) HostedRooms(ctx context.Context, userID string, page RoomPage)
 		q = q.Where("(room.created_at, room.id) < (?)", s.cursorRoom(userID, *page.After))
 	}
 	if page.WithSettings {
-		q = q.Relation("JoinedSettings")
+		q = s.joinSettings(q)
 	}
 	if err := q.Scan(ctx); err != nil {
 		return nil, fmt.Errorf("load rooms: %w", err)
@@ -153,4 +156,37 @@ func (s *Service) UsersByIDs(ctx context.Context, ids []string) (map[string]*mod
 		out[u.ID] = u
 	}
 	return out, nil
+}
+
+// joinSettings adds each room's settings to a rooms query (into
+// Room.JoinedSettings). On PostgreSQL it is a LATERAL subquery with LIMIT 1,
+// which the planner cannot flatten: a plain join turned into a hash join
+// over every room's settings once a host had ~1,000 rooms (60 ms instead of
+// 7 ms on the benchmark data), while this stays one index probe per room.
+// SQLite already probes the index per row, and has no LATERAL.
+func (s *Service) joinSettings(q *bun.SelectQuery) *bun.SelectQuery {
+	if !s.lockRows {
+		return q.Relation("JoinedSettings")
+	}
+	return q.ColumnExpr("room.*").
+		ColumnExpr(settingsColumns(s.db)).
+		Join("LEFT JOIN LATERAL (SELECT * FROM room_settings AS rs WHERE rs.room_id = room.id LIMIT 1) AS joined_settings ON TRUE")
+}
+
+var (
+	settingsColumnsOnce sync.Once
+	settingsColumnsExpr string
+)
+
+// settingsColumns lists the settings columns under the names Bun maps back
+// into Room.JoinedSettings (joined_settings__<column>).
+func settingsColumns(d *bun.DB) string {
+	settingsColumnsOnce.Do(func() {
+		var cols []string
+		for _, f := range d.Table(reflect.TypeFor[models.RoomSettings]()).Fields {
+			cols = append(cols, "joined_settings."+f.Name+" AS joined_settings__"+f.Name)
+		}
+		settingsColumnsExpr = strings.Join(cols, ", ")
+	})
+	return settingsColumnsExpr
 }
