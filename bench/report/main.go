@@ -140,7 +140,10 @@ func pgVersion() string {
 		return "?"
 	}
 	fields := strings.Fields(string(out))
-	return fields[len(fields)-1]
+	if len(fields) >= 3 {
+		return fields[2] // "psql (PostgreSQL) 15.20 (Debian …)"
+	}
+	return "?"
 }
 
 func fail(err error) {
