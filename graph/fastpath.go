@@ -10,7 +10,6 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
 
-	"github.com/neuronmeet/api/auth"
 	"github.com/neuronmeet/api/models"
 	"github.com/neuronmeet/api/service"
 )
@@ -135,11 +134,7 @@ func (e *fastEncoder) user(sel ast.SelectionSet, u *models.User, allowRooms bool
 		case "id":
 			e.str(u.ID)
 		case "email":
-			if auth.IsSelf(e.ctx, u.ID) {
-				e.str(u.Email)
-			} else {
-				e.null()
-			}
+			e.optStr(service.VisibleEmail(e.ctx, u))
 		case "name":
 			e.optStr(u.Name)
 		case "displayName":
@@ -326,12 +321,8 @@ func (e *fastEncoder) participant(sel ast.SelectionSet, p *models.Participant) b
 				}
 			}
 			switch {
-			case f.Name == "displayName" && u != nil:
-				e.str(u.PublicName())
-			case f.Name == "displayName" && p.GuestName != nil:
-				e.str(*p.GuestName)
 			case f.Name == "displayName":
-				e.str("")
+				e.str(service.ParticipantWithUser{Participant: p, User: u}.DisplayName())
 			case u == nil:
 				e.null()
 			case !e.user(f.Selections, u, false):

@@ -9,7 +9,6 @@ import (
 	"context"
 
 	"github.com/neuronmeet/api/apperr"
-	"github.com/neuronmeet/api/auth"
 	"github.com/neuronmeet/api/events"
 	"github.com/neuronmeet/api/models"
 	"github.com/neuronmeet/api/service"
@@ -80,17 +79,14 @@ func (r *participantResolver) User(ctx context.Context, obj *models.Participant)
 
 // DisplayName is the resolver for the displayName field.
 func (r *participantResolver) DisplayName(ctx context.Context, obj *models.Participant) (string, error) {
-	if obj.UserID == nil {
-		if obj.GuestName != nil {
-			return *obj.GuestName, nil
+	var u *models.User
+	if obj.UserID != nil {
+		var err error
+		if u, err = loadUser(ctx, *obj.UserID); err != nil {
+			return "", err
 		}
-		return "", nil
 	}
-	u, err := loadUser(ctx, *obj.UserID)
-	if err != nil || u == nil {
-		return "", err
-	}
-	return u.PublicName(), nil
+	return service.ParticipantWithUser{Participant: obj, User: u}.DisplayName(), nil
 }
 
 // WaitingRoom is the resolver for the waitingRoom field.
@@ -168,10 +164,7 @@ func (r *subscriptionResolver) RoomEvents(ctx context.Context, roomID string) (<
 
 // Email is the resolver for the email field.
 func (r *userResolver) Email(ctx context.Context, obj *models.User) (*string, error) {
-	if !auth.IsSelf(ctx, obj.ID) {
-		return nil, nil
-	}
-	return &obj.Email, nil
+	return service.VisibleEmail(ctx, obj), nil
 }
 
 // Rooms is the resolver for the rooms field.
