@@ -158,17 +158,3 @@ func IsUniqueViolation(err error) bool {
 	}
 	return false
 }
-
-// ConstraintName returns the violated constraint's name on PostgreSQL, or
-// the SQLite message (which names the columns), for telling conflicts apart.
-func ConstraintName(err error) string {
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) {
-		return pgErr.ConstraintName
-	}
-	var sqliteErr *sqlite.Error
-	if errors.As(err, &sqliteErr) {
-		return sqliteErr.Error()
-	}
-	return ""
-}

@@ -262,7 +262,3 @@ func appendNullableTime(b []byte, t *time.Time) []byte {
 	}
 	return appendTime(b, *t)
 }
-
-func strconvAppendInt(b []byte, n int) []byte {
-	return strconv.AppendInt(b, int64(n), 10)
-}

@@ -57,10 +57,3 @@ func appendString(b []byte, s string) []byte {
 func appendBool(b []byte, v bool) []byte {
 	return strconv.AppendBool(b, v)
 }
-
-func appendNullableString(b []byte, s *string) []byte {
-	if s == nil {
-		return append(b, "null"...)
-	}
-	return appendString(b, *s)
-}

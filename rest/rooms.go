@@ -138,7 +138,7 @@ func appendRooms(b []byte, rooms []*models.Room, participants map[string][]*mode
 			b = append(b, `,"muteParticipantsOnJoin":`...)
 			b = appendBool(b, s.MuteParticipantsOnJoin)
 			b = append(b, `,"maxParticipants":`...)
-			b = strconvAppendInt(b, s.MaxParticipants)
+			b = strconv.AppendInt(b, int64(s.MaxParticipants), 10)
 			b = append(b, '}')
 		} else {
 			b = append(b, "null"...)

@@ -165,7 +165,7 @@ func (s *Service) UsersByIDs(ctx context.Context, ids []string) (map[string]*mod
 // 7 ms on the benchmark data), while this stays one index probe per room.
 // SQLite already probes the index per row, and has no LATERAL.
 func (s *Service) joinSettings(q *bun.SelectQuery) *bun.SelectQuery {
-	if !s.lockRows {
+	if !s.postgres {
 		return q.Relation("JoinedSettings")
 	}
 	return q.ColumnExpr("room.*").

@@ -24,9 +24,9 @@ type Service struct {
 	db        *bun.DB
 	tokens    *auth.Tokens
 	passwords *auth.Passwords
-	// lockRows is true on PostgreSQL, where concurrent transactions need
-	// SELECT ... FOR UPDATE; SQLite runs one transaction at a time anyway.
-	lockRows bool
+	// postgres selects PostgreSQL-only SQL: row locks (SELECT ... FOR
+	// UPDATE; SQLite runs one transaction at a time anyway) and LATERAL.
+	postgres bool
 	// limits throttles sign-ins, sign-ups and joins (nil: no limits).
 	limits *ratelimit.Guard
 	// events receives room events after their changes commit (nil:
@@ -36,11 +36,8 @@ type Service struct {
 
 // New returns a Service over database d.
 func New(d *bun.DB, tokens *auth.Tokens, passwords *auth.Passwords) *Service {
-	return &Service{db: d, tokens: tokens, passwords: passwords, lockRows: db.IsPostgres(d)}
+	return &Service{db: d, tokens: tokens, passwords: passwords, postgres: db.IsPostgres(d)}
 }
-
-// DB exposes the database handle for wiring (health checks, tests).
-func (s *Service) DB() *bun.DB { return s.db }
 
 // Viewer returns the signed-in user. It fails with UNAUTHENTICATED for
 // anonymous callers, invalid tokens, participant tokens, and tokens whose
@@ -103,8 +100,8 @@ func (s *Service) caller(ctx context.Context) (*auth.Principal, *models.User, er
 }
 
 // ViewerID returns the signed-in user's id from the token alone, without a
-// lookup, or "" when there is none. For visibility checks on data that is
-// already loaded (email, hosted rooms).
+// lookup, or "" when there is none: enough to tell whether the caller hosts
+// an already loaded room (for who may see private fields, see auth.IsSelf).
 func ViewerID(ctx context.Context) string {
 	if p := auth.FromContext(ctx); p != nil && p.Err == nil {
 		return p.UserID
@@ -128,7 +125,7 @@ func (s *Service) inTx(ctx context.Context, fn func(ctx context.Context, tx bun.
 
 // forUpdate adds FOR UPDATE on PostgreSQL.
 func (s *Service) forUpdate(q *bun.SelectQuery) *bun.SelectQuery {
-	if s.lockRows {
+	if s.postgres {
 		return q.For("UPDATE")
 	}
 	return q
