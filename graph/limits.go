@@ -56,7 +56,7 @@ const (
 func init() {
 	// gqlgen keeps these kinds in an unguarded global map: register them
 	// once, before any request can read it.
-	for _, c := range []string{codeTooDeep, codeTooManyAlias, codeTooComplex, codeTooManySignIn, string(apperr.BadUserInput)} {
+	for _, c := range []string{codeTooDeep, codeTooManyAlias, codeTooComplex, codeTooManySignIn, codeStreamRequired, string(apperr.BadUserInput)} {
 		errcode.RegisterErrorType(c, errcode.KindProtocol)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/errcode"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
+	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 )
 
@@ -58,17 +59,43 @@ func (t postTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.G
 	if opErr != nil {
 		status := http.StatusOK
 		if errcode.GetErrorKind(opErr) == errcode.KindProtocol {
-			status = http.StatusUnprocessableEntity
-			if contentType == contentTypeGraphQLResponse {
-				status = http.StatusBadRequest
-			}
+			status = protocolErrorStatus(contentType)
 		}
 		w.WriteHeader(status)
 		writeResponse(w, exec.DispatchError(graphql.WithOperationContext(ctx, opCtx), opErr))
 		return
 	}
+	if opCtx.Operation.Operation == ast.Subscription {
+		// A plain POST answers once, and a subscription would hold the
+		// request (its admission slot, its connection) until its first
+		// event, which an attacker's quiet room never sends. Refused before
+		// the resolver subscribes to anything.
+		w.WriteHeader(protocolErrorStatus(contentType))
+		writeResponse(w, exec.DispatchError(graphql.WithOperationContext(ctx, opCtx), gqlerror.List{streamRequiredError()}))
+		return
+	}
 	responses, ctx := exec.DispatchOperation(ctx, opCtx)
 	writeResponse(w, responses(ctx))
+}
+
+// codeStreamRequired refuses a subscription sent over a transport that
+// answers once.
+const codeStreamRequired = "STREAMING_TRANSPORT_REQUIRED"
+
+func streamRequiredError() *gqlerror.Error {
+	err := gqlerror.Errorf("subscriptions need a streaming transport: a websocket (graphql-transport-ws) or POST with Accept: text/event-stream")
+	errcode.Set(err, codeStreamRequired)
+	return err
+}
+
+// protocolErrorStatus is the status of a request refused before execution:
+// 422 for application/json (gqlgen's choice), 400 for
+// application/graphql-response+json (the GraphQL-over-HTTP spec's).
+func protocolErrorStatus(contentType string) int {
+	if contentType == contentTypeGraphQLResponse {
+		return http.StatusBadRequest
+	}
+	return http.StatusUnprocessableEntity
 }
 
 // responseContentType follows gqlgen's negotiation: application/json
