@@ -39,7 +39,11 @@ type config struct {
 	// MaxConcurrentRequests caps API requests running at once (the rest
 	// wait their turn in arrival order); 0 turns the gate off.
 	MaxConcurrentRequests int
-	Metrics               bool
+	// AdmissionMaxWait is the longest a request waits in the gate before
+	// it is answered 503: less than the write timeout, so the answer can
+	// still be delivered.
+	AdmissionMaxWait time.Duration
+	Metrics          bool
 	// Subscriptions tunes live events (SUBSCRIPTION_KEEPALIVE,
 	// SUBSCRIPTION_BUFFER).
 	Subscriptions subscriptionConfig
@@ -61,6 +65,7 @@ type httpConfig struct {
 type subscriptionConfig struct {
 	KeepAlive time.Duration
 	Buffer    int
+	Limits    graph.StreamLimits
 }
 
 const minProductionSecret = 32
@@ -125,6 +130,9 @@ func loadConfig(getenv func(string) string) (config, error) {
 	if cfg.Subscriptions.Buffer < 1 {
 		return cfg, fmt.Errorf("SUBSCRIPTION_BUFFER: want at least 1, got %d", cfg.Subscriptions.Buffer)
 	}
+	if err := loadStreamLimits(getenv, &cfg); err != nil {
+		return cfg, err
+	}
 	cfg.Tracing = getenv("OTEL_EXPORTER_OTLP_ENDPOINT") != "" || getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") != ""
 	switch strings.ToLower(envOr(getenv, "METRICS", "on")) {
 	case "on", "true", "1":
@@ -155,6 +163,45 @@ func loadConfig(getenv func(string) string) (config, error) {
 		cfg.JWTSecret = []byte(secret)
 	}
 	return cfg, nil
+}
+
+// loadStreamLimits reads the admission gate's longest wait and the limits
+// of streams (graph.StreamLimits).
+func loadStreamLimits(getenv func(string) string, cfg *config) error {
+	// Half the write timeout leaves the admitted request the other half.
+	wait, err := durationEnv(getenv, "ADMISSION_MAX_WAIT", min(10*time.Second, cfg.HTTP.WriteTimeout/2))
+	if err != nil {
+		return err
+	}
+	if wait >= cfg.HTTP.WriteTimeout {
+		return fmt.Errorf("ADMISSION_MAX_WAIT (%s) must be shorter than HTTP_WRITE_TIMEOUT (%s): an answer after the write timeout is never delivered", wait, cfg.HTTP.WriteTimeout)
+	}
+	cfg.AdmissionMaxWait = wait
+	l := &cfg.Subscriptions.Limits
+	for _, v := range []struct {
+		dst *int
+		key string
+		def int
+	}{
+		{&l.PerUser, "STREAMS_PER_USER", graph.DefaultStreamsPerUser},
+		{&l.PerAddress, "STREAMS_PER_ADDRESS", graph.DefaultStreamsPerAddress},
+		{&l.SubscriptionsPerConnection, "SUBSCRIPTIONS_PER_CONNECTION", graph.DefaultSubscriptionsPerConnection},
+		{&l.OperationsPerConnection, "OPERATIONS_PER_CONNECTION", graph.DefaultOperationsPerConnection},
+	} {
+		if *v.dst, err = atoiEnv(getenv, v.key, v.def); err != nil {
+			return err
+		}
+		if *v.dst < 0 {
+			return fmt.Errorf("%s must not be negative (0 turns the limit off)", v.key)
+		}
+	}
+	if l.InitTimeout, err = durationEnv(getenv, "WEBSOCKET_INIT_TIMEOUT", graph.DefaultInitTimeout); err != nil {
+		return err
+	}
+	if l.WriteTimeout, err = durationEnv(getenv, "STREAM_WRITE_TIMEOUT", graph.DefaultStreamWriteTimeout); err != nil {
+		return err
+	}
+	return nil
 }
 
 // loadDBConfig reads the pool and timeout settings.

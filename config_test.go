@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/neuronmeet/api/graph"
 	"github.com/neuronmeet/api/ratelimit"
 )
 
@@ -40,6 +41,16 @@ func TestConfig_Defaults(t *testing.T) {
 	if cfg.HTTP.ReadHeaderTimeout != 10*time.Second || cfg.HTTP.MaxHeaderBytes != 64<<10 || cfg.HTTP.ShutdownTimeout != 20*time.Second {
 		t.Errorf("HTTP %+v", cfg.HTTP)
 	}
+	if cfg.AdmissionMaxWait != 10*time.Second {
+		t.Errorf("ADMISSION_MAX_WAIT defaults to %s, want 10s", cfg.AdmissionMaxWait)
+	}
+	if short, _ := loadConfig(envFrom(map[string]string{"HTTP_WRITE_TIMEOUT": "4s"})); short.AdmissionMaxWait != 2*time.Second {
+		t.Errorf("with a 4s write timeout the gate waits %s, want half of it", short.AdmissionMaxWait)
+	}
+	if l := cfg.Subscriptions.Limits; l != (graph.StreamLimits{PerUser: 16, PerAddress: 256, SubscriptionsPerConnection: 50,
+		OperationsPerConnection: 8, InitTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second}) {
+		t.Errorf("stream limits %+v", l)
+	}
 }
 
 // A bad value stops the server at start, naming the variable; it never
@@ -50,7 +61,8 @@ func TestConfig_RefusesBadValues(t *testing.T) {
 		"RATE_LIMITS": "maybe", "RATE_LIMIT_LOGIN_IP": "10", "RATE_LIMIT_JOIN_ACCOUNT": "5/never",
 		"TRUSTED_PROXIES": "10.0.0.0/33", "HTTP_READ_TIMEOUT": "soon", "SHUTDOWN_TIMEOUT": "-1s",
 		"DB_STATEMENT_TIMEOUT": "0", "DB_MAX_OPEN_CONNS": "0", "METRICS": "sometimes",
-		"MAX_CONCURRENT_REQUESTS": "-1",
+		"MAX_CONCURRENT_REQUESTS": "-1", "ADMISSION_MAX_WAIT": "60s", "STREAMS_PER_USER": "-1",
+		"SUBSCRIPTIONS_PER_CONNECTION": "many", "WEBSOCKET_INIT_TIMEOUT": "0", "STREAM_WRITE_TIMEOUT": "-2s",
 	} {
 		_, err := loadConfig(envFrom(map[string]string{key: value}))
 		if err == nil || !strings.Contains(err.Error(), key) {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"log/slog"
 	"net/http"
 	"sync/atomic"
@@ -91,13 +92,28 @@ func untilReady(ready *atomic.Bool, next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		w.Header().Set("Retry-After", "1")
-		w.Header().Set("Content-Type", "application/json; charset=utf-8")
-		w.WriteHeader(http.StatusServiceUnavailable)
-		if r.URL.Path == "/query" {
-			_, _ = w.Write([]byte(`{"errors":[{"message":"service starting: the database is not reachable yet","extensions":{"code":"SERVICE_UNAVAILABLE"}}]}`))
-			return
-		}
-		_, _ = w.Write([]byte(`{"statusCode":503,"message":"Service Unavailable"}`))
+		serviceUnavailable(w, r, "service starting: the database is not reachable yet")
 	})
+}
+
+// busy answers a request that waited the admission gate's longest wait.
+var busy = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	serviceUnavailable(w, r, "server busy: please retry")
+})
+
+// serviceUnavailable answers 503 with Retry-After in the edge's own shape:
+// a GraphQL error with SERVICE_UNAVAILABLE on /query, the legacy NestJS
+// body elsewhere. message is GraphQL's; the legacy body is fixed.
+func serviceUnavailable(w http.ResponseWriter, r *http.Request, message string) {
+	w.Header().Set("Retry-After", "1")
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(http.StatusServiceUnavailable)
+	if r.URL.Path == "/query" {
+		body, _ := json.Marshal(map[string]any{"errors": []map[string]any{{
+			"message": message, "extensions": map[string]any{"code": "SERVICE_UNAVAILABLE"},
+		}}})
+		_, _ = w.Write(body)
+		return
+	}
+	_, _ = w.Write([]byte(`{"statusCode":503,"message":"Service Unavailable"}`))
 }

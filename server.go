@@ -132,11 +132,13 @@ func newApp(cfg config, bdb *bun.DB, log *slog.Logger) (*app, error) {
 		svc.SetRateLimits(guard)
 	}
 
+	gate := admission.New(cfg.MaxConcurrentRequests, cfg.AdmissionMaxWait)
 	mux := http.NewServeMux()
 	mux.Handle("/query", graph.NewHandler(svc, log, graph.HandlerConfig{
-		Production: cfg.Production, Limits: cfg.GraphQL, APQCacheSize: cfg.APQCacheSize,
+		Production: cfg.Production, Limits: cfg.GraphQL, APQCacheSize: cfg.APQCacheSize, Gate: gate,
 		Subscriptions: graph.SubscriptionConfig{
 			Tokens: tokens, KeepAlive: cfg.Subscriptions.KeepAlive, AllowedOrigins: cfg.CORSOrigins, Closing: closing,
+			Limits: cfg.Subscriptions.Limits,
 		},
 	}))
 	mux.Handle("GET /{$}", playground.Handler("NeuronMeet API", "/query"))
@@ -172,8 +174,10 @@ func newApp(cfg config, bdb *bun.DB, log *slog.Logger) (*app, error) {
 	// The gate sits inside the middleware (so queued requests are logged,
 	// measured and time out like any other) and outside every handler.
 	// Probes and scrapes bypass it: a full queue must not look like a dead
-	// process to the orchestrator.
-	gated := admission.New(cfg.MaxConcurrentRequests).Middleware(mux)
+	// process to the orchestrator. Streams take a slot like any request
+	// and give it back once the server has made them streams (see
+	// admission.Leave).
+	gated := gate.Middleware(busy)(metrics.Routes(mux))
 	api := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case "/healthz", "/readyz", "/metrics", "/health", "/api/health":

@@ -2,6 +2,7 @@ package admission
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -10,11 +11,13 @@ import (
 	"time"
 )
 
+var refuse = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusServiceUnavailable) })
+
 func TestGate_NeverRunsMoreThanItsLimit(t *testing.T) {
 	const limit = 3
-	g := New(limit)
+	g := New(limit, 0)
 	var running, peak atomic.Int64
-	h := g.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	h := g.Middleware(refuse)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		n := running.Add(1)
 		for {
 			p := peak.Load()
@@ -40,21 +43,45 @@ func TestGate_NeverRunsMoreThanItsLimit(t *testing.T) {
 }
 
 func TestGate_GivenUpRequestsNeverRun(t *testing.T) {
-	g := New(1)
+	g := New(1, 0)
 	hold, _ := g.Enter(context.Background())
 	defer hold()
 	ran := false
-	h := g.Middleware(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { ran = true }))
+	h := g.Middleware(refuse)(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { ran = true }))
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Millisecond)
 	defer cancel()
-	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/", nil).WithContext(ctx))
-	if ran {
-		t.Fatal("a request whose client gave up while queued was run")
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/", nil).WithContext(ctx))
+	if ran || rec.Code == http.StatusServiceUnavailable {
+		t.Fatalf("a request whose client gave up while queued was run (%v) or answered (%d)", ran, rec.Code)
+	}
+}
+
+// A request that waited the longest wait is answered busy and never runs:
+// its client may already have been cut off by the write timeout, and its
+// retry would repeat work that was never reported.
+func TestGate_LongestWaitAnswersBusyWithoutRunning(t *testing.T) {
+	g := New(1, 20*time.Millisecond)
+	hold, _ := g.Enter(context.Background())
+	defer hold()
+	ran := false
+	h := g.Middleware(refuse)(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { ran = true }))
+	rec := httptest.NewRecorder()
+	start := time.Now()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/", nil))
+	if ran || rec.Code != http.StatusServiceUnavailable {
+		t.Fatalf("after the longest wait: ran %v, status %d; want not run, 503", ran, rec.Code)
+	}
+	if waited := time.Since(start); waited > 2*time.Second {
+		t.Fatalf("waited %s for a 20ms limit", waited)
+	}
+	if _, err := g.Enter(context.Background()); !errors.Is(err, ErrBusy) {
+		t.Fatalf("Enter on a full gate: %v, want ErrBusy", err)
 	}
 }
 
 func TestGate_NilAdmitsEverything(t *testing.T) {
-	if New(0) != nil {
+	if New(0, time.Second) != nil {
 		t.Fatal("limit 0 must disable the gate")
 	}
 	var g *Gate
@@ -63,20 +90,53 @@ func TestGate_NilAdmitsEverything(t *testing.T) {
 		t.Fatal(err)
 	}
 	release()
+	Leave(context.Background()) // no slot: nothing to give back
 }
 
-func TestGate_StreamsBypassTheGate(t *testing.T) {
-	g := New(1)
+// Headers are the client's word, not what the server does: a request
+// claiming to be a stream queues like any other.
+func TestGate_HeadersDoNotSkipTheQueue(t *testing.T) {
+	g := New(1, 30*time.Millisecond)
 	hold, _ := g.Enter(context.Background())
 	defer hold()
-	h := g.Middleware(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusTeapot) }))
+	h := g.Middleware(refuse)(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusTeapot) }))
 	for _, hdr := range [][2]string{{"Upgrade", "websocket"}, {"Accept", "text/event-stream"}} {
-		req := httptest.NewRequest(http.MethodGet, "/query", nil)
+		req := httptest.NewRequest(http.MethodPost, "/query", nil)
 		req.Header.Set(hdr[0], hdr[1])
 		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, req) // would block forever if it queued behind hold
-		if rec.Code != http.StatusTeapot {
-			t.Fatalf("%s: %s was not served", hdr[0], hdr[1])
+		h.ServeHTTP(rec, req)
+		if rec.Code != http.StatusServiceUnavailable {
+			t.Fatalf("%s: %s skipped the full gate (status %d)", hdr[0], hdr[1], rec.Code)
 		}
 	}
+}
+
+// A request that became a stream gives its slot back while it lasts.
+func TestGate_StreamsGiveTheirSlotBack(t *testing.T) {
+	g := New(1, 0)
+	streaming, done := make(chan struct{}), make(chan struct{})
+	h := g.Middleware(refuse)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/stream" {
+			Leave(r.Context())
+			Leave(r.Context()) // twice must not free a second slot
+			close(streaming)
+			<-done
+		}
+	}))
+	go h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/stream", nil))
+	<-streaming
+	defer close(done)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	release, err := g.Enter(ctx)
+	if err != nil {
+		t.Fatalf("a stream still holds its slot: %v", err)
+	}
+	// The stream left once: the one slot is now ours, and no other is free.
+	short, cancelShort := context.WithTimeout(context.Background(), 10*time.Millisecond)
+	defer cancelShort()
+	if _, err := g.Enter(short); err == nil {
+		t.Fatal("leaving twice freed two slots")
+	}
+	release()
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/vektah/gqlparser/v2/ast"
 
+	"github.com/neuronmeet/api/admission"
 	"github.com/neuronmeet/api/service"
 )
 
@@ -26,19 +27,25 @@ type HandlerConfig struct {
 	APQCacheSize int
 	// Subscriptions configures live events over websockets and SSE.
 	Subscriptions SubscriptionConfig
+	// Gate is the admission gate plain requests pass before reaching the
+	// handler; a websocket's operations and every subscription event wait
+	// for a slot in it too. Nil admits everything.
+	Gate *admission.Gate
 }
 
 // NewHandler returns the /query endpoint. It needs the auth and loaders
 // middleware in front of it (see server.go).
 func NewHandler(svc *service.Service, log *slog.Logger, cfg HandlerConfig) http.Handler {
-	resolver := &Resolver{Service: svc}
+	resolver := &Resolver{Service: svc, Gate: cfg.Gate}
+	present := errorPresenter(log)
+	streams := newStreamCounts(cfg.Subscriptions.Limits)
 	srv := handler.New(newFastSchema(NewExecutableSchema(Config{Resolvers: resolver}), resolver))
 	srv.AddTransport(transport.Options{})
 	// GET serves queries only (gqlgen refuses mutations over GET), so
 	// cross-site links can never change anything.
 	srv.AddTransport(transport.GET{})
 	if cfg.Subscriptions.Tokens != nil {
-		srv.AddTransport(websocketTransport(cfg.Subscriptions))
+		srv.AddTransport(websocketTransport(cfg.Subscriptions, streams, cfg.Limits.MaxBodyBytes))
 	}
 	// Before POST, which would also take a POSTed JSON body: SSE answers
 	// the clients that accept text/event-stream.
@@ -61,11 +68,14 @@ func NewHandler(svc *service.Service, log *slog.Logger, cfg HandlerConfig) http.
 	srv.Use(limitsExtension{cfg.Limits})
 	srv.AroundOperations(labelOperation)
 	srv.AroundOperations(operationPrincipal(cfg.Subscriptions.Tokens))
-	srv.AroundOperations(reportStreamErrors(errorPresenter(log)))
+	srv.AroundOperations(reportStreamErrors(present))
+	srv.AroundOperations(streamOps(streams, cfg.Gate, present))
+	srv.AroundOperations(withEventTurns)
 	srv.AroundResponses(freshLoaders(svc))
-	srv.SetErrorPresenter(errorPresenter(log))
+	srv.AroundResponses(eventTurnsDone)
+	srv.SetErrorPresenter(present)
 	srv.SetRecoverFunc(recoverFunc(log))
-	return bodyLimit(cfg.Limits.MaxBodyBytes, srv)
+	return streams.limitWebsocketsPerAddress(bodyLimit(cfg.Limits.MaxBodyBytes, srv))
 }
 
 // apqMaxBytes is the largest document kept for APQ; real clients' are a

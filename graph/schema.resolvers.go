@@ -159,7 +159,7 @@ func (r *subscriptionResolver) RoomEvents(ctx context.Context, roomID string) (<
 		return nil, err
 	}
 	reportEnd(ctx, sub)
-	return sub.Events(), nil
+	return admitEvents(ctx, r.Gate, sub.Events()), nil
 }
 
 // Email is the resolver for the email field.

@@ -31,6 +31,8 @@ type SubscriptionConfig struct {
 	// AllowedOrigins are the browser origins (the CORS allow-list) that
 	// may open websockets besides the API's own.
 	AllowedOrigins []string
+	// Limits bound streams and what they hold.
+	Limits StreamLimits
 	// Closing is done when the server shuts down: websockets then close
 	// (with 1000, so graphql-ws clients reconnect, to another instance).
 	// http.Server.Shutdown neither closes nor waits for hijacked
@@ -50,44 +52,68 @@ func (c SubscriptionConfig) keepAlive() time.Duration {
 }
 
 // websocketTransport serves graphql-transport-ws (and graphql-ws).
-func websocketTransport(cfg SubscriptionConfig) transport.Websocket {
-	return transport.Websocket{
-		Implementation: transport.CoderWebsocketImplementation{
-			AcceptOptions: websocket.AcceptOptions{OriginPatterns: cfg.AllowedOrigins},
+// maxMessage caps one client message (a document with its variables), as
+// the body limit caps a POST.
+func websocketTransport(cfg SubscriptionConfig, counts *streamCounts, maxMessage int64) transport.Websocket {
+	t := transport.Websocket{
+		Implementation: wsImplementation{
+			accept:       websocket.AcceptOptions{OriginPatterns: cfg.AllowedOrigins},
+			keepAlive:    cfg.keepAlive(),
+			initTimeout:  cfg.Limits.InitTimeout,
+			writeTimeout: cfg.Limits.WriteTimeout,
 		},
-		InitFunc:    cfg.initConnection,
-		InitTimeout: 10 * time.Second,
+		InitFunc: wsInit{cfg: cfg, counts: counts}.initConnection,
+		// The connection enforces its own init deadline (closing with
+		// 4408, as graphql-transport-ws asks; gqlgen would send 1002).
+		InitTimeout: 0,
 		// graphql-transport-ws: the server pings, the client pongs, and a
 		// connection without a pong for two intervals is dropped.
 		PingPongInterval: cfg.keepAlive(),
-		// The legacy graphql-ws protocol's one-way "ka" messages.
+		// The legacy graphql-ws protocol's one-way "ka" messages (its
+		// liveness comes from websocket pings, see wsImplementation).
 		KeepAlivePingInterval: cfg.keepAlive(),
 	}
+	if maxMessage > 0 {
+		t.PayloadReadLimit = &maxMessage
+	}
+	return t
 }
 
-// wsCredential marks a websocket connection's context with the credential
-// its connection_init payload carried ("" for none).
-type wsCredential struct{ authorization string }
+type wsInit struct {
+	cfg    SubscriptionConfig
+	counts *streamCounts
+}
 
 // initConnection authenticates a websocket from its connection_init
 // payload, the graphql-ws convention ({"Authorization": "Bearer <token>"}),
 // since browsers cannot set headers on websockets. A connection without
 // one is anonymous (or uses the upgrade request's Authorization header);
 // one with a credential that does not verify is refused with 4403, as the
-// protocol asks.
-func (c SubscriptionConfig) initConnection(ctx context.Context, payload transport.InitPayload) (context.Context, *transport.InitPayload, error) {
+// protocol asks, and one over its user's stream cap with 4429.
+func (i wsInit) initConnection(ctx context.Context, payload transport.InitPayload) (context.Context, *transport.InitPayload, error) {
 	cred := payload.Authorization()
-	if cred != "" && c.Tokens.PrincipalFor(cred).Err != nil {
-		ctx = transport.AppendCloseReason(transport.WithWebsocketCloseCode(ctx, 4403), "Forbidden")
-		return ctx, nil, errors.New("forbidden: invalid or expired token")
+	principal := auth.FromContext(ctx) // the upgrade request's header
+	if cred != "" {
+		principal = i.cfg.Tokens.PrincipalFor(cred)
+		if principal.Err != nil {
+			ctx = transport.AppendCloseReason(transport.WithWebsocketCloseCode(ctx, 4403), "Forbidden")
+			return ctx, nil, errors.New("forbidden: invalid or expired token")
+		}
 	}
-	ctx = context.WithValue(ctx, wsCredential{}, wsCredential{authorization: cred})
-	if c.Closing == nil {
+	release, tooMany := i.counts.forPrincipal(principal)
+	if tooMany != nil {
+		ctx = transport.AppendCloseReason(transport.WithWebsocketCloseCode(ctx, closeTooManyStreams), "Too many streams")
+		return ctx, nil, tooMany
+	}
+	// The upgrade request's context ends with the connection.
+	context.AfterFunc(ctx, release)
+	ctx = context.WithValue(ctx, wsSessionKey{}, &wsSession{authorization: cred})
+	if i.cfg.Closing == nil {
 		return ctx, nil, nil
 	}
 	// gqlgen closes the socket when the context it gets back ends.
 	ctx, cancel := context.WithCancel(ctx)
-	stop := context.AfterFunc(c.Closing, cancel)
+	stop := context.AfterFunc(i.cfg.Closing, cancel)
 	// Once the connection ends, stop watching for shutdown, so closed
 	// connections do not pile up in Closing's list.
 	context.AfterFunc(ctx, func() { stop() })
@@ -101,8 +127,8 @@ func (c SubscriptionConfig) initConnection(ctx context.Context, payload transpor
 // expired token stops opening new subscriptions.
 func operationPrincipal(tokens *auth.Tokens) graphql.OperationMiddleware {
 	return func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
-		ws, ok := ctx.Value(wsCredential{}).(wsCredential)
-		if !ok {
+		ws := sessionOf(ctx)
+		if ws == nil {
 			return next(ctx) // plain HTTP: the request's principal is the operation's
 		}
 		cred := ws.authorization
@@ -197,26 +223,34 @@ func reportEnd(ctx context.Context, sub *events.Subscription) {
 //   - gqlgen asserts http.Flusher on the ResponseWriter it is given, which
 //     our middleware wraps; the flush goes through http.ResponseController,
 //     which unwraps;
-//   - a stream lasts as long as its subscription, so the server's read and
-//     write timeouts (meant for ordinary requests) are lifted for it;
+//   - a subscription lasts as long as its client likes, so once the
+//     operation is known to be one (streamOps calls sseBecome.stream), the
+//     request gives its admission slot back and the server's request
+//     timeouts give way to a deadline per write, which still cuts off a
+//     client that stops reading. Queries and mutations over SSE keep the
+//     ordinary timeouts;
 //   - gqlgen's keep-alive goroutine can tick after Do returns; writes are
 //     refused from then on, as the ResponseWriter is no longer ours.
 type sseTransport struct {
 	transport.SSE
+	writeTimeout time.Duration
 }
 
 func newSSETransport(cfg SubscriptionConfig) sseTransport {
-	return sseTransport{transport.SSE{KeepAlivePingInterval: cfg.keepAlive()}}
+	return sseTransport{SSE: transport.SSE{KeepAlivePingInterval: cfg.keepAlive()}, writeTimeout: cfg.Limits.WriteTimeout}
 }
 
 // Do implements graphql.Transport.
 func (t sseTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
 	rc := http.NewResponseController(w)
-	_ = rc.SetReadDeadline(time.Time{})
-	_ = rc.SetWriteDeadline(time.Time{})
 	sw := &streamWriter{ResponseWriter: w, rc: rc}
 	defer sw.finish()
-	t.SSE.Do(sw, r, exec)
+	become := &sseBecome{lift: func() {
+		_ = rc.SetReadDeadline(time.Time{})
+		sw.stream(t.writeTimeout)
+	}}
+	defer become.end()
+	t.SSE.Do(sw, r.WithContext(context.WithValue(r.Context(), sseStreamKey{}, become)), exec)
 }
 
 var errStreamFinished = errors.New("stream finished")
@@ -226,6 +260,23 @@ type streamWriter struct {
 	rc       *http.ResponseController
 	mu       sync.Mutex
 	finished bool
+	// writeTimeout, once the request is a stream, bounds each write.
+	writeTimeout time.Duration
+	streaming    bool
+}
+
+// stream replaces the request's write deadline with one per write.
+func (w *streamWriter) stream(writeTimeout time.Duration) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.streaming, w.writeTimeout = true, writeTimeout
+	_ = w.rc.SetWriteDeadline(time.Time{})
+}
+
+func (w *streamWriter) armLocked() {
+	if w.streaming && w.writeTimeout > 0 {
+		_ = w.rc.SetWriteDeadline(time.Now().Add(w.writeTimeout))
+	}
 }
 
 func (w *streamWriter) Write(b []byte) (int, error) {
@@ -234,6 +285,7 @@ func (w *streamWriter) Write(b []byte) (int, error) {
 	if w.finished {
 		return 0, errStreamFinished
 	}
+	w.armLocked()
 	return w.ResponseWriter.Write(b)
 }
 
@@ -241,6 +293,7 @@ func (w *streamWriter) Flush() {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if !w.finished {
+		w.armLocked()
 		_ = w.rc.Flush()
 	}
 }

@@ -86,6 +86,7 @@ func (m *Metrics) Handler() http.Handler {
 type request struct {
 	m          *Metrics
 	operation  atomic.Pointer[string]
+	route      atomic.Pointer[string]
 	statements atomic.Int64
 	hook       *QueryHook
 }
@@ -112,7 +113,10 @@ func (m *Metrics) Middleware(hook *QueryHook) func(http.Handler) http.Handler {
 			rec := recorder.Wrap(w)
 			inner := r.WithContext(context.WithValue(r.Context(), requestKey{}, req))
 			next.ServeHTTP(rec, inner)
-			op := inner.Pattern // set by the ServeMux on the request it served
+			op := ""
+			if route := req.route.Load(); route != nil {
+				op = *route
+			}
 			if name := req.operation.Load(); name != nil {
 				op = *name
 			}
@@ -126,6 +130,20 @@ func (m *Metrics) Middleware(hook *QueryHook) func(http.Handler) http.Handler {
 			m.statements.Observe(float64(req.statements.Load()))
 		})
 	}
+}
+
+// Routes records the route pattern mux matched for the metrics
+// middleware. The mux sets it on the request it is handed, and the
+// layers in between hand on copies of the request (each new context is a
+// new copy), so the middleware cannot see it there.
+func Routes(mux http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mux.ServeHTTP(w, r)
+		if req, ok := r.Context().Value(requestKey{}).(*request); ok && r.Pattern != "" {
+			pattern := r.Pattern
+			req.route.Store(&pattern)
+		}
+	})
 }
 
 func (m *Metrics) bounded(op string) string {
