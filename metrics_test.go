@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/neuronmeet/api/db/dbtest"
 )
@@ -86,6 +87,47 @@ func TestMetrics_ReportWhatHappened(t *testing.T) {
 	}
 	if metricValue(t, string(raw), `neuronmeet_http_requests_total{operation="other",status="200"}`) < 1 {
 		t.Error("operations past the bound are not counted as other")
+	}
+}
+
+// Streams are measured as streams: a websocket or SSE subscription that
+// lasts minutes must not count as one request of that length.
+func TestMetrics_StreamsHaveTheirOwnInstruments(t *testing.T) {
+	srv := newTestServer(t, dbtest.Open(t, "sqlite"))
+	host := srv.register("host@example.com", "Host")
+	room := srv.createRoom(host.Token, nil)
+	vars := map[string]any{"room": room.ID}
+	ws, err := dialWS(t, srv.URL, host.Token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ws.subscribe(roomEventsQuery, vars)
+	sse := subscribeSSE(t, srv.URL, host.Token, roomEventsQuery, vars)
+	waitSubscribers(t, srv, 2)
+	metrics := func() string { _, _, raw := srv.do(http.MethodGet, "/metrics", "", nil); return string(raw) }
+	body := metrics()
+	for _, transport := range []string{"websocket", "sse"} {
+		if n := metricValue(t, body, `neuronmeet_streams_open{transport="`+transport+`"}`); n != 1 {
+			t.Errorf("%s streams open: %v, want 1", transport, n)
+		}
+	}
+	ws.close()
+	sse.cancel()
+	eventually(t, 5*time.Second, "streams closed", func() bool {
+		body = metrics()
+		return metricValue(t, body, `neuronmeet_streams_open{transport="websocket"}`) == 0 &&
+			metricValue(t, body, `neuronmeet_streams_open{transport="sse"}`) == 0
+	})
+	for _, transport := range []string{"websocket", "sse"} {
+		if n := metricValue(t, body, `neuronmeet_stream_duration_seconds_count{transport="`+transport+`"}`); n != 1 {
+			t.Errorf("%s stream durations observed: %v, want 1", transport, n)
+		}
+		if n := metricValue(t, body, `neuronmeet_streams_total{transport="`+transport+`"}`); n != 1 {
+			t.Errorf("%s streams started: %v, want 1", transport, n)
+		}
+	}
+	if n := metricValue(t, body, `neuronmeet_http_requests_total{operation="subscription roomEvents"`); n > 0 {
+		t.Errorf("%v streams counted as requests", n)
 	}
 }
 

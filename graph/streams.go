@@ -18,6 +18,7 @@ import (
 	"github.com/neuronmeet/api/apperr"
 	"github.com/neuronmeet/api/auth"
 	"github.com/neuronmeet/api/clientip"
+	"github.com/neuronmeet/api/metrics"
 )
 
 // StreamLimits bound what live streams may hold. A stream is a websocket
@@ -261,8 +262,16 @@ func (b *sseBecome) stream(ctx context.Context, counts *streamCounts) error {
 	}
 	b.releases = append(b.releases, releaseAddr, releaseUser)
 	b.lift()
-	admission.Leave(ctx)
+	becameStream(ctx, "sse")
 	return nil
+}
+
+// becameStream tells the request's keepers that ctx's request is now a
+// stream: it gives its admission slot back (the stream is bounded by
+// StreamLimits from now on) and is measured as a stream, not a request.
+func becameStream(ctx context.Context, transport string) {
+	admission.Leave(ctx)
+	metrics.StreamStarted(ctx, transport)
 }
 
 func (b *sseBecome) end() {

@@ -12,8 +12,6 @@ import (
 
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/coder/websocket"
-
-	"github.com/neuronmeet/api/admission"
 )
 
 // Close codes of graphql-transport-ws that gqlgen's transport does not
@@ -66,7 +64,7 @@ func (i wsImplementation) Accept(w http.ResponseWriter, r *http.Request, opts tr
 		return nil, err
 	}
 	// Only now is this request a stream: a mere Upgrade header never was.
-	admission.Leave(r.Context())
+	becameStream(r.Context(), "websocket")
 	conn := &wsConn{
 		c:            c,
 		writeTimeout: i.writeTimeout,

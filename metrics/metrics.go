@@ -35,6 +35,12 @@ type Metrics struct {
 	statements prometheus.Histogram
 	batches    *prometheus.HistogramVec
 	rejections *prometheus.CounterVec
+	// Streams have instruments of their own: a websocket or SSE
+	// subscription lasts minutes to hours, and counted as one request it
+	// would swamp the request latencies and statements per request.
+	streamsOpen     *prometheus.GaugeVec
+	streamsTotal    *prometheus.CounterVec
+	streamDurations *prometheus.HistogramVec
 
 	mu         sync.Mutex
 	operations map[string]bool
@@ -67,9 +73,23 @@ func New(pool *sql.DB) *Metrics {
 			Name: "neuronmeet_rate_limit_rejections_total",
 			Help: "Attempts refused by a rate limit, by operation and scope (ip, account).",
 		}, []string{"operation", "scope"}),
+		streamsOpen: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "neuronmeet_streams_open",
+			Help: "Streams open now, by transport (websocket, sse).",
+		}, []string{"transport"}),
+		streamsTotal: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "neuronmeet_streams_total",
+			Help: "Streams started, by transport (websocket, sse).",
+		}, []string{"transport"}),
+		streamDurations: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "neuronmeet_stream_duration_seconds",
+			Help:    "How long streams lasted, by transport (websocket, sse).",
+			Buckets: []float64{1, 10, 60, 300, 900, 1800, 3600, 4 * 3600, 12 * 3600},
+		}, []string{"transport"}),
 		operations: map[string]bool{},
 	}
 	m.reg.MustRegister(m.requests, m.latency, m.statements, m.batches, m.rejections,
+		m.streamsOpen, m.streamsTotal, m.streamDurations,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if pool != nil {
 		m.reg.MustRegister(collectors.NewDBStatsCollector(pool, "neuronmeet"))
@@ -88,7 +108,10 @@ type request struct {
 	operation  atomic.Pointer[string]
 	route      atomic.Pointer[string]
 	statements atomic.Int64
-	hook       *QueryHook
+	// stream is set once the request has become a stream.
+	stream      atomic.Pointer[string]
+	streamStart time.Time
+	hook        *QueryHook
 }
 
 type requestKey struct{}
@@ -113,6 +136,11 @@ func (m *Metrics) Middleware(hook *QueryHook) func(http.Handler) http.Handler {
 			rec := recorder.Wrap(w)
 			inner := r.WithContext(context.WithValue(r.Context(), requestKey{}, req))
 			next.ServeHTTP(rec, inner)
+			if transport := req.stream.Load(); transport != nil {
+				m.streamsOpen.WithLabelValues(*transport).Dec()
+				m.streamDurations.WithLabelValues(*transport).Observe(time.Since(req.streamStart).Seconds())
+				return
+			}
 			op := ""
 			if route := req.route.Load(); route != nil {
 				op = *route
@@ -129,6 +157,21 @@ func (m *Metrics) Middleware(hook *QueryHook) func(http.Handler) http.Handler {
 			m.latency.WithLabelValues(op, status).Observe(time.Since(start).Seconds())
 			m.statements.Observe(float64(req.statements.Load()))
 		})
+	}
+}
+
+// StreamStarted marks the request ctx belongs to as a stream over
+// transport ("websocket", "sse"): from then on it counts as a stream, not
+// as a request.
+func StreamStarted(ctx context.Context, transport string) {
+	r, ok := ctx.Value(requestKey{}).(*request)
+	if !ok {
+		return
+	}
+	if r.stream.CompareAndSwap(nil, &transport) {
+		r.streamStart = time.Now()
+		r.m.streamsOpen.WithLabelValues(transport).Inc()
+		r.m.streamsTotal.WithLabelValues(transport).Inc()
 	}
 }
 
