@@ -84,6 +84,8 @@ type app struct {
 	// events carries live room events; stopLive closes websockets.
 	events   events.Broker
 	stopLive context.CancelFunc
+	// gate admits API requests (admission.Gate).
+	gate *admission.Gate
 }
 
 // openDB connects and migrates.
@@ -177,7 +179,8 @@ func newApp(cfg config, bdb *bun.DB, log *slog.Logger) (*app, error) {
 	// process to the orchestrator. Streams take a slot like any request
 	// and give it back once the server has made them streams (see
 	// admission.Leave).
-	gated := gate.Middleware(busy)(metrics.Routes(mux))
+	// Bodies are read before the gate, so a slow upload waits outside it.
+	gated := admission.BufferBodies(max(cfg.GraphQL.MaxBodyBytes, rest.MaxBodyBytes))(gate.Middleware(busy)(metrics.Routes(mux)))
 	api := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case "/healthz", "/readyz", "/metrics", "/health", "/api/health":
@@ -187,7 +190,7 @@ func newApp(cfg config, bdb *bun.DB, log *slog.Logger) (*app, error) {
 		}
 	})
 	h := withMiddleware(m.Middleware(sqlHook)(untilReady(ready, api)), cfg, log, tokens, svc)
-	return &app{db: bdb, svc: svc, tokens: tokens, handler: h, ready: ready, events: broker, stopLive: stopLive}, nil
+	return &app{db: bdb, svc: svc, tokens: tokens, handler: h, ready: ready, events: broker, stopLive: stopLive, gate: gate}, nil
 }
 
 // newBroker picks how live events travel: through PostgreSQL between every

@@ -3,8 +3,10 @@ package admission
 import (
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -139,4 +141,45 @@ func TestGate_StreamsGiveTheirSlotBack(t *testing.T) {
 		t.Fatal("leaving twice freed two slots")
 	}
 	release()
+}
+
+// A body still arriving holds no slot: the gate only sees requests whose
+// bodies are in.
+func TestBufferBodies_SlowUploadsWaitOutsideTheGate(t *testing.T) {
+	g := New(1, 0)
+	entered := make(chan string, 2)
+	h := BufferBodies(1 << 10)(g.Middleware(refuse)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		entered <- string(b)
+	})))
+	slowR, slowW := io.Pipe()
+	go h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodPost, "/", slowR))
+	_, _ = slowW.Write([]byte(`{"half":`))
+	go h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodPost, "/", strings.NewReader(`{"whole":1}`)))
+	select {
+	case got := <-entered:
+		if got != `{"whole":1}` {
+			t.Fatalf("first through the gate: %q", got)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("a complete request waited behind a body still arriving")
+	}
+	_, _ = slowW.Write([]byte(`2}`))
+	_ = slowW.Close()
+	if got := <-entered; got != `{"half":2}` {
+		t.Fatalf("the slow body reached its handler as %q", got)
+	}
+}
+
+// Bodies over the limit reach the handler whole, for it to refuse.
+func TestBufferBodies_HandlersSeeTheWholeBody(t *testing.T) {
+	body := strings.Repeat("x", 5000)
+	var got string
+	BufferBodies(100)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		got = string(b)
+	})).ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodPost, "/", strings.NewReader(body)))
+	if got != body {
+		t.Fatalf("handler read %d bytes of %d", len(got), len(body))
+	}
 }

@@ -137,8 +137,8 @@ func (m *Metrics) Middleware(hook *QueryHook) func(http.Handler) http.Handler {
 			inner := r.WithContext(context.WithValue(r.Context(), requestKey{}, req))
 			next.ServeHTTP(rec, inner)
 			if transport := req.stream.Load(); transport != nil {
-				m.streamsOpen.WithLabelValues(*transport).Dec()
 				m.streamDurations.WithLabelValues(*transport).Observe(time.Since(req.streamStart).Seconds())
+				m.streamsOpen.WithLabelValues(*transport).Dec() // last: a stream seen closed was measured
 				return
 			}
 			op := ""

@@ -22,8 +22,8 @@ import (
 	"github.com/neuronmeet/api/service"
 )
 
-// maxBodyBytes caps request bodies; the legacy forms are tiny.
-const maxBodyBytes = 64 << 10
+// MaxBodyBytes caps request bodies; the legacy forms are tiny.
+const MaxBodyBytes = 64 << 10
 
 // Handler serves the REST routes.
 type Handler struct {
@@ -199,7 +199,7 @@ func decodeOptionalBody(w http.ResponseWriter, r *http.Request, dst any) error {
 }
 
 func decode(w http.ResponseWriter, r *http.Request, dst any, emptyOK bool) error {
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBodyBytes))
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
 	dec.DisallowUnknownFields()
 	err := dec.Decode(dst)
 	if emptyOK && errors.Is(err, io.EOF) {
