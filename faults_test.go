@@ -1,15 +1,14 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -285,34 +284,80 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
+// serverLog collects a child server's stderr and reports the address from
+// its "listening" line.
+type serverLog struct {
+	mu    sync.Mutex
+	lines []string
+	addr  chan string
+	done  chan struct{} // closed once stderr has ended
+}
+
+func readServerLog(r io.Reader) *serverLog {
+	l := &serverLog{addr: make(chan string, 1), done: make(chan struct{})}
+	go func() {
+		defer close(l.done)
+		sc := bufio.NewScanner(r)
+		sc.Buffer(make([]byte, 64<<10), 1<<20)
+		for sc.Scan() {
+			line := sc.Text()
+			l.mu.Lock()
+			l.lines = append(l.lines, line)
+			l.mu.Unlock()
+			var entry struct{ Msg, Addr string }
+			if json.Unmarshal([]byte(line), &entry) == nil && entry.Msg == "listening" && entry.Addr != "" {
+				select {
+				case l.addr <- strings.Replace(entry.Addr, "[::]", "127.0.0.1", 1):
+				default:
+				}
+			}
+		}
+	}()
+	return l
+}
+
+func (l *serverLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return strings.Join(l.lines, "\n")
+}
+
 // SIGTERM in the middle of a burst of writes: the server stops taking
 // connections, finishes what it accepted, and exits 0; every write it
 // acknowledged is in the database, whole.
 func TestFault_SIGTERMDuringWriteBurst(t *testing.T) {
 	dbURL := dbtest.NewPostgresDatabase(t)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	// The server binds port 0 itself and logs the address it got: a port
+	// picked here and handed over could be taken by another process first.
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), "NEURONMEET_TEST_SERVE=1", "DATABASE_URL="+dbURL, "PORT=0",
+		"JWT_SECRET="+testSecret, "BCRYPT_COST=4", "RATE_LIMITS=off", "LOG_LEVEL=info", "SHUTDOWN_TIMEOUT=20s")
+	stderrPipe, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
-	ln.Close()
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), "NEURONMEET_TEST_SERVE=1", "DATABASE_URL="+dbURL, "PORT="+port,
-		"JWT_SECRET="+testSecret, "BCRYPT_COST=4", "RATE_LIMITS=off", "LOG_LEVEL=warn", "SHUTDOWN_TIMEOUT=20s")
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	stderr := readServerLog(stderrPipe)
 	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
+	go func() {
+		<-stderr.done // Wait closes the pipe: read it all first
+		exited <- cmd.Wait()
+	}()
 	t.Cleanup(func() {
 		_ = cmd.Process.Kill()
 		if t.Failed() {
 			t.Logf("server stderr:\n%s", stderr.String())
 		}
 	})
-	srv := &liveServer{URL: "http://127.0.0.1:" + port, http: newClient()}
+	var addr string
+	select {
+	case addr = <-stderr.addr:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the server logged no listening address within 20s")
+	}
+	srv := &liveServer{URL: "http://" + addr, http: newClient()}
 	eventually(t, 20*time.Second, "the server is ready", func() bool {
 		resp, err := srv.http.Get(srv.URL + "/readyz")
 		if err != nil {

@@ -140,8 +140,10 @@ func TestConnect_LazyAndFastWhileDown(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A listener that never answers stands in for a dead database: the port
+	// stays ours, so no other process can take it and answer instead.
+	defer ln.Close()
 	addr := ln.Addr().String()
-	ln.Close() // nothing listens there now
 	bdb, err := db.Connect(db.Config{URL: "postgres://postgres@" + addr + "/x?sslmode=disable", ConnectTimeout: time.Second})
 	if err != nil {
 		t.Fatalf("Connect needed the database: %v", err)
