@@ -190,8 +190,9 @@ func loadDBConfig(getenv func(string) string, cfg *config) error {
 
 // loadGraphQLLimits reads the GraphQL request limits. The defaults admit
 // every query the clients send (the largest, me.rooms with every nested
-// field and no page size, costs 102,002) with room to spare, and
-// nothing that could make one request run for long.
+// field and no page size, costs 102,002, and 1,020 per room beyond 100, so
+// it lists up to 245 rooms unpaged) with room to spare, and nothing that
+// could make one request run for long.
 func loadGraphQLLimits(getenv func(string) string, cfg *config) error {
 	l := &cfg.GraphQL
 	maxBody, err := atoiEnv(getenv, "GRAPHQL_MAX_BODY_BYTES", 256<<10)

@@ -35,7 +35,9 @@ type Limits struct {
 	MaxAliases int
 	// MaxComplexity caps the operation's cost: each field costs 1 plus its
 	// children's cost, times `first` for list fields that take it, times
-	// DefaultListSize for other lists.
+	// DefaultListSize for other lists. A list without `first` that returns
+	// more than DefaultListSize items is charged for the rest while the
+	// operation runs (see execBudget).
 	MaxComplexity   int
 	DefaultListSize int
 	// MaxSignIns caps register and login fields per request, whatever
@@ -71,6 +73,7 @@ type limitsExtension struct{ Limits }
 var _ interface {
 	graphql.HandlerExtension
 	graphql.OperationContextMutator
+	graphql.ResponseInterceptor
 } = limitsExtension{}
 
 func (limitsExtension) ExtensionName() string                          { return "Limits" }
@@ -93,7 +96,26 @@ func (l limitsExtension) MutateOperationContext(ctx context.Context, opCtx *grap
 	case l.MaxSignIns > 0 && m.signIns > l.MaxSignIns:
 		return limitError(codeTooManySignIn, l.MaxSignIns, "at most %d register or login field per request", l.MaxSignIns)
 	}
+	opCtx.Stats.SetExtension(staticCostKey, cost)
 	return nil
+}
+
+// staticCostKey names the operation's measured cost in its Stats, where
+// InterceptResponse finds it.
+const staticCostKey = "limits.staticCost"
+
+// InterceptResponse gives each response an execution budget: what the
+// complexity limit leaves after the operation's measured cost. A query or
+// mutation has one response; a subscription has one per event, and each
+// event is resolved afresh, so each gets a budget of its own.
+func (l limitsExtension) InterceptResponse(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
+	if l.MaxComplexity > 0 && graphql.HasOperationContext(ctx) {
+		// Absent when the operation was refused before it was measured.
+		if cost, ok := graphql.GetOperationContext(ctx).Stats.GetExtension(staticCostKey).(int); ok {
+			ctx = withBudget(ctx, newExecBudget(l.Limits, l.MaxComplexity, cost))
+		}
+	}
+	return next(ctx)
 }
 
 func limitError(code string, limit int, format string, args ...any) *gqlerror.Error {
@@ -209,24 +231,35 @@ func (m *measure) fieldCost(g *fieldGroup, depth int, root bool) int {
 	for _, occ := range g.fields {
 		children = append(children, occ.SelectionSet...)
 	}
-	cost := m.selectionCost(children, depth+1, false)
+	cost := m.itemCost(children, depth)
 	if f.Definition != nil && f.Definition.Type.Elem != nil {
-		cost = satMul(cost, m.listSize(f))
+		n, _ := m.listSize(f)
+		cost = satMul(cost, n)
 	}
 	return satAdd(1, cost)
 }
 
+// itemCost is what one value of a field with selection children costs
+// (children gathered from every occurrence of the field); a list field
+// costs it once per item. The execution budget charges a list's extra
+// items with it too (chargeList), so the two agree by construction.
+func (m *measure) itemCost(children ast.SelectionSet, depth int) int {
+	return m.selectionCost(children, depth+1, false)
+}
+
 // listSize is how many items a list field is expected to return: its
-// `first` argument when it has one, else the configured default.
-func (m *measure) listSize(f *ast.Field) int {
+// `first` argument when it has one, else the configured default (assumed
+// is then true: nothing bounds the answer, so the execution budget checks
+// it).
+func (m *measure) listSize(f *ast.Field) (n int, assumed bool) {
 	if arg := f.Arguments.ForName("first"); arg != nil {
 		if v, err := arg.Value.Value(m.vars); err == nil {
 			if n, ok := asInt(v); ok && n > 0 {
-				return n
+				return n, false
 			}
 		}
 	}
-	return max(m.limits.DefaultListSize, 1)
+	return max(m.limits.DefaultListSize, 1), true
 }
 
 func asInt(v any) (int, bool) {
