@@ -22,7 +22,7 @@ func TestConfig_Defaults(t *testing.T) {
 	}
 	g := cfg.GraphQL
 	if g.MaxBodyBytes != 256<<10 || g.MaxTokens != 2000 || g.MaxDepth != 10 || g.MaxAliases != 30 ||
-		g.MaxComplexity != 250000 || g.DefaultListSize != 100 || g.MaxSignIns != 1 || cfg.APQCacheSize != 1000 {
+		g.MaxComplexity != 250000 || g.DefaultListSize != 100 || g.MaxSubscriptionComplexity != 1000 || g.MaxSignIns != 1 || cfg.APQCacheSize != 1000 {
 		t.Errorf("GraphQL limits %+v, APQ %d", g, cfg.APQCacheSize)
 	}
 	if got := cfg.RateLimits[ratelimit.Login]; got.PerIP != (ratelimit.Rate{N: 30, Per: time.Minute}) || got.PerAccount != (ratelimit.Rate{N: 10, Per: 15 * time.Minute}) {
@@ -50,7 +50,7 @@ func TestConfig_RefusesBadValues(t *testing.T) {
 		"RATE_LIMITS": "maybe", "RATE_LIMIT_LOGIN_IP": "10", "RATE_LIMIT_JOIN_ACCOUNT": "5/never",
 		"TRUSTED_PROXIES": "10.0.0.0/33", "HTTP_READ_TIMEOUT": "soon", "SHUTDOWN_TIMEOUT": "-1s",
 		"DB_STATEMENT_TIMEOUT": "0", "DB_MAX_OPEN_CONNS": "0", "METRICS": "sometimes",
-		"MAX_CONCURRENT_REQUESTS": "-1",
+		"MAX_CONCURRENT_REQUESTS": "-1", "GRAPHQL_MAX_SUBSCRIPTION_COMPLEXITY": "-1",
 	} {
 		_, err := loadConfig(envFrom(map[string]string{key: value}))
 		if err == nil || !strings.Contains(err.Error(), key) {

@@ -79,7 +79,7 @@ func chargeList(ctx context.Context, f graphql.CollectedField, n int) error {
 	if b == nil {
 		return nil
 	}
-	m := &measure{limits: b.limits, vars: graphql.GetOperationContext(ctx).Variables}
+	m := &measure{limits: b.limits, limit: b.limit, vars: graphql.GetOperationContext(ctx).Variables}
 	assumedSize, assumed := m.listSize(f.Field)
 	if !assumed || n <= assumedSize {
 		return nil

@@ -40,6 +40,11 @@ type Limits struct {
 	// operation runs (see execBudget).
 	MaxComplexity   int
 	DefaultListSize int
+	// MaxSubscriptionComplexity caps a subscription's cost, measured the
+	// same way, and with it what resolving each of its events may cost:
+	// every event is resolved once per subscriber (a room's host and up to
+	// 100 participants), so a subscription gets far less than a query.
+	MaxSubscriptionComplexity int
 	// MaxSignIns caps register and login fields per request, whatever
 	// their aliases: each is a bcrypt run and a credential guess.
 	MaxSignIns int
@@ -83,12 +88,17 @@ func (l limitsExtension) MutateOperationContext(ctx context.Context, opCtx *grap
 	if err := checkNoNUL(opCtx); err != nil {
 		return err
 	}
-	m := &measure{limits: l.Limits, vars: opCtx.Variables}
 	op := opCtx.Operation
+	limit := l.complexityLimit(op.Operation)
+	m := &measure{limits: l.Limits, limit: limit, vars: opCtx.Variables}
 	cost := m.selectionCost(op.SelectionSet, 1, op.Operation == ast.Mutation)
 	switch {
-	case m.overBudget || (l.MaxComplexity > 0 && cost > l.MaxComplexity):
-		return limitError(codeTooComplex, l.MaxComplexity, "operation is too complex: its cost exceeds the limit of %d (lists count as `first` items, or %d without it)", l.MaxComplexity, l.DefaultListSize)
+	case m.overBudget || (limit > 0 && cost > limit):
+		what := "operation"
+		if op.Operation == ast.Subscription {
+			what = "subscription"
+		}
+		return limitError(codeTooComplex, limit, "%s is too complex: its cost exceeds the limit of %d (lists count as `first` items, or %d without it)", what, limit, l.DefaultListSize)
 	case l.MaxDepth > 0 && m.depth > l.MaxDepth:
 		return limitError(codeTooDeep, l.MaxDepth, "operation is nested %d deep; the limit is %d", m.depth, l.MaxDepth)
 	case l.MaxAliases > 0 && m.aliases > l.MaxAliases:
@@ -96,12 +106,24 @@ func (l limitsExtension) MutateOperationContext(ctx context.Context, opCtx *grap
 	case l.MaxSignIns > 0 && m.signIns > l.MaxSignIns:
 		return limitError(codeTooManySignIn, l.MaxSignIns, "at most %d register or login field per request", l.MaxSignIns)
 	}
-	opCtx.Stats.SetExtension(staticCostKey, cost)
+	opCtx.Stats.SetExtension(staticCostKey, staticCost{cost: cost, limit: limit})
 	return nil
 }
 
-// staticCostKey names the operation's measured cost in its Stats, where
-// InterceptResponse finds it.
+// complexityLimit is the cost limit of an operation of type op (0: none).
+// A subscription is held to the smaller of its own limit and the general one.
+func (l Limits) complexityLimit(op ast.Operation) int {
+	limit := l.MaxComplexity
+	if op == ast.Subscription && l.MaxSubscriptionComplexity > 0 && (limit <= 0 || l.MaxSubscriptionComplexity < limit) {
+		limit = l.MaxSubscriptionComplexity
+	}
+	return limit
+}
+
+// staticCost is an operation's measured cost and the limit it was measured
+// against, kept in its Stats (under staticCostKey) for InterceptResponse.
+type staticCost struct{ cost, limit int }
+
 const staticCostKey = "limits.staticCost"
 
 // InterceptResponse gives each response an execution budget: what the
@@ -109,10 +131,10 @@ const staticCostKey = "limits.staticCost"
 // mutation has one response; a subscription has one per event, and each
 // event is resolved afresh, so each gets a budget of its own.
 func (l limitsExtension) InterceptResponse(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
-	if l.MaxComplexity > 0 && graphql.HasOperationContext(ctx) {
+	if graphql.HasOperationContext(ctx) {
 		// Absent when the operation was refused before it was measured.
-		if cost, ok := graphql.GetOperationContext(ctx).Stats.GetExtension(staticCostKey).(int); ok {
-			ctx = withBudget(ctx, newExecBudget(l.Limits, l.MaxComplexity, cost))
+		if st, ok := graphql.GetOperationContext(ctx).Stats.GetExtension(staticCostKey).(staticCost); ok && st.limit > 0 {
+			ctx = withBudget(ctx, newExecBudget(l.Limits, st.limit, st.cost))
 		}
 	}
 	return next(ctx)
@@ -128,7 +150,9 @@ func limitError(code string, limit int, format string, args ...any) *gqlerror.Er
 // measure walks an operation once, fragments expanded, adding up its cost,
 // depth, aliases and sign-in fields.
 type measure struct {
-	limits     Limits
+	limits Limits
+	// limit is the complexity limit the operation is held to (0: none).
+	limit      int
 	vars       map[string]any
 	visited    int
 	overBudget bool
@@ -204,7 +228,7 @@ func collectFields(set ast.SelectionSet) []*fieldGroup {
 func (m *measure) fieldCost(g *fieldGroup, depth int, root bool) int {
 	f := g.fields[0]
 	m.visited++
-	budget := m.limits.MaxComplexity
+	budget := m.limit
 	if budget <= 0 {
 		budget = maxVisits
 	}
