@@ -237,8 +237,12 @@ func loadDBConfig(getenv func(string) string, cfg *config) error {
 
 // loadGraphQLLimits reads the GraphQL request limits. The defaults admit
 // every query the clients send (the largest, me.rooms with every nested
-// field and no page size, costs 102,002) with room to spare, and
-// nothing that could make one request run for long.
+// field and no page size, costs 102,002, and 1,020 per room beyond 100, so
+// it lists up to 245 rooms unpaged) with room to spare, and nothing that
+// could make one request run for long. A subscription's events are
+// resolved once per subscriber, up to 101 in a room: its limit of 1,000
+// admits the fullest roomEvents selection (28) many times over, and keeps
+// one event's work for a full room (101 x 1,000) near one largest query's.
 func loadGraphQLLimits(getenv func(string) string, cfg *config) error {
 	l := &cfg.GraphQL
 	maxBody, err := atoiEnv(getenv, "GRAPHQL_MAX_BODY_BYTES", 256<<10)
@@ -256,6 +260,7 @@ func loadGraphQLLimits(getenv func(string) string, cfg *config) error {
 		{&l.MaxAliases, "GRAPHQL_MAX_ALIASES", 30},
 		{&l.MaxComplexity, "GRAPHQL_MAX_COMPLEXITY", 250000},
 		{&l.DefaultListSize, "GRAPHQL_DEFAULT_LIST_SIZE", 100},
+		{&l.MaxSubscriptionComplexity, "GRAPHQL_MAX_SUBSCRIPTION_COMPLEXITY", 1000},
 		{&l.MaxSignIns, "GRAPHQL_MAX_SIGN_INS", 1},
 		{&cfg.APQCacheSize, "GRAPHQL_APQ_CACHE_SIZE", 1000},
 	} {

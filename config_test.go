@@ -23,7 +23,7 @@ func TestConfig_Defaults(t *testing.T) {
 	}
 	g := cfg.GraphQL
 	if g.MaxBodyBytes != 256<<10 || g.MaxTokens != 2000 || g.MaxDepth != 10 || g.MaxAliases != 30 ||
-		g.MaxComplexity != 250000 || g.DefaultListSize != 100 || g.MaxSignIns != 1 || cfg.APQCacheSize != 1000 {
+		g.MaxComplexity != 250000 || g.DefaultListSize != 100 || g.MaxSubscriptionComplexity != 1000 || g.MaxSignIns != 1 || cfg.APQCacheSize != 1000 {
 		t.Errorf("GraphQL limits %+v, APQ %d", g, cfg.APQCacheSize)
 	}
 	if got := cfg.RateLimits[ratelimit.Login]; got.PerIP != (ratelimit.Rate{N: 30, Per: time.Minute}) || got.PerAccount != (ratelimit.Rate{N: 10, Per: 15 * time.Minute}) {
@@ -63,6 +63,7 @@ func TestConfig_RefusesBadValues(t *testing.T) {
 		"DB_STATEMENT_TIMEOUT": "0", "DB_MAX_OPEN_CONNS": "0", "METRICS": "sometimes",
 		"MAX_CONCURRENT_REQUESTS": "-1", "ADMISSION_MAX_WAIT": "60s", "STREAMS_PER_USER": "-1",
 		"SUBSCRIPTIONS_PER_CONNECTION": "many", "WEBSOCKET_INIT_TIMEOUT": "0", "STREAM_WRITE_TIMEOUT": "-2s",
+		"GRAPHQL_MAX_SUBSCRIPTION_COMPLEXITY": "-1",
 	} {
 		_, err := loadConfig(envFrom(map[string]string{key: value}))
 		if err == nil || !strings.Contains(err.Error(), key) {

@@ -303,3 +303,17 @@ func TestGraphQL_APQKeepsSmallDocumentsOnly(t *testing.T) {
 		t.Errorf("hash of a 20 KB document: %+v, want PERSISTED_QUERY_NOT_FOUND (not kept)", res.Errors)
 	}
 }
+
+// Documents over the 16 KiB the parsed-query cache keeps are not kept, but
+// still served, the same every time they are sent.
+func TestGraphQL_LargeDocumentsAreServedWithoutBeingCached(t *testing.T) {
+	srv := newTestServer(t, dbtest.Open(t, "sqlite"))
+	host := srv.register("host@example.com", "Host")
+	q := "query($n: Int) { me { displayName rooms(first: $n) { id } } } # " + strings.Repeat("x", 20<<10)
+	for i := 0; i < 3; i++ {
+		res := srv.gql(host.Token, q, map[string]any{"n": 1})
+		if string(res.Data) != `{"me":{"displayName":"Host","rooms":[]}}` || len(res.Errors) != 0 {
+			t.Fatalf("a 20 KB document, sent %d times: %s %+v", i+1, res.Data, res.Errors)
+		}
+	}
+}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"testing"
 
@@ -58,6 +59,47 @@ func TestMeRooms_StatementCountIndependentOfRoomCount(t *testing.T) {
 		// viewer, rooms, settings, participants, participants' users.
 		if counts[1] > 5 {
 			t.Fatalf("me.rooms costs %d statements, want at most 5", counts[1])
+		}
+	})
+}
+
+// Aliases repeating one list fetch it once: the same host's rooms with the
+// same arguments are loaded once per request, and rooms whose settings and
+// participants are already loaded cost no statement more. (A list size of
+// 5 lets thirty aliases pass the complexity limit: 30 × 47.)
+func TestMeRooms_AliasesOfOneListCostTheStatementsOfOne(t *testing.T) {
+	dbtest.ForEachDialect(t, func(t *testing.T, bdb *bun.DB) {
+		srv := newTestServer(t, bdb, map[string]string{"GRAPHQL_DEFAULT_LIST_SIZE": "5"})
+		host := srv.register("host@example.com", "Host")
+		guest := srv.register("guest@example.com", "Guest")
+		seedHostedRooms(t, srv.app.svc, host.ID, guest.ID, 10)
+		for _, field := range []string{
+			unpagedRoomsQuery,
+			`me { rooms(status: ACTIVE, first: 3) { id participants { displayName user { id } } } }`,
+		} {
+			// Another root field sends the document to the generated
+			// executor, which resolves the aliases concurrently; without it
+			// the fast path answers them one after another.
+			for _, extra := range []string{"", `roomByCode(code: "none") { id }`} {
+				before := srv.stmts.Total()
+				one := srv.gql(host.Token, "{ "+extra+" a0: "+field+" }", nil)
+				oneCost := srv.stmts.Total() - before
+				before = srv.stmts.Total()
+				thirty := srv.gql(host.Token, "{ "+extra+aliased(30, field)[1:], nil)
+				thirtyCost := srv.stmts.Total() - before
+
+				var want, got map[string]json.RawMessage
+				one.decode(t, &want)
+				thirty.decode(t, &got)
+				for i := range 30 {
+					if a := got[fmt.Sprintf("a%d", i)]; string(a) != string(want["a0"]) {
+						t.Fatalf("alias a%d answered %s, want %s", i, a, want["a0"])
+					}
+				}
+				if thirtyCost != oneCost {
+					t.Errorf("%s %s: 30 aliases cost %d statements, one costs %d", extra, field, thirtyCost, oneCost)
+				}
+			}
 		}
 	})
 }

@@ -48,15 +48,30 @@ func newFastSchema(es graphql.ExecutableSchema, r *Resolver) graphql.ExecutableS
 }
 
 // Exec implements graphql.ExecutableSchema.
+//
+// The answer is made when the response handler is first called, as the
+// generated executor makes its own, so that it runs inside the response
+// middleware (which gives it its execution budget, see execBudget).
 func (s fastSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 	opCtx := graphql.GetOperationContext(ctx)
-	if opCtx != nil && opCtx.Operation != nil && opCtx.Operation.Operation == ast.Query {
-		if data, ok := s.query(ctx, opCtx); ok {
-			fastPathAnswers.Add(1)
-			return graphql.OneShot(&graphql.Response{Data: data})
-		}
+	if opCtx == nil || opCtx.Operation == nil || opCtx.Operation.Operation != ast.Query {
+		return s.ExecutableSchema.Exec(ctx)
 	}
-	return s.ExecutableSchema.Exec(ctx)
+	var next graphql.ResponseHandler
+	return func(ctx context.Context) *graphql.Response {
+		if next != nil {
+			return next(ctx)
+		}
+		// On a copy of the budget: if the fast path gives up, the generated
+		// executor starts over from what the fast path found.
+		if data, ok := s.query(withBudget(ctx, budgetFrom(ctx).trial()), opCtx); ok {
+			fastPathAnswers.Add(1)
+			next = func(context.Context) *graphql.Response { return nil }
+			return &graphql.Response{Data: data}
+		}
+		next = s.ExecutableSchema.Exec(ctx)
+		return next(ctx)
+	}
 }
 
 // fastEncoder carries one operation's state.
@@ -178,13 +193,8 @@ func (e *fastEncoder) rooms(f graphql.CollectedField, u *models.User) bool {
 		}
 		page.After = &s
 	}
-	want := selectionOf(e.opCtx, f.Selections)
-	page.WithSettings = want.settings
-	rooms, err := e.r.Service.HostedRooms(e.ctx, u.ID, page)
+	rooms, err := e.r.hostedRooms(e.ctx, f, u.ID, page, selectionOf(e.opCtx, f.Selections))
 	if err != nil {
-		return false
-	}
-	if err := e.r.prefetchRooms(e.ctx, rooms, want); err != nil {
 		return false
 	}
 	e.b = append(e.b, '[')
@@ -235,26 +245,21 @@ func (e *fastEncoder) room(sel ast.SelectionSet, room *models.Room) bool {
 				return false
 			}
 		case "participants":
-			all, err := l.Participants.Load(e.ctx, room.ID)
-			if err != nil {
-				return false
-			}
 			activeOnly := false
 			if v, ok := f.ArgumentMap(e.opCtx.Variables)["activeOnly"]; ok && v != nil {
 				if activeOnly, ok = v.(bool); !ok {
 					return false
 				}
 			}
+			list, err := roomParticipants(e.ctx, f, room.ID, activeOnly)
+			if err != nil {
+				return false
+			}
 			e.b = append(e.b, '[')
-			n := 0
-			for _, p := range all {
-				if activeOnly && !p.IsActive {
-					continue
-				}
-				if n > 0 {
+			for i, p := range list {
+				if i > 0 {
 					e.b = append(e.b, ',')
 				}
-				n++
 				if !e.participant(f.Selections, p) {
 					return false
 				}

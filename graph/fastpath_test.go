@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -167,4 +168,100 @@ func seedFastPathData(t *testing.T, svc *service.Service) (hostID, otherID strin
 		}
 	}
 	return hostID, otherID, roomIDs
+}
+
+// Lists longer than their cost assumed are charged on both paths alike:
+// what fits is answered by the fast path with every item, and what does
+// not is refused with the generated executor's exact answer and status.
+func TestFastPath_AgreesWithGeneratedExecutorOnExecutionBudget(t *testing.T) {
+	dbtest.ForEachDialect(t, func(t *testing.T, bdb *bun.DB) {
+		tokens := auth.NewTokens([]byte("fast-path-test-secret-32-bytes!!"), time.Hour)
+		passwords, err := auth.NewPasswords(4)
+		if err != nil {
+			t.Fatal(err)
+		}
+		svc := service.New(bdb, tokens, passwords)
+		log := slog.New(slog.NewTextHandler(io.Discard, nil))
+		// Lists without first count 5 items; a response may cost 15.
+		limits := Limits{DefaultListSize: 5, MaxComplexity: 15}
+		fast := wrap(svc, tokens, NewHandler(svc, log, HandlerConfig{Limits: limits}))
+		plain := handler.New(NewExecutableSchema(Config{Resolvers: &Resolver{Service: svc}}))
+		plain.AddTransport(postTransport{})
+		plain.Use(limitsExtension{limits})
+		plain.SetErrorPresenter(errorPresenter(log))
+		generic := wrap(svc, tokens, plain)
+
+		host := seedLongLists(t, svc, 8, 8)
+		hostToken, _ := tokens.IssueUser(host, "")
+		for _, d := range []struct {
+			name, query string
+			fits        bool
+		}{
+			// me 1 + rooms (1 + 5 × id): 7, and 3 more rooms: 10.
+			{"every room, within the budget", `{ me { rooms { id } } }`, true},
+			// me 1 + rooms (1 + 5 × 2): 12, and 3 more rooms at 2: 18.
+			{"every room, over the budget", `{ me { rooms { id name } } }`, false},
+			// me 1 + rooms (1 + 1 × participants (1 + 5 × 2)): 13, and 3
+			// more participants at 2: 19.
+			{"every participant, over the budget", `{ me { rooms(first: 1) { participants { id isHost } } } }`, false},
+			{"a page is never charged", `{ me { rooms(first: 2) { id name } } }`, true},
+		} {
+			t.Run(d.name, func(t *testing.T) {
+				before := fastPathAnswers.Load()
+				wantStatus, want := postStatus(t, generic, hostToken, d.query)
+				if fastPathAnswers.Load() != before {
+					t.Fatal("the plain handler must never take the fast path")
+				}
+				gotStatus, got := postStatus(t, fast, hostToken, d.query)
+				if took := fastPathAnswers.Load() != before; took != d.fits {
+					t.Errorf("fast path answered = %v, want %v", took, d.fits)
+				}
+				if gotStatus != wantStatus || !bytes.Equal(got, want) {
+					t.Errorf("fast path: HTTP %d %s\ngenerated: HTTP %d %s", gotStatus, got, wantStatus, want)
+				}
+				refused := bytes.Contains(want, []byte(`"QUERY_TOO_COMPLEX"`))
+				if refused == d.fits || wantStatus != http.StatusOK {
+					t.Errorf("HTTP %d %s; want it %s", wantStatus, want, map[bool]string{true: "served", false: "refused"}[d.fits])
+				}
+			})
+		}
+	})
+}
+
+func postStatus(t *testing.T, h http.Handler, token, query string) (int, []byte) {
+	t.Helper()
+	body, _ := json.Marshal(map[string]any{"query": query})
+	req := httptest.NewRequest(http.MethodPost, "/query", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+token)
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	return rec.Code, rec.Body.Bytes()
+}
+
+// seedLongLists creates a host with rooms rooms, the newest of which has
+// had participants guests.
+func seedLongLists(t *testing.T, svc *service.Service, rooms, participants int) (hostID string) {
+	t.Helper()
+	ctx := context.Background()
+	res, err := svc.Register(ctx, service.RegisterInput{Email: "host@example.com", Password: "correct-horse", DisplayName: "Host"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hostCtx := auth.WithPrincipal(ctx, &auth.Principal{UserID: res.User.ID})
+	var code string
+	for range rooms {
+		room, err := svc.CreateRoom(hostCtx, service.CreateRoomInput{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		code = room.Room.Code
+	}
+	for i := range participants {
+		name := fmt.Sprintf("Guest %d", i)
+		if _, err := svc.JoinRoom(ctx, code, &name); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return res.User.ID
 }

@@ -891,7 +891,11 @@ type User {
   """
   Rooms the user hosts, newest first (ties by id). Only the user themself may list them.
   Keyset-paginated: pass the id of the last room of the previous page as after.
-  first is 1-100; without it every room is returned.
+  first is 1-100; without it every room is returned, and the request is charged for
+  all of them: the limits cost an unpaged list as 100 rooms (GRAPHQL_DEFAULT_LIST_SIZE)
+  before it runs, and rooms beyond that, at what each costs with the selection under
+  it, once they are known. A list that would take the request over its complexity
+  limit fails with QUERY_TOO_COMPLEX (nothing under it is loaded): page it with first.
   """
   rooms(status: RoomStatus = ALL, first: Int, after: ID): [Room!]!
 }
@@ -910,7 +914,12 @@ type Room {
   createdAt: Time!
   updatedAt: Time!
   settings: RoomSettings!
-  "Participants in join order (oldest first)."
+  """
+  Participants in join order (oldest first): everyone who ever joined, unless
+  activeOnly. Charged like an unpaged rooms list: a history longer than
+  GRAPHQL_DEFAULT_LIST_SIZE that would take the request over its complexity limit
+  fails with QUERY_TOO_COMPLEX.
+  """
   participants(activeOnly: Boolean = false): [Participant!]!
 }
 

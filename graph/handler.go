@@ -51,7 +51,7 @@ func NewHandler(svc *service.Service, log *slog.Logger, cfg HandlerConfig) http.
 	// the clients that accept text/event-stream.
 	srv.AddTransport(newSSETransport(cfg.Subscriptions))
 	srv.AddTransport(postTransport{})
-	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
+	srv.SetQueryCache(documentCache{lru.New[*ast.QueryDocument](1000)})
 	srv.SetParserTokenLimit(cfg.Limits.MaxTokens)
 	if !cfg.Production {
 		srv.Use(extension.Introspection{})
@@ -86,7 +86,7 @@ const apqMaxBytes = 16 << 10
 type smallOnly struct{ graphql.Cache[string] }
 
 func (c smallOnly) Add(ctx context.Context, key, query string) {
-	if len(query) <= apqMaxBytes {
+	if cacheableDocument(query) {
 		c.Cache.Add(ctx, key, query)
 	}
 }

@@ -35,9 +35,16 @@ type Limits struct {
 	MaxAliases int
 	// MaxComplexity caps the operation's cost: each field costs 1 plus its
 	// children's cost, times `first` for list fields that take it, times
-	// DefaultListSize for other lists.
+	// DefaultListSize for other lists. A list without `first` that returns
+	// more than DefaultListSize items is charged for the rest while the
+	// operation runs (see execBudget).
 	MaxComplexity   int
 	DefaultListSize int
+	// MaxSubscriptionComplexity caps a subscription's cost, measured the
+	// same way, and with it what resolving each of its events may cost:
+	// every event is resolved once per subscriber (a room's host and up to
+	// 100 participants), so a subscription gets far less than a query.
+	MaxSubscriptionComplexity int
 	// MaxSignIns caps register and login fields per request, whatever
 	// their aliases: each is a bcrypt run and a credential guess.
 	MaxSignIns int
@@ -71,6 +78,7 @@ type limitsExtension struct{ Limits }
 var _ interface {
 	graphql.HandlerExtension
 	graphql.OperationContextMutator
+	graphql.ResponseInterceptor
 } = limitsExtension{}
 
 func (limitsExtension) ExtensionName() string                          { return "Limits" }
@@ -80,12 +88,17 @@ func (l limitsExtension) MutateOperationContext(ctx context.Context, opCtx *grap
 	if err := checkNoNUL(opCtx); err != nil {
 		return err
 	}
-	m := &measure{limits: l.Limits, vars: opCtx.Variables}
 	op := opCtx.Operation
+	limit := l.complexityLimit(op.Operation)
+	m := &measure{limits: l.Limits, limit: limit, vars: opCtx.Variables}
 	cost := m.selectionCost(op.SelectionSet, 1, op.Operation == ast.Mutation)
 	switch {
-	case m.overBudget || (l.MaxComplexity > 0 && cost > l.MaxComplexity):
-		return limitError(codeTooComplex, l.MaxComplexity, "operation is too complex: its cost exceeds the limit of %d (lists count as `first` items, or %d without it)", l.MaxComplexity, l.DefaultListSize)
+	case m.overBudget || (limit > 0 && cost > limit):
+		what := "operation"
+		if op.Operation == ast.Subscription {
+			what = "subscription"
+		}
+		return limitError(codeTooComplex, limit, "%s is too complex: its cost exceeds the limit of %d (lists count as `first` items, or %d without it)", what, limit, l.DefaultListSize)
 	case l.MaxDepth > 0 && m.depth > l.MaxDepth:
 		return limitError(codeTooDeep, l.MaxDepth, "operation is nested %d deep; the limit is %d", m.depth, l.MaxDepth)
 	case l.MaxAliases > 0 && m.aliases > l.MaxAliases:
@@ -93,7 +106,38 @@ func (l limitsExtension) MutateOperationContext(ctx context.Context, opCtx *grap
 	case l.MaxSignIns > 0 && m.signIns > l.MaxSignIns:
 		return limitError(codeTooManySignIn, l.MaxSignIns, "at most %d register or login field per request", l.MaxSignIns)
 	}
+	opCtx.Stats.SetExtension(staticCostKey, staticCost{cost: cost, limit: limit})
 	return nil
+}
+
+// complexityLimit is the cost limit of an operation of type op (0: none).
+// A subscription is held to the smaller of its own limit and the general one.
+func (l Limits) complexityLimit(op ast.Operation) int {
+	limit := l.MaxComplexity
+	if op == ast.Subscription && l.MaxSubscriptionComplexity > 0 && (limit <= 0 || l.MaxSubscriptionComplexity < limit) {
+		limit = l.MaxSubscriptionComplexity
+	}
+	return limit
+}
+
+// staticCost is an operation's measured cost and the limit it was measured
+// against, kept in its Stats (under staticCostKey) for InterceptResponse.
+type staticCost struct{ cost, limit int }
+
+const staticCostKey = "limits.staticCost"
+
+// InterceptResponse gives each response an execution budget: what the
+// complexity limit leaves after the operation's measured cost. A query or
+// mutation has one response; a subscription has one per event, and each
+// event is resolved afresh, so each gets a budget of its own.
+func (l limitsExtension) InterceptResponse(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
+	if graphql.HasOperationContext(ctx) {
+		// Absent when the operation was refused before it was measured.
+		if st, ok := graphql.GetOperationContext(ctx).Stats.GetExtension(staticCostKey).(staticCost); ok && st.limit > 0 {
+			ctx = withBudget(ctx, newExecBudget(l.Limits, st.limit, st.cost))
+		}
+	}
+	return next(ctx)
 }
 
 func limitError(code string, limit int, format string, args ...any) *gqlerror.Error {
@@ -106,7 +150,9 @@ func limitError(code string, limit int, format string, args ...any) *gqlerror.Er
 // measure walks an operation once, fragments expanded, adding up its cost,
 // depth, aliases and sign-in fields.
 type measure struct {
-	limits     Limits
+	limits Limits
+	// limit is the complexity limit the operation is held to (0: none).
+	limit      int
 	vars       map[string]any
 	visited    int
 	overBudget bool
@@ -182,7 +228,7 @@ func collectFields(set ast.SelectionSet) []*fieldGroup {
 func (m *measure) fieldCost(g *fieldGroup, depth int, root bool) int {
 	f := g.fields[0]
 	m.visited++
-	budget := m.limits.MaxComplexity
+	budget := m.limit
 	if budget <= 0 {
 		budget = maxVisits
 	}
@@ -209,24 +255,35 @@ func (m *measure) fieldCost(g *fieldGroup, depth int, root bool) int {
 	for _, occ := range g.fields {
 		children = append(children, occ.SelectionSet...)
 	}
-	cost := m.selectionCost(children, depth+1, false)
+	cost := m.itemCost(children, depth)
 	if f.Definition != nil && f.Definition.Type.Elem != nil {
-		cost = satMul(cost, m.listSize(f))
+		n, _ := m.listSize(f)
+		cost = satMul(cost, n)
 	}
 	return satAdd(1, cost)
 }
 
+// itemCost is what one value of a field with selection children costs
+// (children gathered from every occurrence of the field); a list field
+// costs it once per item. The execution budget charges a list's extra
+// items with it too (chargeList), so the two agree by construction.
+func (m *measure) itemCost(children ast.SelectionSet, depth int) int {
+	return m.selectionCost(children, depth+1, false)
+}
+
 // listSize is how many items a list field is expected to return: its
-// `first` argument when it has one, else the configured default.
-func (m *measure) listSize(f *ast.Field) int {
+// `first` argument when it has one, else the configured default (assumed
+// is then true: nothing bounds the answer, so the execution budget checks
+// it).
+func (m *measure) listSize(f *ast.Field) (n int, assumed bool) {
 	if arg := f.Arguments.ForName("first"); arg != nil {
 		if v, err := arg.Value.Value(m.vars); err == nil {
 			if n, ok := asInt(v); ok && n > 0 {
-				return n
+				return n, false
 			}
 		}
 	}
-	return max(m.limits.DefaultListSize, 1)
+	return max(m.limits.DefaultListSize, 1), true
 }
 
 func asInt(v any) (int, bool) {

@@ -70,12 +70,29 @@ func BenchmarkLimits_ParseAndValidateAtTheTokenLimit(b *testing.B) {
 }
 
 func TestLimits_LargestClientQueryCost(t *testing.T) {
-	m := &measure{limits: defaultLimits}
+	m := &measure{limits: defaultLimits, limit: defaultLimits.MaxComplexity}
 	opCtx := opContext(t, benchDocument)
 	if cost := m.selectionCost(opCtx.Operation.SelectionSet, 1, false); cost != 102002 {
 		t.Errorf("cost %d, want 102,002 (see the README)", cost)
 	}
 	if m.depth != 5 || m.aliases != 0 {
 		t.Errorf("depth %d, aliases %d; want 5 and 0", m.depth, m.aliases)
+	}
+}
+
+// What the subscription limit's default (1,000) was chosen against: the
+// fullest roomEvents selection a client needs costs 28, the red team's
+// nested one 40,304.
+func TestLimits_SubscriptionCosts(t *testing.T) {
+	for doc, want := range map[string]int{
+		`subscription { roomEvents(roomId: "r") { roomId type time roomName
+			participant { id roomId userId guestName displayName isActive isHost joinedAt leftAt user { id displayName avatarUrl } }
+			settings { allowChat allowScreenShare allowGuestAccess waitingRoom muteParticipantsOnJoin maxParticipants allowParticipantVideo allowParticipantAudio } } }`: 28,
+		`subscription { roomEvents(roomId: "r") { participant { user { rooms { id name participants { id displayName user { displayName } } } } } } }`: 40304,
+	} {
+		m := &measure{limits: defaultLimits, limit: defaultLimits.MaxComplexity}
+		if cost := m.selectionCost(opContext(t, doc).Operation.SelectionSet, 1, false); cost != want {
+			t.Errorf("cost %d, want %d: %s", cost, want, doc)
+		}
 	}
 }

@@ -7,8 +7,11 @@ import (
 	"sync"
 	"time"
 
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vikstrous/dataloadgen"
 
+	"github.com/neuronmeet/api/auth"
 	"github.com/neuronmeet/api/models"
 	"github.com/neuronmeet/api/service"
 )
@@ -29,8 +32,16 @@ type Loaders struct {
 	Participants *dataloadgen.Loader[string, []*models.Participant]
 	Users        *dataloadgen.Loader[string, *models.User]
 
-	mu          sync.Mutex
-	cachedUsers map[string]struct{}
+	mu sync.Mutex
+	// What the loaders hold for the prefetch to skip: users, and the rooms
+	// whose settings and participant lists are cached.
+	cachedUsers        map[string]struct{}
+	cachedSettings     map[string]struct{}
+	cachedParticipants map[string]struct{}
+	// roomLists memoizes HostedRooms (see hostedRooms).
+	roomLists map[roomListKey]*roomListCall
+	// prefetching runs one prefetch at a time (see prefetchRooms).
+	prefetching sync.Mutex
 }
 
 // NewLoaders returns fresh loaders over svc.
@@ -41,6 +52,10 @@ func NewLoaders(svc *service.Service) *Loaders {
 		Participants: dataloadgen.NewMappedLoader(observed("participants", svc.ParticipantsByRoomIDs), opts...),
 		Users:        dataloadgen.NewMappedLoader(observed("users", svc.UsersByIDs), opts...),
 		cachedUsers:  map[string]struct{}{},
+
+		cachedSettings:     map[string]struct{}{},
+		cachedParticipants: map[string]struct{}{},
+		roomLists:          map[roomListKey]*roomListCall{},
 	}
 }
 
@@ -48,29 +63,115 @@ func NewLoaders(svc *service.Service) *Loaders {
 func (l *Loaders) PrimeUser(u *models.User) {
 	l.Users.Clear(u.ID)
 	l.Users.Prime(u.ID, u)
-	l.mu.Lock()
-	l.cachedUsers[u.ID] = struct{}{}
-	l.mu.Unlock()
+	l.cache(l.cachedUsers, u.ID)
 }
 
-// missingUsers filters ids down to users not cached yet, deduplicated.
-func (l *Loaders) missingUsers(ids []string) []string {
+// claim filters ids down to those not in cached (one of the sets above),
+// deduplicated, and adds them to it: the caller is about to load and prime
+// them, and must unclaim them if it fails. Only the prefetch claims, one at
+// a time (see prefetchRooms).
+func (l *Loaders) claim(cached map[string]struct{}, ids []string) []string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	out := ids[:0]
+	out := make([]string, 0, len(ids))
 	for _, id := range ids {
-		if _, ok := l.cachedUsers[id]; !ok {
-			l.cachedUsers[id] = struct{}{}
+		if _, ok := cached[id]; !ok {
+			cached[id] = struct{}{}
 			out = append(out, id)
 		}
 	}
 	return out
 }
 
+// unclaim removes ids from cached: loading them failed.
+func (l *Loaders) unclaim(cached map[string]struct{}, ids []string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, id := range ids {
+		delete(cached, id)
+	}
+}
+
+// cache records ids in cached: the loaders hold them now.
+func (l *Loaders) cache(cached map[string]struct{}, ids ...string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, id := range ids {
+		cached[id] = struct{}{}
+	}
+}
+
 // PrimeSettings caches s as its room's settings, replacing any cached copy.
 func (l *Loaders) PrimeSettings(s *models.RoomSettings) {
 	l.Settings.Clear(s.RoomID)
 	l.Settings.Prime(s.RoomID, s)
+	l.cache(l.cachedSettings, s.RoomID)
+}
+
+// PrimeParticipants caches ps as the room's participant list, unless one
+// is cached already.
+func (l *Loaders) PrimeParticipants(roomID string, ps []*models.Participant) {
+	l.Participants.Prime(roomID, ps)
+	l.cache(l.cachedParticipants, roomID)
+}
+
+// ClearParticipants forgets the room's cached participant list.
+func (l *Loaders) ClearParticipants(roomID string) {
+	l.Participants.Clear(roomID)
+	l.unclaim(l.cachedParticipants, []string{roomID})
+}
+
+// roomListKey is one HostedRooms call: who asked (it authorizes by the
+// principal, and over a websocket each operation has its own), whose rooms,
+// and the page.
+type roomListKey struct {
+	principal     *auth.Principal
+	host          string
+	status, after string
+	first         int
+	hasFirst      bool
+	hasAfter      bool
+	withSettings  bool
+}
+
+type roomListCall struct {
+	done  chan struct{}
+	rooms []*models.Room
+	err   error
+}
+
+// hostedRooms is svc.HostedRooms, memoized: within one request the same
+// host's rooms with the same arguments are fetched once, however many
+// aliases ask (concurrent callers wait for the first). A mutation's fields
+// each change data and run one after another, so they always read afresh.
+func (l *Loaders) hostedRooms(ctx context.Context, svc *service.Service, hostID string, page service.RoomPage) ([]*models.Room, error) {
+	if graphql.HasOperationContext(ctx) && graphql.GetOperationContext(ctx).Operation.Operation == ast.Mutation {
+		return svc.HostedRooms(ctx, hostID, page)
+	}
+	key := roomListKey{principal: auth.FromContext(ctx), host: hostID, status: string(page.Status), withSettings: page.WithSettings}
+	if page.First != nil {
+		key.first, key.hasFirst = *page.First, true
+	}
+	if page.After != nil {
+		key.after, key.hasAfter = *page.After, true
+	}
+	l.mu.Lock()
+	call, found := l.roomLists[key]
+	if !found {
+		call = &roomListCall{done: make(chan struct{})}
+		l.roomLists[key] = call
+	}
+	l.mu.Unlock()
+	if !found {
+		call.rooms, call.err = svc.HostedRooms(ctx, hostID, page)
+		close(call.done)
+	}
+	select {
+	case <-call.done:
+		return call.rooms, call.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 }
 
 type loadersKey struct{}

@@ -8,57 +8,131 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 
 	"github.com/neuronmeet/api/models"
+	"github.com/neuronmeet/api/service"
 )
+
+// hostedRooms answers a list field of a host's rooms (f, with the page
+// asked for and what its selection wants): the rooms, fetched once per
+// request for the same page (Loaders.hostedRooms), charged to the execution
+// budget for any beyond what the field was costed at, then prefetched. The
+// resolver and the fast path both call it, so they account alike; a list
+// over the budget is refused before anything under it is loaded.
+func (r *Resolver) hostedRooms(ctx context.Context, f graphql.CollectedField, hostID string, page service.RoomPage, want roomSelection) ([]*models.Room, error) {
+	page.WithSettings = want.settings
+	rooms, err := For(ctx).hostedRooms(ctx, r.Service, hostID, page)
+	if err != nil {
+		return nil, err
+	}
+	if err := chargeList(ctx, f, len(rooms)); err != nil {
+		return nil, err
+	}
+	if err := r.prefetchRooms(ctx, rooms, want); err != nil {
+		return nil, err
+	}
+	return rooms, nil
+}
+
+// roomParticipants answers a room's participants field f: the cached (or
+// batched) list, only those present when activeOnly, charged to the
+// execution budget before any participant is resolved. The resolver and the
+// fast path both call it.
+func roomParticipants(ctx context.Context, f graphql.CollectedField, roomID string, activeOnly bool) ([]*models.Participant, error) {
+	list, err := For(ctx).Participants.Load(ctx, roomID)
+	if err != nil {
+		return nil, err
+	}
+	if activeOnly {
+		active := make([]*models.Participant, 0, len(list))
+		for _, p := range list {
+			if p.IsActive {
+				active = append(active, p)
+			}
+		}
+		list = active
+	}
+	if err := chargeList(ctx, f, len(list)); err != nil {
+		return nil, err
+	}
+	return list, nil
+}
 
 // prefetchRooms loads, in one batch each, whatever the query selects under
 // a list of rooms (settings, participants, their users, hosts) and primes
 // the loaders with it. The field resolvers then find everything cached and
 // never wait on a loader's timer: a request costs the same few statements
-// whether it lists one room or a hundred.
+// whether it lists one room or a hundred. What the loaders hold already is
+// not loaded again, so aliases repeating a list cost no statement more.
 func (r *Resolver) prefetchRooms(ctx context.Context, rooms []*models.Room, want roomSelection) error {
 	if len(rooms) == 0 {
 		return nil
 	}
 	l := For(ctx)
+	// One prefetch at a time: aliases of one list prefetch concurrently, and
+	// the second must find the first's rows primed, not load them again or,
+	// seeing them claimed, let its field resolvers load them before they
+	// arrive.
+	l.prefetching.Lock()
+	defer l.prefetching.Unlock()
 	ids := make([]string, len(rooms))
 	var userIDs []string
 	for i, room := range rooms {
 		ids[i] = room.ID
-		if room.JoinedSettings != nil {
-			l.Settings.Prime(room.ID, room.JoinedSettings)
-		}
 		if want.host {
 			userIDs = append(userIDs, room.HostID)
 		}
 	}
-	if want.settings && rooms[0].JoinedSettings == nil {
-		settings, err := r.Service.SettingsByRoomIDs(ctx, ids)
-		if err != nil {
-			return fmt.Errorf("prefetch rooms: %w", err)
+	if want.settings {
+		// Settings joined to the rooms cost nothing more (Prime keeps a
+		// copy already cached); the rest are loaded unless cached.
+		var joined []string
+		for _, room := range rooms {
+			if room.JoinedSettings != nil {
+				l.Settings.Prime(room.ID, room.JoinedSettings)
+				joined = append(joined, room.ID)
+			}
 		}
-		for _, s := range settings {
-			l.Settings.Prime(s.RoomID, s)
+		l.cache(l.cachedSettings, joined...)
+		if missing := l.claim(l.cachedSettings, ids); len(missing) > 0 {
+			settings, err := r.Service.SettingsByRoomIDs(ctx, missing)
+			if err != nil {
+				l.unclaim(l.cachedSettings, missing)
+				return fmt.Errorf("prefetch rooms: %w", err)
+			}
+			for _, s := range settings {
+				l.Settings.Prime(s.RoomID, s)
+			}
 		}
 	}
 	if want.participants {
-		participants, err := r.Service.ParticipantsByRoomIDs(ctx, ids)
-		if err != nil {
-			return fmt.Errorf("prefetch rooms: %w", err)
+		if missing := l.claim(l.cachedParticipants, ids); len(missing) > 0 {
+			participants, err := r.Service.ParticipantsByRoomIDs(ctx, missing)
+			if err != nil {
+				l.unclaim(l.cachedParticipants, missing)
+				return fmt.Errorf("prefetch rooms: %w", err)
+			}
+			for id, ps := range participants {
+				l.Participants.Prime(id, ps)
+			}
 		}
-		for id, ps := range participants {
-			l.Participants.Prime(id, ps)
-			if want.participantUsers {
-				for _, p := range ps {
-					if p.UserID != nil {
-						userIDs = append(userIDs, *p.UserID)
-					}
+	}
+	if want.participantUsers {
+		for _, id := range ids {
+			// Primed above, or before: a cache hit.
+			ps, err := l.Participants.Load(ctx, id)
+			if err != nil {
+				return fmt.Errorf("prefetch rooms: %w", err)
+			}
+			for _, p := range ps {
+				if p.UserID != nil {
+					userIDs = append(userIDs, *p.UserID)
 				}
 			}
 		}
 	}
-	if missing := l.missingUsers(userIDs); len(missing) > 0 {
+	if missing := l.claim(l.cachedUsers, userIDs); len(missing) > 0 {
 		users, err := r.Service.UsersByIDs(ctx, missing)
 		if err != nil {
+			l.unclaim(l.cachedUsers, missing)
 			return fmt.Errorf("prefetch rooms: %w", err)
 		}
 		for _, u := range users {

@@ -8,6 +8,7 @@ package graph
 import (
 	"context"
 
+	"github.com/99designs/gqlgen/graphql"
 	"github.com/neuronmeet/api/apperr"
 	"github.com/neuronmeet/api/events"
 	"github.com/neuronmeet/api/models"
@@ -35,7 +36,7 @@ func (r *mutationResolver) CreateRoom(ctx context.Context, input *service.Create
 	}
 	l := For(ctx)
 	l.PrimeSettings(res.Settings)
-	l.Participants.Prime(res.Room.ID, []*models.Participant{})
+	l.PrimeParticipants(res.Room.ID, []*models.Participant{})
 	return res.Room, nil
 }
 
@@ -55,7 +56,7 @@ func (r *mutationResolver) EndRoom(ctx context.Context, roomID string) (*models.
 	if err != nil {
 		return nil, err
 	}
-	For(ctx).Participants.Clear(room.ID) // everyone just left
+	For(ctx).ClearParticipants(room.ID) // everyone just left
 	return room, nil
 }
 
@@ -139,17 +140,7 @@ func (r *roomResolver) Settings(ctx context.Context, obj *models.Room) (*models.
 
 // Participants is the resolver for the participants field.
 func (r *roomResolver) Participants(ctx context.Context, obj *models.Room, activeOnly *bool) ([]*models.Participant, error) {
-	all, err := For(ctx).Participants.Load(ctx, obj.ID)
-	if err != nil || activeOnly == nil || !*activeOnly {
-		return all, err
-	}
-	active := make([]*models.Participant, 0, len(all))
-	for _, p := range all {
-		if p.IsActive {
-			active = append(active, p)
-		}
-	}
-	return active, nil
+	return roomParticipants(ctx, graphql.GetFieldContext(ctx).Field, obj.ID, activeOnly != nil && *activeOnly)
 }
 
 // RoomEvents is the resolver for the roomEvents field.
@@ -169,19 +160,11 @@ func (r *userResolver) Email(ctx context.Context, obj *models.User) (*string, er
 
 // Rooms is the resolver for the rooms field.
 func (r *userResolver) Rooms(ctx context.Context, obj *models.User, status *service.RoomStatus, first *int, after *string) ([]*models.Room, error) {
-	want := selectedRoomFields(ctx)
-	page := service.RoomPage{First: first, After: after, WithSettings: want.settings}
+	page := service.RoomPage{First: first, After: after}
 	if status != nil {
 		page.Status = *status
 	}
-	rooms, err := r.Service.HostedRooms(ctx, obj.ID, page)
-	if err != nil {
-		return nil, err
-	}
-	if err := r.prefetchRooms(ctx, rooms, want); err != nil {
-		return nil, err
-	}
-	return rooms, nil
+	return r.hostedRooms(ctx, graphql.GetFieldContext(ctx).Field, obj.ID, page, selectedRoomFields(ctx))
 }
 
 // Mutation returns MutationResolver implementation.
