@@ -308,8 +308,13 @@ func TestStreams_SubscriptionsPerConnectionAreCapped(t *testing.T) {
 		t.Fatal(err)
 	}
 	first := ws.subscribe(roomEventsQuery, vars)
-	ws.subscribe(roomEventsQuery, vars)
+	second := ws.subscribe(roomEventsQuery, vars)
 	waitSubscribers(t, srv, 2)
+	// An event reaching both shows both are set up (a subscription is
+	// counted just before the caller's right to it is checked).
+	mustSucceed(t, "lock", srv.updateSettings(host.Token, room.ID, map[string]any{"isLocked": true}))
+	first.event(5 * time.Second)
+	second.event(5 * time.Second)
 	if code, reason := ws.subscribe(roomEventsQuery, vars).refused(5 * time.Second); code != "TOO_MANY_REQUESTS" || reason != "SUBSCRIPTIONS_PER_CONNECTION" {
 		t.Fatalf("third subscription: %s %s, want TOO_MANY_REQUESTS SUBSCRIPTIONS_PER_CONNECTION", code, reason)
 	}

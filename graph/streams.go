@@ -196,15 +196,26 @@ func streamOps(counts *streamCounts, gate *admission.Gate, present graphql.Error
 				counter.Add(-1)
 				return refuse(ctx, refusal)
 			}
-			// gqlgen cancels an operation's context when it ends, however
-			// it ends (completed, stopped by the client, connection gone).
-			context.AfterFunc(ctx, func() { counter.Add(-1) })
-			if subscription {
-				return next(ctx) // its events take turns (admitEvents)
+			// The place is given back as the operation's last result is
+			// taken, before gqlgen tells the client it is complete (a client
+			// may reuse it at once), or else when gqlgen cancels the
+			// operation's context, however it ends.
+			var once sync.Once
+			leave := func() { once.Do(func() { counter.Add(-1) }) }
+			context.AfterFunc(ctx, leave)
+			responses := next(ctx) // a subscription's events take turns (admitEvents)
+			if !subscription {
+				responses = gated(gate, responses, func(ctx context.Context) *graphql.Response {
+					return &graphql.Response{Errors: gqlerror.List{present(ctx, errServerBusy)}}
+				})
 			}
-			return gated(gate, next(ctx), func(ctx context.Context) *graphql.Response {
-				return &graphql.Response{Errors: gqlerror.List{present(ctx, errServerBusy)}}
-			})
+			return func(ctx context.Context) *graphql.Response {
+				resp := responses(ctx)
+				if resp == nil {
+					leave()
+				}
+				return resp
+			}
 		}
 		if become, ok := ctx.Value(sseStreamKey{}).(*sseBecome); ok && subscription {
 			if err := become.stream(ctx, counts); err != nil {

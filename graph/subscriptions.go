@@ -195,7 +195,8 @@ func reportStreamErrors(present graphql.ErrorPresenterFunc) graphql.OperationMid
 	}
 }
 
-// freshLoaders gives every event of a subscription its own dataloaders.
+// freshLoaders gives every event of a subscription, and every operation on
+// a websocket, its own dataloaders.
 // Loaders cache what they load, and a subscription's context lasts as long
 // as it does: shared across events, a participant's user would keep the
 // displayName it had at the first event. Each call of the response handler
@@ -205,7 +206,10 @@ func freshLoaders(svc *service.Service) graphql.ResponseMiddleware {
 		// Errors dispatched before an operation exists (a body that is not
 		// JSON) have no operation context.
 		if graphql.HasOperationContext(ctx) {
-			if op := graphql.GetOperationContext(ctx).Operation; op != nil && op.Operation == ast.Subscription {
+			op := graphql.GetOperationContext(ctx).Operation
+			// A websocket's queries and mutations alike: the connection's
+			// request context (and its loaders) outlives each of them.
+			if op != nil && (op.Operation == ast.Subscription || sessionOf(ctx) != nil) {
 				ctx = context.WithValue(ctx, loadersKey{}, NewLoaders(svc))
 			}
 		}
