@@ -42,6 +42,9 @@ type Loaders struct {
 	roomLists map[roomListKey]*roomListCall
 	// prefetching runs one prefetch at a time (see prefetchRooms).
 	prefetching sync.Mutex
+	// primedUsers are the copies PrimeUser put in Users.
+	primingUsers sync.Mutex
+	primedUsers  map[string]*models.User
 }
 
 // NewLoaders returns fresh loaders over svc.
@@ -56,13 +59,23 @@ func NewLoaders(svc *service.Service) *Loaders {
 		cachedSettings:     map[string]struct{}{},
 		cachedParticipants: map[string]struct{}{},
 		roomLists:          map[roomListKey]*roomListCall{},
+		primedUsers:        map[string]*models.User{},
 	}
 }
 
 // PrimeUser caches u, replacing any cached copy (it is the newest).
+// Priming the copy already primed does nothing: aliases of me all prime
+// the one viewer, and a Clear between another alias's Prime and its
+// children's loads would send those loads to the database again.
 func (l *Loaders) PrimeUser(u *models.User) {
+	l.primingUsers.Lock()
+	defer l.primingUsers.Unlock()
+	if l.primedUsers[u.ID] == u {
+		return
+	}
 	l.Users.Clear(u.ID)
 	l.Users.Prime(u.ID, u)
+	l.primedUsers[u.ID] = u
 	l.cache(l.cachedUsers, u.ID)
 }
 
