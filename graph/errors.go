@@ -9,8 +9,8 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
-	"github.com/neuronmeet/api/apperr"
 	"github.com/neuronmeet/api/db"
+	"github.com/neuronmeet/api/internal/apperr"
 )
 
 // internalMessage is all a client learns about an unexpected failure; the

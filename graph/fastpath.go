@@ -10,8 +10,8 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
 
+	"github.com/neuronmeet/api/internal/service"
 	"github.com/neuronmeet/api/models"
-	"github.com/neuronmeet/api/service"
 )
 
 // fastSchema answers the dashboard query, me { rooms { … } }, with a

@@ -15,9 +15,9 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler"
 	"github.com/uptrace/bun"
 
-	"github.com/neuronmeet/api/auth"
 	"github.com/neuronmeet/api/db/dbtest"
-	"github.com/neuronmeet/api/service"
+	"github.com/neuronmeet/api/internal/auth"
+	"github.com/neuronmeet/api/internal/service"
 )
 
 // The fast path must be invisible: for every document, the bytes a client
@@ -31,11 +31,12 @@ func TestFastPath_MatchesGeneratedExecutor(t *testing.T) {
 		}
 		svc := service.New(bdb, tokens, passwords)
 		log := slog.New(slog.NewTextHandler(io.Discard, nil))
-		fast := wrap(svc, tokens, NewHandler(svc, log, HandlerConfig{}))
+		fast := wrap(tokens, NewHandler(svc, log, HandlerConfig{}))
 		plain := handler.New(NewExecutableSchema(Config{Resolvers: &Resolver{Service: svc}}))
 		plain.AddTransport(postTransport{})
 		plain.SetErrorPresenter(errorPresenter(log))
-		generic := wrap(svc, tokens, plain)
+		plain.AroundResponses(withLoaders(svc))
+		generic := wrap(tokens, plain)
 
 		host, other, roomIDs := seedFastPathData(t, svc)
 		hostToken, _ := tokens.IssueUser(host, "")
@@ -101,8 +102,8 @@ func TestFastPath_MatchesGeneratedExecutor(t *testing.T) {
 	})
 }
 
-func wrap(svc *service.Service, tokens *auth.Tokens, h http.Handler) http.Handler {
-	return auth.Middleware(tokens)(LoadersMiddleware(svc)(h))
+func wrap(tokens *auth.Tokens, h http.Handler) http.Handler {
+	return auth.Middleware(tokens)(h)
 }
 
 func post(t *testing.T, h http.Handler, token, query string, vars map[string]any) []byte {
@@ -184,12 +185,13 @@ func TestFastPath_AgreesWithGeneratedExecutorOnExecutionBudget(t *testing.T) {
 		log := slog.New(slog.NewTextHandler(io.Discard, nil))
 		// Lists without first count 5 items; a response may cost 15.
 		limits := Limits{DefaultListSize: 5, MaxComplexity: 15}
-		fast := wrap(svc, tokens, NewHandler(svc, log, HandlerConfig{Limits: limits}))
+		fast := wrap(tokens, NewHandler(svc, log, HandlerConfig{Limits: limits}))
 		plain := handler.New(NewExecutableSchema(Config{Resolvers: &Resolver{Service: svc}}))
 		plain.AddTransport(postTransport{})
 		plain.Use(limitsExtension{limits})
 		plain.SetErrorPresenter(errorPresenter(log))
-		generic := wrap(svc, tokens, plain)
+		plain.AroundResponses(withLoaders(svc))
+		generic := wrap(tokens, plain)
 
 		host := seedLongLists(t, svc, 8, 8)
 		hostToken, _ := tokens.IssueUser(host, "")

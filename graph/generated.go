@@ -13,9 +13,9 @@ import (
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/introspection"
-	"github.com/neuronmeet/api/events"
+	"github.com/neuronmeet/api/internal/events"
+	"github.com/neuronmeet/api/internal/service"
 	"github.com/neuronmeet/api/models"
-	"github.com/neuronmeet/api/service"
 	gqlparser "github.com/vektah/gqlparser/v2"
 	"github.com/vektah/gqlparser/v2/ast"
 )
@@ -1319,7 +1319,7 @@ func (ec *executionContext) field_Mutation_createRoom_args(ctx context.Context, 
 	args := map[string]any{}
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (*service.CreateRoomInput, error) {
-			return ec.unmarshalOCreateRoomInput2ᚖgithubᚗcomᚋneuronmeetᚋapiᚋserviceᚐCreateRoomInput(ctx, v)
+			return ec.unmarshalOCreateRoomInput2ᚖgithubᚗcomᚋneuronmeetᚋapiᚋinternalᚋserviceᚐCreateRoomInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -1383,7 +1383,7 @@ func (ec *executionContext) field_Mutation_login_args(ctx context.Context, rawAr
 	args := map[string]any{}
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (service.LoginInput, error) {
-			return ec.unmarshalNLoginInput2githubᚗcomᚋneuronmeetᚋapiᚋserviceᚐLoginInput(ctx, v)
+			return ec.unmarshalNLoginInput2githubᚗcomᚋneuronmeetᚋapiᚋinternalᚋserviceᚐLoginInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -1397,7 +1397,7 @@ func (ec *executionContext) field_Mutation_register_args(ctx context.Context, ra
 	args := map[string]any{}
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (service.RegisterInput, error) {
-			return ec.unmarshalNRegisterInput2githubᚗcomᚋneuronmeetᚋapiᚋserviceᚐRegisterInput(ctx, v)
+			return ec.unmarshalNRegisterInput2githubᚗcomᚋneuronmeetᚋapiᚋinternalᚋserviceᚐRegisterInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -1419,7 +1419,7 @@ func (ec *executionContext) field_Mutation_updateRoomSettings_args(ctx context.C
 	args["roomId"] = arg0
 	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (service.UpdateRoomSettingsInput, error) {
-			return ec.unmarshalNUpdateRoomSettingsInput2githubᚗcomᚋneuronmeetᚋapiᚋserviceᚐUpdateRoomSettingsInput(ctx, v)
+			return ec.unmarshalNUpdateRoomSettingsInput2githubᚗcomᚋneuronmeetᚋapiᚋinternalᚋserviceᚐUpdateRoomSettingsInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -1503,7 +1503,7 @@ func (ec *executionContext) field_User_rooms_args(ctx context.Context, rawArgs m
 	args := map[string]any{}
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "status",
 		func(ctx context.Context, v any) (*service.RoomStatus, error) {
-			return ec.unmarshalORoomStatus2ᚖgithubᚗcomᚋneuronmeetᚋapiᚋserviceᚐRoomStatus(ctx, v)
+			return ec.unmarshalORoomStatus2ᚖgithubᚗcomᚋneuronmeetᚋapiᚋinternalᚋserviceᚐRoomStatus(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -1726,7 +1726,7 @@ func (ec *executionContext) _Mutation_register(ctx context.Context, field graphq
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *service.AuthResult) graphql.Marshaler {
-			return ec.marshalNAuthPayload2ᚖgithubᚗcomᚋneuronmeetᚋapiᚋserviceᚐAuthResult(ctx, selections, v)
+			return ec.marshalNAuthPayload2ᚖgithubᚗcomᚋneuronmeetᚋapiᚋinternalᚋserviceᚐAuthResult(ctx, selections, v)
 		},
 		true,
 		true,
@@ -1770,7 +1770,7 @@ func (ec *executionContext) _Mutation_login(ctx context.Context, field graphql.C
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *service.AuthResult) graphql.Marshaler {
-			return ec.marshalNAuthPayload2ᚖgithubᚗcomᚋneuronmeetᚋapiᚋserviceᚐAuthResult(ctx, selections, v)
+			return ec.marshalNAuthPayload2ᚖgithubᚗcomᚋneuronmeetᚋapiᚋinternalᚋserviceᚐAuthResult(ctx, selections, v)
 		},
 		true,
 		true,
@@ -1946,7 +1946,7 @@ func (ec *executionContext) _Mutation_joinRoom(ctx context.Context, field graphq
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *service.JoinResult) graphql.Marshaler {
-			return ec.marshalNJoinRoomPayload2ᚖgithubᚗcomᚋneuronmeetᚋapiᚋserviceᚐJoinResult(ctx, selections, v)
+			return ec.marshalNJoinRoomPayload2ᚖgithubᚗcomᚋneuronmeetᚋapiᚋinternalᚋserviceᚐJoinResult(ctx, selections, v)
 		},
 		true,
 		true,
@@ -3068,7 +3068,7 @@ func (ec *executionContext) _RoomEvent_type(ctx context.Context, field graphql.C
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v events.Type) graphql.Marshaler {
-			return ec.marshalNRoomEventType2githubᚗcomᚋneuronmeetᚋapiᚋeventsᚐType(ctx, selections, v)
+			return ec.marshalNRoomEventType2githubᚗcomᚋneuronmeetᚋapiᚋinternalᚋeventsᚐType(ctx, selections, v)
 		},
 		true,
 		true,
@@ -3386,7 +3386,7 @@ func (ec *executionContext) _Subscription_roomEvents(ctx context.Context, field 
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *events.Event) graphql.Marshaler {
-			return ec.marshalNRoomEvent2ᚖgithubᚗcomᚋneuronmeetᚋapiᚋeventsᚐEvent(ctx, selections, v)
+			return ec.marshalNRoomEvent2ᚖgithubᚗcomᚋneuronmeetᚋapiᚋinternalᚋeventsᚐEvent(ctx, selections, v)
 		},
 		true,
 		true,
@@ -6073,7 +6073,7 @@ func (ec *executionContext) ___Type(ctx context.Context, sel ast.SelectionSet, o
 
 // region    ***************************** type.gotpl *****************************
 
-func (ec *executionContext) marshalNAuthPayload2ᚖgithubᚗcomᚋneuronmeetᚋapiᚋserviceᚐAuthResult(ctx context.Context, sel ast.SelectionSet, v *service.AuthResult) graphql.Marshaler {
+func (ec *executionContext) marshalNAuthPayload2ᚖgithubᚗcomᚋneuronmeetᚋapiᚋinternalᚋserviceᚐAuthResult(ctx context.Context, sel ast.SelectionSet, v *service.AuthResult) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "AuthPayload!")
 		return graphql.Null
@@ -6123,7 +6123,7 @@ func (ec *executionContext) marshalNInt2int(ctx context.Context, sel ast.Selecti
 	return res
 }
 
-func (ec *executionContext) marshalNJoinRoomPayload2ᚖgithubᚗcomᚋneuronmeetᚋapiᚋserviceᚐJoinResult(ctx context.Context, sel ast.SelectionSet, v *service.JoinResult) graphql.Marshaler {
+func (ec *executionContext) marshalNJoinRoomPayload2ᚖgithubᚗcomᚋneuronmeetᚋapiᚋinternalᚋserviceᚐJoinResult(ctx context.Context, sel ast.SelectionSet, v *service.JoinResult) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "JoinRoomPayload!")
 		return graphql.Null
@@ -6131,7 +6131,7 @@ func (ec *executionContext) marshalNJoinRoomPayload2ᚖgithubᚗcomᚋneuronmeet
 	return ec._JoinRoomPayload(ctx, sel, v)
 }
 
-func (ec *executionContext) unmarshalNLoginInput2githubᚗcomᚋneuronmeetᚋapiᚋserviceᚐLoginInput(ctx context.Context, v any) (service.LoginInput, error) {
+func (ec *executionContext) unmarshalNLoginInput2githubᚗcomᚋneuronmeetᚋapiᚋinternalᚋserviceᚐLoginInput(ctx context.Context, v any) (service.LoginInput, error) {
 	res, err := ec.unmarshalInputLoginInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
@@ -6168,7 +6168,7 @@ func (ec *executionContext) marshalNPublicUser2ᚖgithubᚗcomᚋneuronmeetᚋap
 	return ec._PublicUser(ctx, sel, v)
 }
 
-func (ec *executionContext) unmarshalNRegisterInput2githubᚗcomᚋneuronmeetᚋapiᚋserviceᚐRegisterInput(ctx context.Context, v any) (service.RegisterInput, error) {
+func (ec *executionContext) unmarshalNRegisterInput2githubᚗcomᚋneuronmeetᚋapiᚋinternalᚋserviceᚐRegisterInput(ctx context.Context, v any) (service.RegisterInput, error) {
 	res, err := ec.unmarshalInputRegisterInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
@@ -6197,7 +6197,7 @@ func (ec *executionContext) marshalNRoom2ᚖgithubᚗcomᚋneuronmeetᚋapiᚋmo
 	return ec._Room(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNRoomEvent2ᚖgithubᚗcomᚋneuronmeetᚋapiᚋeventsᚐEvent(ctx context.Context, sel ast.SelectionSet, v *events.Event) graphql.Marshaler {
+func (ec *executionContext) marshalNRoomEvent2ᚖgithubᚗcomᚋneuronmeetᚋapiᚋinternalᚋeventsᚐEvent(ctx context.Context, sel ast.SelectionSet, v *events.Event) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "RoomEvent!")
 		return graphql.Null
@@ -6205,13 +6205,13 @@ func (ec *executionContext) marshalNRoomEvent2ᚖgithubᚗcomᚋneuronmeetᚋapi
 	return ec._RoomEvent(ctx, sel, v)
 }
 
-func (ec *executionContext) unmarshalNRoomEventType2githubᚗcomᚋneuronmeetᚋapiᚋeventsᚐType(ctx context.Context, v any) (events.Type, error) {
+func (ec *executionContext) unmarshalNRoomEventType2githubᚗcomᚋneuronmeetᚋapiᚋinternalᚋeventsᚐType(ctx context.Context, v any) (events.Type, error) {
 	tmp, err := graphql.UnmarshalString(v)
 	res := events.Type(tmp)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalNRoomEventType2githubᚗcomᚋneuronmeetᚋapiᚋeventsᚐType(ctx context.Context, sel ast.SelectionSet, v events.Type) graphql.Marshaler {
+func (ec *executionContext) marshalNRoomEventType2githubᚗcomᚋneuronmeetᚋapiᚋinternalᚋeventsᚐType(ctx context.Context, sel ast.SelectionSet, v events.Type) graphql.Marshaler {
 	_ = sel
 	res := graphql.MarshalString(string(v))
 	if res == graphql.Null {
@@ -6256,7 +6256,7 @@ func (ec *executionContext) marshalNTime2timeᚐTime(ctx context.Context, sel as
 	return res
 }
 
-func (ec *executionContext) unmarshalNUpdateRoomSettingsInput2githubᚗcomᚋneuronmeetᚋapiᚋserviceᚐUpdateRoomSettingsInput(ctx context.Context, v any) (service.UpdateRoomSettingsInput, error) {
+func (ec *executionContext) unmarshalNUpdateRoomSettingsInput2githubᚗcomᚋneuronmeetᚋapiᚋinternalᚋserviceᚐUpdateRoomSettingsInput(ctx context.Context, v any) (service.UpdateRoomSettingsInput, error) {
 	res, err := ec.unmarshalInputUpdateRoomSettingsInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
@@ -6441,7 +6441,7 @@ func (ec *executionContext) marshalOBoolean2ᚖbool(ctx context.Context, sel ast
 	return res
 }
 
-func (ec *executionContext) unmarshalOCreateRoomInput2ᚖgithubᚗcomᚋneuronmeetᚋapiᚋserviceᚐCreateRoomInput(ctx context.Context, v any) (*service.CreateRoomInput, error) {
+func (ec *executionContext) unmarshalOCreateRoomInput2ᚖgithubᚗcomᚋneuronmeetᚋapiᚋinternalᚋserviceᚐCreateRoomInput(ctx context.Context, v any) (*service.CreateRoomInput, error) {
 	if v == nil {
 		return nil, nil
 	}
@@ -6513,7 +6513,7 @@ func (ec *executionContext) marshalORoomSettings2ᚖgithubᚗcomᚋneuronmeetᚋ
 	return ec._RoomSettings(ctx, sel, v)
 }
 
-func (ec *executionContext) unmarshalORoomStatus2ᚖgithubᚗcomᚋneuronmeetᚋapiᚋserviceᚐRoomStatus(ctx context.Context, v any) (*service.RoomStatus, error) {
+func (ec *executionContext) unmarshalORoomStatus2ᚖgithubᚗcomᚋneuronmeetᚋapiᚋinternalᚋserviceᚐRoomStatus(ctx context.Context, v any) (*service.RoomStatus, error) {
 	if v == nil {
 		return nil, nil
 	}
@@ -6522,7 +6522,7 @@ func (ec *executionContext) unmarshalORoomStatus2ᚖgithubᚗcomᚋneuronmeetᚋ
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalORoomStatus2ᚖgithubᚗcomᚋneuronmeetᚋapiᚋserviceᚐRoomStatus(ctx context.Context, sel ast.SelectionSet, v *service.RoomStatus) graphql.Marshaler {
+func (ec *executionContext) marshalORoomStatus2ᚖgithubᚗcomᚋneuronmeetᚋapiᚋinternalᚋserviceᚐRoomStatus(ctx context.Context, sel ast.SelectionSet, v *service.RoomStatus) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}

@@ -12,8 +12,8 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/vektah/gqlparser/v2/ast"
 
-	"github.com/neuronmeet/api/admission"
-	"github.com/neuronmeet/api/service"
+	"github.com/neuronmeet/api/internal/admission"
+	"github.com/neuronmeet/api/internal/service"
 )
 
 // HandlerConfig tunes the GraphQL endpoint.
@@ -33,8 +33,8 @@ type HandlerConfig struct {
 	Gate *admission.Gate
 }
 
-// NewHandler returns the /query endpoint. It needs the auth and loaders
-// middleware in front of it (see server.go).
+// NewHandler returns the /query endpoint. It needs auth.Middleware in
+// front of it (see app.Wrap).
 func NewHandler(svc *service.Service, log *slog.Logger, cfg HandlerConfig) http.Handler {
 	resolver := &Resolver{Service: svc, Gate: cfg.Gate}
 	present := errorPresenter(log)
@@ -71,7 +71,7 @@ func NewHandler(svc *service.Service, log *slog.Logger, cfg HandlerConfig) http.
 	srv.AroundOperations(reportStreamErrors(present))
 	srv.AroundOperations(streamOps(streams, cfg.Gate, present))
 	srv.AroundOperations(withEventTurns)
-	srv.AroundResponses(freshLoaders(svc))
+	srv.AroundResponses(withLoaders(svc))
 	srv.AroundResponses(eventTurnsDone)
 	srv.SetErrorPresenter(present)
 	srv.SetRecoverFunc(recoverFunc(log))

@@ -16,7 +16,7 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
-	"github.com/neuronmeet/api/apperr"
+	"github.com/neuronmeet/api/internal/apperr"
 )
 
 // Limits bound what one GraphQL request may ask for. Every check runs on

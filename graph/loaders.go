@@ -3,7 +3,6 @@ package graph
 import (
 	"context"
 	"errors"
-	"net/http"
 	"sync"
 	"time"
 
@@ -11,9 +10,9 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vikstrous/dataloadgen"
 
-	"github.com/neuronmeet/api/auth"
+	"github.com/neuronmeet/api/internal/auth"
+	"github.com/neuronmeet/api/internal/service"
 	"github.com/neuronmeet/api/models"
-	"github.com/neuronmeet/api/service"
 )
 
 // Loader tuning. Parents prefetch their children's data whenever the
@@ -189,18 +188,9 @@ func (l *Loaders) hostedRooms(ctx context.Context, svc *service.Service, hostID 
 
 type loadersKey struct{}
 
-// LoadersMiddleware gives every request its own Loaders.
-func LoadersMiddleware(svc *service.Service) func(http.Handler) http.Handler {
-	return func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			ctx := context.WithValue(r.Context(), loadersKey{}, NewLoaders(svc))
-			next.ServeHTTP(w, r.WithContext(ctx))
-		})
-	}
-}
-
-// For returns the request's Loaders. It panics without LoadersMiddleware:
-// that is a wiring bug, and silently building loaders here would hide it.
+// For returns the operation's Loaders (see withLoaders). It panics
+// without them: that is a wiring bug, and silently building loaders here
+// would hide it.
 func For(ctx context.Context) *Loaders {
 	return ctx.Value(loadersKey{}).(*Loaders)
 }

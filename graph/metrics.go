@@ -8,7 +8,7 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
 
-	"github.com/neuronmeet/api/metrics"
+	"github.com/neuronmeet/api/internal/metrics"
 )
 
 // observed reports the size of every batch fetch makes to the metrics.

@@ -7,8 +7,8 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
 
+	"github.com/neuronmeet/api/internal/service"
 	"github.com/neuronmeet/api/models"
-	"github.com/neuronmeet/api/service"
 )
 
 // hostedRooms answers a list field of a host's rooms (f, with the page

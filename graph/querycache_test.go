@@ -13,9 +13,9 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler/lru"
 	"github.com/vektah/gqlparser/v2/ast"
 
-	"github.com/neuronmeet/api/auth"
 	"github.com/neuronmeet/api/db/dbtest"
-	"github.com/neuronmeet/api/service"
+	"github.com/neuronmeet/api/internal/auth"
+	"github.com/neuronmeet/api/internal/service"
 )
 
 // The parsed-query cache keeps documents up to the APQ bound and forgets
@@ -42,7 +42,7 @@ func TestDocumentCache_KeepsSmallDocumentsOnly(t *testing.T) {
 func TestHandler_DoesNotRetainLargeDocuments(t *testing.T) {
 	tokens := auth.NewTokens([]byte("query-cache-test-secret-32-bytes"), time.Hour)
 	svc := service.New(dbtest.Open(t, "sqlite"), tokens, nil)
-	h := wrap(svc, tokens, NewHandler(svc, slog.New(slog.NewTextHandler(io.Discard, nil)), HandlerConfig{}))
+	h := wrap(tokens, NewHandler(svc, slog.New(slog.NewTextHandler(io.Discard, nil)), HandlerConfig{}))
 	const docs, size = 100, 250 << 10
 	pad := strings.Repeat("x", size)
 	send := func(i int) {

@@ -1,8 +1,8 @@
 package graph
 
 import (
-	"github.com/neuronmeet/api/admission"
-	"github.com/neuronmeet/api/service"
+	"github.com/neuronmeet/api/internal/admission"
+	"github.com/neuronmeet/api/internal/service"
 )
 
 // Resolver holds the dependencies every resolver shares.

@@ -9,10 +9,10 @@ import (
 	"context"
 
 	"github.com/99designs/gqlgen/graphql"
-	"github.com/neuronmeet/api/apperr"
-	"github.com/neuronmeet/api/events"
+	"github.com/neuronmeet/api/internal/apperr"
+	"github.com/neuronmeet/api/internal/events"
+	"github.com/neuronmeet/api/internal/service"
 	"github.com/neuronmeet/api/models"
-	"github.com/neuronmeet/api/service"
 )
 
 // Register is the resolver for the register field.

@@ -14,11 +14,11 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
-	"github.com/neuronmeet/api/admission"
-	"github.com/neuronmeet/api/apperr"
-	"github.com/neuronmeet/api/auth"
-	"github.com/neuronmeet/api/clientip"
-	"github.com/neuronmeet/api/metrics"
+	"github.com/neuronmeet/api/internal/admission"
+	"github.com/neuronmeet/api/internal/apperr"
+	"github.com/neuronmeet/api/internal/auth"
+	"github.com/neuronmeet/api/internal/clientip"
+	"github.com/neuronmeet/api/internal/metrics"
 )
 
 // StreamLimits bound what live streams may hold. A stream is a websocket

@@ -14,7 +14,7 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/coder/websocket"
 
-	"github.com/neuronmeet/api/admission"
+	"github.com/neuronmeet/api/internal/admission"
 )
 
 // A subscription's event waits for a slot in the gate before it is

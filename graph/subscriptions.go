@@ -13,9 +13,9 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
-	"github.com/neuronmeet/api/auth"
-	"github.com/neuronmeet/api/events"
-	"github.com/neuronmeet/api/service"
+	"github.com/neuronmeet/api/internal/auth"
+	"github.com/neuronmeet/api/internal/events"
+	"github.com/neuronmeet/api/internal/service"
 )
 
 // SubscriptionConfig tunes live events (Subscription.roomEvents) over
@@ -195,25 +195,16 @@ func reportStreamErrors(present graphql.ErrorPresenterFunc) graphql.OperationMid
 	}
 }
 
-// freshLoaders gives every event of a subscription, and every operation on
-// a websocket, its own dataloaders.
+// withLoaders is where loaders are born: every response gets its own. A
+// plain request has one response, a websocket operation one, and a
+// subscription one per event.
 // Loaders cache what they load, and a subscription's context lasts as long
 // as it does: shared across events, a participant's user would keep the
-// displayName it had at the first event. Each call of the response handler
-// produces one event, so loaders made here serve exactly one.
-func freshLoaders(svc *service.Service) graphql.ResponseMiddleware {
+// displayName it had at the first event; shared across a websocket's
+// operations, a query would see what the connection loaded before.
+func withLoaders(svc *service.Service) graphql.ResponseMiddleware {
 	return func(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
-		// Errors dispatched before an operation exists (a body that is not
-		// JSON) have no operation context.
-		if graphql.HasOperationContext(ctx) {
-			op := graphql.GetOperationContext(ctx).Operation
-			// A websocket's queries and mutations alike: the connection's
-			// request context (and its loaders) outlives each of them.
-			if op != nil && (op.Operation == ast.Subscription || sessionOf(ctx) != nil) {
-				ctx = context.WithValue(ctx, loadersKey{}, NewLoaders(svc))
-			}
-		}
-		return next(ctx)
+		return next(context.WithValue(ctx, loadersKey{}, NewLoaders(svc)))
 	}
 }
 

@@ -7,7 +7,7 @@ import (
 	"os"
 	"time"
 
-	"github.com/neuronmeet/api/auth"
+	"github.com/neuronmeet/api/internal/auth"
 )
 
 func main() {

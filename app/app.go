@@ -1,0 +1,114 @@
+// Package app wires the NeuronMeet API: configuration, construction of
+// the service and its edges, routes, the middleware chain, readiness,
+// serving and shutdown. server.go (package main) only picks a subcommand.
+package app
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"sync/atomic"
+
+	"github.com/uptrace/bun"
+
+	"github.com/neuronmeet/api/db"
+	"github.com/neuronmeet/api/internal/admission"
+	"github.com/neuronmeet/api/internal/auth"
+	"github.com/neuronmeet/api/internal/events"
+	"github.com/neuronmeet/api/internal/metrics"
+	"github.com/neuronmeet/api/internal/ratelimit"
+	"github.com/neuronmeet/api/internal/requestid"
+	"github.com/neuronmeet/api/internal/service"
+	"github.com/neuronmeet/api/internal/tracing"
+)
+
+// App is the wired server: what Serve runs and the end-to-end tests drive.
+type App struct {
+	cfg    Config
+	log    *slog.Logger
+	db     *bun.DB
+	svc    *service.Service
+	tokens *auth.Tokens
+	// ready is false until the database is migrated (see Run); New's
+	// callers hand it a migrated database, so it starts true.
+	ready atomic.Bool
+	// events carries live room events; stopLive ends websockets and SSE
+	// streams.
+	events   events.Broker
+	stopLive context.CancelFunc
+	closing  context.Context
+	gate     *admission.Gate
+	metrics  *metrics.Metrics
+	sqlHook  *metrics.QueryHook
+	handler  http.Handler
+}
+
+// New wires the service, the GraphQL and REST edges and the middleware
+// over an open database.
+func New(cfg Config, bdb *bun.DB, log *slog.Logger) (*App, error) {
+	// Every line logged while serving a request carries its id.
+	log = slog.New(requestid.LogHandler(log.Handler()))
+	passwords, err := auth.NewPasswords(cfg.BcryptCost)
+	if err != nil {
+		return nil, err
+	}
+	a := &App{cfg: cfg, log: log, db: bdb, tokens: auth.NewTokens(cfg.JWTSecret, cfg.JWTTTL), sqlHook: &metrics.QueryHook{}}
+	a.ready.Store(true)
+	a.closing, a.stopLive = context.WithCancel(context.Background())
+	a.svc = service.New(bdb, a.tokens, passwords)
+	a.events = newBroker(cfg, bdb, log)
+	a.svc.SetEvents(a.events)
+	if cfg.Tracing {
+		bdb.AddQueryHook(tracing.QueryHook{})
+	}
+	if cfg.Metrics {
+		a.metrics = metrics.New(bdb.DB)
+		bdb.AddQueryHook(a.sqlHook)
+	}
+	if cfg.RateLimits != nil {
+		guard := ratelimit.NewGuard(cfg.RateLimits)
+		guard.OnReject = func(op ratelimit.Op, scope string) { a.metrics.RateLimited(string(op), scope) }
+		a.svc.SetRateLimits(guard)
+	}
+	a.gate = admission.New(cfg.MaxConcurrentRequests, cfg.AdmissionMaxWait)
+	a.handler = a.Wrap(a.routes())
+	return a, nil
+}
+
+// newBroker picks how live events travel: through PostgreSQL between every
+// instance sharing the database, or within the process on SQLite (one
+// instance owns the file).
+func newBroker(cfg Config, bdb *bun.DB, log *slog.Logger) events.Broker {
+	opts := events.Options{Buffer: cfg.Subscriptions.Buffer}
+	if db.IsPostgres(bdb) {
+		return events.NewPostgres(bdb, events.PoolConnector(bdb.DB), log, opts)
+	}
+	return events.NewLocal(opts)
+}
+
+// Handler serves every route behind the middleware.
+func (a *App) Handler() http.Handler { return a.handler }
+
+// DB is the app's database.
+func (a *App) DB() *bun.DB { return a.db }
+
+// Service is the rules the edges share.
+func (a *App) Service() *service.Service { return a.svc }
+
+// Tokens signs and verifies bearer tokens.
+func (a *App) Tokens() *auth.Tokens { return a.tokens }
+
+// Events is the live-event broker.
+func (a *App) Events() events.Broker { return a.events }
+
+// Gate is the admission gate API requests pass.
+func (a *App) Gate() *admission.Gate { return a.gate }
+
+// CloseLive ends live events: websockets close, SSE streams and
+// subscriptions end, the LISTEN connection closes. Shutdown calls it first,
+// since http.Server.Shutdown would wait for SSE streams that never end and
+// ignores websockets. It is idempotent.
+func (a *App) CloseLive() {
+	a.stopLive()
+	_ = a.events.Close()
+}

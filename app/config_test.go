@@ -1,0 +1,80 @@
+package app
+
+import (
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/neuronmeet/api/graph"
+	"github.com/neuronmeet/api/internal/ratelimit"
+)
+
+func envFrom(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+// Unset, every setting has its documented safe default.
+func TestConfig_Defaults(t *testing.T) {
+	cfg, err := LoadConfig(envFrom(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !cfg.generatedSecret || cfg.Production || !cfg.Metrics || cfg.Tracing {
+		t.Errorf("defaults: generatedSecret %v production %v metrics %v tracing %v", cfg.generatedSecret, cfg.Production, cfg.Metrics, cfg.Tracing)
+	}
+	g := cfg.GraphQL
+	if g.MaxBodyBytes != 256<<10 || g.MaxTokens != 2000 || g.MaxDepth != 10 || g.MaxAliases != 30 ||
+		g.MaxComplexity != 250000 || g.DefaultListSize != 100 || g.MaxSubscriptionComplexity != 1000 || g.MaxSignIns != 1 || cfg.APQCacheSize != 1000 {
+		t.Errorf("GraphQL limits %+v, APQ %d", g, cfg.APQCacheSize)
+	}
+	if got := cfg.RateLimits[ratelimit.Login]; got.PerIP != (ratelimit.Rate{N: 30, Per: time.Minute}) || got.PerAccount != (ratelimit.Rate{N: 10, Per: 15 * time.Minute}) {
+		t.Errorf("login limits %+v", got)
+	}
+	if cfg.DB.MaxOpenConns != 20 || cfg.DB.StatementTimeout != 10*time.Second || cfg.DB.ConnectTimeout != 5*time.Second {
+		t.Errorf("database %+v", cfg.DB)
+	}
+	if want := min(2*runtime.GOMAXPROCS(0), cfg.DB.MaxOpenConns); cfg.MaxConcurrentRequests != want {
+		t.Errorf("MAX_CONCURRENT_REQUESTS defaults to %d, want two per core within the pool, %d", cfg.MaxConcurrentRequests, want)
+	}
+	if small, _ := LoadConfig(envFrom(map[string]string{"DB_MAX_OPEN_CONNS": "1"})); small.MaxConcurrentRequests != 1 {
+		t.Errorf("with a pool of 1 the gate admits %d at once, want 1", small.MaxConcurrentRequests)
+	}
+	if cfg.HTTP.ReadHeaderTimeout != 10*time.Second || cfg.HTTP.MaxHeaderBytes != 64<<10 || cfg.HTTP.ShutdownTimeout != 20*time.Second {
+		t.Errorf("HTTP %+v", cfg.HTTP)
+	}
+	if cfg.AdmissionMaxWait != 10*time.Second {
+		t.Errorf("ADMISSION_MAX_WAIT defaults to %s, want 10s", cfg.AdmissionMaxWait)
+	}
+	if short, _ := LoadConfig(envFrom(map[string]string{"HTTP_WRITE_TIMEOUT": "4s"})); short.AdmissionMaxWait != 2*time.Second {
+		t.Errorf("with a 4s write timeout the gate waits %s, want half of it", short.AdmissionMaxWait)
+	}
+	if l := cfg.Subscriptions.Limits; l != (graph.StreamLimits{PerUser: 16, PerAddress: 256, SubscriptionsPerConnection: 50,
+		OperationsPerConnection: 8, InitTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second}) {
+		t.Errorf("stream limits %+v", l)
+	}
+}
+
+// A bad value stops the server at start, naming the variable; it never
+// silently falls back to a default.
+func TestConfig_RefusesBadValues(t *testing.T) {
+	for key, value := range map[string]string{
+		"GRAPHQL_MAX_DEPTH": "-1", "GRAPHQL_MAX_COMPLEXITY": "lots", "GRAPHQL_MAX_BODY_BYTES": "-5",
+		"RATE_LIMITS": "maybe", "RATE_LIMIT_LOGIN_IP": "10", "RATE_LIMIT_JOIN_ACCOUNT": "5/never",
+		"TRUSTED_PROXIES": "10.0.0.0/33", "HTTP_READ_TIMEOUT": "soon", "SHUTDOWN_TIMEOUT": "-1s",
+		"DB_STATEMENT_TIMEOUT": "0", "DB_MAX_OPEN_CONNS": "0", "METRICS": "sometimes",
+		"MAX_CONCURRENT_REQUESTS": "-1", "ADMISSION_MAX_WAIT": "60s", "STREAMS_PER_USER": "-1",
+		"SUBSCRIPTIONS_PER_CONNECTION": "many", "WEBSOCKET_INIT_TIMEOUT": "0", "STREAM_WRITE_TIMEOUT": "-2s",
+		"GRAPHQL_MAX_SUBSCRIPTION_COMPLEXITY": "-1",
+	} {
+		_, err := LoadConfig(envFrom(map[string]string{key: value}))
+		if err == nil || !strings.Contains(err.Error(), key) {
+			t.Errorf("%s=%q: error %v, want one naming %s", key, value, err, key)
+		}
+	}
+	if _, err := LoadConfig(envFrom(map[string]string{"APP_ENV": "production", "JWT_SECRET": "too-short"})); err == nil {
+		t.Error("production accepted a JWT_SECRET under 32 bytes")
+	}
+	cfg, err := LoadConfig(envFrom(map[string]string{"RATE_LIMITS": "off", "RATE_LIMIT_LOGIN_IP": "off"}))
+	if err != nil || cfg.RateLimits != nil {
+		t.Errorf("RATE_LIMITS=off: %v, %v", cfg.RateLimits, err)
+	}
+}

@@ -1,0 +1,170 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/uptrace/bun"
+
+	"github.com/neuronmeet/api/db"
+	"github.com/neuronmeet/api/internal/tracing"
+)
+
+// NewLogger logs JSON to w from level up ("debug", "info", "warn",
+// "error"; anything else is info).
+func NewLogger(w io.Writer, level string) *slog.Logger {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		l = slog.LevelInfo
+	}
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l}))
+}
+
+// NewHTTPServer bounds what one connection may cost: slow or huge headers,
+// slow bodies, slow readers and idle keep-alives all end in a timeout.
+func NewHTTPServer(cfg Config, h http.Handler, log *slog.Logger) *http.Server {
+	return &http.Server{
+		Addr:              ":" + cfg.Port,
+		Handler:           h,
+		ReadHeaderTimeout: cfg.HTTP.ReadHeaderTimeout,
+		ReadTimeout:       cfg.HTTP.ReadTimeout,
+		WriteTimeout:      cfg.HTTP.WriteTimeout,
+		IdleTimeout:       cfg.HTTP.IdleTimeout,
+		MaxHeaderBytes:    cfg.HTTP.MaxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+}
+
+// Serve listens on cfg.Port and serves until ctx ends (see Run), with
+// traces exported when OTLP is configured.
+func Serve(ctx context.Context, cfg Config, log *slog.Logger) error {
+	if cfg.generatedSecret {
+		log.Warn("JWT_SECRET is not set: using a random secret for this process only; " +
+			"tokens will stop working on restart. Set JWT_SECRET (APP_ENV=production refuses to start without it).")
+	}
+	stopTracing, tracingOn, err := tracing.Setup(ctx, os.Getenv)
+	if err != nil {
+		return err
+	}
+	if tracingOn {
+		log.Info("exporting traces over OTLP")
+	}
+	defer func() {
+		// Flush the last spans; the exporter gets a few seconds at most.
+		flushCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := stopTracing(flushCtx); err != nil {
+			log.Warn("flushing traces failed", "err", err)
+		}
+	}()
+	ln, err := net.Listen("tcp", ":"+cfg.Port)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	return Run(ctx, cfg, log, ln)
+}
+
+// Run serves on ln until ctx ends, then finishes in-flight requests.
+//
+// It does not wait for the database: the pool connects lazily, migrations
+// run in the background until they succeed, and until then /readyz and
+// every API route answer 503. So a server started while PostgreSQL is
+// briefly down (a deploy racing a database restart) comes up by itself,
+// and an orchestrator sends it traffic only once it can serve.
+func Run(ctx context.Context, cfg Config, log *slog.Logger, ln net.Listener) error {
+	bdb, err := db.Connect(cfg.DB)
+	if err != nil {
+		return err
+	}
+	defer bdb.Close()
+	a, err := New(cfg, bdb, log)
+	if err != nil {
+		return err
+	}
+	a.ready.Store(false)
+	go a.migrateUntilDone(ctx)
+	defer a.CloseLive()
+	srv := NewHTTPServer(cfg, a.handler, log)
+	srv.RegisterOnShutdown(a.CloseLive)
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	store := "sqlite:" + cfg.SQLitePath
+	if cfg.DatabaseURL != "" {
+		store = "postgres"
+	}
+	log.Info("listening", "addr", ln.Addr().String(), "store", store, "playground", "http://localhost:"+cfg.Port+"/")
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down: finishing in-flight requests")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.HTTP.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// migrateUntilDone applies migrations, retrying with backoff while the
+// database is unreachable, then marks the app ready.
+func (a *App) migrateUntilDone(ctx context.Context) {
+	wait := 100 * time.Millisecond
+	for {
+		attempt, cancel := context.WithTimeout(ctx, 30*time.Second)
+		applied, err := db.Migrate(attempt, a.db)
+		cancel()
+		if err == nil {
+			if len(applied) > 0 {
+				a.log.Info("applied migrations", "migrations", applied)
+			}
+			a.ready.Store(true)
+			a.log.Info("database ready")
+			return
+		}
+		a.log.Warn("database not ready; retrying", "err", err, "retry_in", wait.String())
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+		wait = min(wait*2, 5*time.Second)
+	}
+}
+
+// Migrate applies the database migrations and exits.
+func Migrate(ctx context.Context, cfg Config, log *slog.Logger) error {
+	bdb, err := openDB(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	return bdb.Close()
+}
+
+// openDB connects and migrates.
+func openDB(ctx context.Context, cfg Config, log *slog.Logger) (*bun.DB, error) {
+	bdb, err := db.Open(ctx, cfg.DB)
+	if err != nil {
+		return nil, err
+	}
+	applied, err := db.Migrate(ctx, bdb)
+	if err != nil {
+		_ = bdb.Close()
+		return nil, err
+	}
+	if len(applied) > 0 {
+		log.Info("applied migrations", "migrations", applied)
+	}
+	return bdb, nil
+}

@@ -1,0 +1,292 @@
+package service
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"github.com/uptrace/bun"
+
+	"github.com/neuronmeet/api/internal/apperr"
+	"github.com/neuronmeet/api/internal/events"
+	"github.com/neuronmeet/api/models"
+	"github.com/neuronmeet/api/internal/ratelimit"
+)
+
+// JoinResult is a participant and the token that lets it act as itself.
+type JoinResult struct {
+	Participant      *models.Participant
+	ParticipantToken string
+}
+
+// JoinRoom adds the caller to the room with code: a signed-in user as
+// themself, an anonymous caller as the guest guestName.
+//
+// The room row is locked for the whole transaction, so concurrent joins
+// (and a concurrent end) of one room run one after another: the capacity
+// check and the insert can never interleave, and active participants never
+// exceed maxParticipants.
+func (s *Service) JoinRoom(ctx context.Context, code string, guestName *string) (*JoinResult, error) {
+	viewer, err := s.optionalViewer(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var guest string
+	if viewer == nil {
+		if guestName == nil {
+			return nil, apperr.Invalid("guestName", "guestName is required to join without signing in")
+		}
+		if guest, err = checkText("guestName", *guestName, MinGuestName, MaxGuestName); err != nil {
+			return nil, err
+		}
+	}
+	if !isKey(code) {
+		return nil, errRoomNotFound
+	}
+	account := "" // guests are limited by address only
+	if viewer != nil {
+		account = viewer.ID
+	}
+	if err := s.limits.Check(ctx, ratelimit.JoinRoom, account); err != nil {
+		return nil, err
+	}
+	var participant *models.Participant
+	created := false // a new presence, not a repeated join
+	err = s.inTx(ctx, func(ctx context.Context, tx bun.Tx) error {
+		created = false
+		room := new(models.Room)
+		err := s.forUpdate(tx.NewSelect().Model(room).Where("code = ?", normalizeCode(code))).Scan(ctx)
+		if errors.Is(err, sql.ErrNoRows) {
+			return errRoomNotFound
+		}
+		if err != nil {
+			return fmt.Errorf("load room: %w", err)
+		}
+		if !room.IsActive {
+			return errRoomEnded
+		}
+		isHost := viewer != nil && viewer.ID == room.HostID
+		if viewer != nil {
+			existing := new(models.Participant)
+			err := tx.NewSelect().Model(existing).
+				Where("room_id = ?", room.ID).Where("user_id = ?", viewer.ID).Where("is_active = ?", true).
+				Limit(1).Scan(ctx)
+			if err == nil {
+				participant = existing // joining twice is idempotent
+				return nil
+			}
+			if !errors.Is(err, sql.ErrNoRows) {
+				return fmt.Errorf("load participant: %w", err)
+			}
+		}
+		if room.IsLocked && !isHost {
+			return apperr.ForbiddenReason("ROOM_LOCKED", "room is locked")
+		}
+		settings := new(models.RoomSettings)
+		if err := tx.NewSelect().Model(settings).Column("allow_guest_access", "max_participants").
+			Where("room_id = ?", room.ID).Scan(ctx); err != nil {
+			return fmt.Errorf("load settings: %w", err)
+		}
+		if viewer == nil && !settings.AllowGuestAccess {
+			return apperr.ForbiddenReason("GUESTS_NOT_ALLOWED", "this room does not admit guests; sign in to join")
+		}
+		active, err := tx.NewSelect().Model((*models.Participant)(nil)).
+			Where("room_id = ?", room.ID).Where("is_active = ?", true).Count(ctx)
+		if err != nil {
+			return fmt.Errorf("count participants: %w", err)
+		}
+		if active >= int64(settings.MaxParticipants) {
+			return apperr.ConflictReason("ROOM_FULL", "room is full")
+		}
+		now := models.Now()
+		participant = &models.Participant{
+			ID:       models.NewID(),
+			RoomID:   room.ID,
+			IsActive: true,
+			IsHost:   isHost,
+			JoinedAt: now,
+		}
+		if viewer != nil {
+			participant.UserID = &viewer.ID
+		} else {
+			participant.GuestName = &guest
+		}
+		if _, err := tx.NewInsert().Model(participant).Exec(ctx); err != nil {
+			return fmt.Errorf("insert participant: %w", err)
+		}
+		created = true
+		if room.StartedAt == nil {
+			// A room starts when its first participant arrives.
+			_, err := tx.NewUpdate().Model(room).
+				Set("started_at = ?", now).Set("updated_at = ?", now).WherePK().Exec(ctx)
+			if err != nil {
+				return fmt.Errorf("start room: %w", err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, wrapUnlessApp("join room", err)
+	}
+	if created {
+		s.publish(ctx, participantEvent(events.ParticipantJoined, participant, participant.JoinedAt))
+	}
+	token, err := s.tokens.IssueParticipant(participant.ID, participant.RoomID)
+	if err != nil {
+		return nil, fmt.Errorf("join room: %w", err)
+	}
+	return &JoinResult{Participant: participant, ParticipantToken: token}, nil
+}
+
+// LeaveRoom marks a participant as gone. The participant itself (by its
+// participant token or its user's token) or the room's host may do it.
+func (s *Service) LeaveRoom(ctx context.Context, participantID string) (*models.Participant, error) {
+	p, viewer, err := s.caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if !isKey(participantID) {
+		return nil, apperr.NotFoundf("participant not found")
+	}
+	participant := new(models.Participant)
+	err = s.inTx(ctx, func(ctx context.Context, tx bun.Tx) error {
+		err := s.forUpdate(tx.NewSelect().Model(participant).Where("id = ?", participantID)).Scan(ctx)
+		if errors.Is(err, sql.ErrNoRows) {
+			return apperr.NotFoundf("participant not found")
+		}
+		if err != nil {
+			return fmt.Errorf("load participant: %w", err)
+		}
+		allowed := p.ParticipantID == participant.ID
+		if viewer != nil && !allowed {
+			if participant.UserID != nil && *participant.UserID == viewer.ID {
+				allowed = true
+			} else {
+				var host string
+				if err := tx.NewSelect().Model((*models.Room)(nil)).Column("host_id").
+					Where("id = ?", participant.RoomID).Scan(ctx, &host); err != nil {
+					return fmt.Errorf("load room: %w", err)
+				}
+				allowed = host == viewer.ID
+			}
+		}
+		if !allowed {
+			return apperr.ForbiddenReason("NOT_PARTICIPANT", "only the participant or the room's host may do this")
+		}
+		if !participant.IsActive {
+			return apperr.ConflictReason("ALREADY_LEFT", "participant has already left")
+		}
+		now := models.Now()
+		participant.IsActive = false
+		participant.LeftAt = &now
+		if _, err := tx.NewUpdate().Model(participant).Column("is_active", "left_at").WherePK().Exec(ctx); err != nil {
+			return fmt.Errorf("update participant: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, wrapUnlessApp("leave room", err)
+	}
+	s.publish(ctx, participantEvent(events.ParticipantLeft, participant, *participant.LeftAt))
+	return participant, nil
+}
+
+// ParticipantWithUser is a participant together with its user (nil for a
+// guest), for answers that show who the participant is.
+type ParticipantWithUser struct {
+	*models.Participant
+	User *models.User
+}
+
+// DisplayName is the name a room shows for the participant: its user's
+// public name, else its guest name.
+func (p ParticipantWithUser) DisplayName() string {
+	if p.User != nil {
+		return p.User.PublicName()
+	}
+	if p.GuestName != nil {
+		return *p.GuestName
+	}
+	return ""
+}
+
+// RoomParticipants lists a room's participants in join order (only those
+// present when activeOnly) to whoever may see the room (see Room); to
+// anyone else the room does not exist.
+func (s *Service) RoomParticipants(ctx context.Context, roomID string, activeOnly bool) ([]ParticipantWithUser, error) {
+	room, err := s.Room(ctx, roomID)
+	if err != nil {
+		return nil, err
+	}
+	return s.participantsWithUsers(ctx, room.ID, activeOnly)
+}
+
+// Attendee is what anyone holding a room's code may see of a person in it.
+type Attendee struct {
+	ID          string // the participant's id
+	DisplayName string
+	AvatarURL   *string
+	IsHost      bool
+}
+
+// AttendeesByCode lists who is in the room with code right now, in join
+// order, so someone about to join sees who is there. Like RoomByCode it
+// needs no sign-in: the code is the invitation.
+func (s *Service) AttendeesByCode(ctx context.Context, code string) ([]Attendee, error) {
+	room, err := s.RoomByCode(ctx, code)
+	if err != nil {
+		return nil, err
+	}
+	present, err := s.participantsWithUsers(ctx, room.ID, true)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Attendee, len(present))
+	for i, p := range present {
+		out[i] = Attendee{ID: p.ID, DisplayName: p.DisplayName(), IsHost: p.IsHost}
+		if p.User != nil {
+			out[i].AvatarURL = p.User.AvatarURL
+		}
+	}
+	return out, nil
+}
+
+// participantsWithUsers loads a room's participants in join order (only
+// those present when activeOnly) with their users, in two statements.
+func (s *Service) participantsWithUsers(ctx context.Context, roomID string, activeOnly bool) ([]ParticipantWithUser, error) {
+	var rows []*models.Participant
+	q := s.db.NewSelect().Model(&rows).Where("room_id = ?", roomID).OrderExpr("joined_at ASC, id ASC")
+	if activeOnly {
+		q = q.Where("is_active = ?", true)
+	}
+	if err := q.Scan(ctx); err != nil {
+		return nil, fmt.Errorf("load participants: %w", err)
+	}
+	return s.WithUsers(ctx, rows)
+}
+
+// WithUsers pairs participants with their users, loaded in one statement.
+func (s *Service) WithUsers(ctx context.Context, participants []*models.Participant) ([]ParticipantWithUser, error) {
+	var ids []string
+	for _, p := range participants {
+		if p.UserID != nil {
+			ids = append(ids, *p.UserID)
+		}
+	}
+	var users map[string]*models.User
+	if len(ids) > 0 {
+		var err error
+		if users, err = s.UsersByIDs(ctx, ids); err != nil {
+			return nil, err
+		}
+	}
+	out := make([]ParticipantWithUser, len(participants))
+	for i, p := range participants {
+		out[i] = ParticipantWithUser{Participant: p}
+		if p.UserID != nil {
+			out[i].User = users[*p.UserID]
+		}
+	}
+	return out, nil
+}

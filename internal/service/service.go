@@ -1,0 +1,132 @@
+// Package service holds the product's rules: who may do what, what input
+// is valid, and what happens atomically. GraphQL resolvers and REST
+// handlers are thin translations over it.
+package service
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"github.com/uptrace/bun"
+
+	"github.com/neuronmeet/api/internal/apperr"
+	"github.com/neuronmeet/api/internal/auth"
+	"github.com/neuronmeet/api/db"
+	"github.com/neuronmeet/api/internal/events"
+	"github.com/neuronmeet/api/models"
+	"github.com/neuronmeet/api/internal/ratelimit"
+)
+
+// Service is the application core. It is safe for concurrent use.
+type Service struct {
+	db        *bun.DB
+	tokens    *auth.Tokens
+	passwords *auth.Passwords
+	// postgres selects PostgreSQL-only SQL: row locks (SELECT ... FOR
+	// UPDATE; SQLite runs one transaction at a time anyway) and LATERAL.
+	postgres bool
+	// limits throttles sign-ins, sign-ups and joins (nil: no limits).
+	limits *ratelimit.Guard
+	// events receives room events after their changes commit (nil:
+	// nothing is published; see SetEvents).
+	events events.Broker
+}
+
+// New returns a Service over database d.
+func New(d *bun.DB, tokens *auth.Tokens, passwords *auth.Passwords) *Service {
+	return &Service{db: d, tokens: tokens, passwords: passwords, postgres: db.IsPostgres(d)}
+}
+
+// Viewer returns the signed-in user. It fails with UNAUTHENTICATED for
+// anonymous callers, invalid tokens, participant tokens, and tokens whose
+// user no longer exists. The lookup happens once per request.
+func (s *Service) Viewer(ctx context.Context) (*models.User, error) {
+	p := auth.FromContext(ctx)
+	switch {
+	case p == nil:
+		return nil, apperr.Unauthenticatedf("sign in required")
+	case p.Err != nil:
+		return nil, apperr.Unauthenticatedf("invalid or expired token")
+	case p.UserID == "":
+		return nil, apperr.Unauthenticatedf("a participant token cannot be used here; sign in required")
+	}
+	return p.User(func(id string) (*models.User, error) {
+		u, err := s.userByID(ctx, id)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, apperr.Unauthenticatedf("invalid or expired token")
+		}
+		if err != nil {
+			return nil, fmt.Errorf("load viewer: %w", err)
+		}
+		return u, nil
+	})
+}
+
+// optionalViewer is Viewer for operations open to anonymous callers: it
+// returns (nil, nil) without a token, but still refuses a bad one rather
+// than silently treating its bearer as anonymous.
+func (s *Service) optionalViewer(ctx context.Context) (*models.User, error) {
+	p := auth.FromContext(ctx)
+	if p == nil {
+		return nil, nil
+	}
+	if p.Err == nil && p.UserID == "" {
+		return nil, nil // a participant token: anonymous as far as users go
+	}
+	return s.Viewer(ctx)
+}
+
+// caller returns the principal of an operation open to users and to guests
+// holding a participant token, with the user when it is one. It refuses
+// anonymous callers and bad tokens.
+func (s *Service) caller(ctx context.Context) (*auth.Principal, *models.User, error) {
+	p := auth.FromContext(ctx)
+	if p == nil {
+		return nil, nil, apperr.Unauthenticatedf("a user or participant token is required")
+	}
+	if p.Err != nil {
+		return nil, nil, apperr.Unauthenticatedf("invalid or expired token")
+	}
+	if p.UserID == "" {
+		return p, nil, nil
+	}
+	viewer, err := s.Viewer(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	return p, viewer, nil
+}
+
+// ViewerID returns the signed-in user's id from the token alone, without a
+// lookup, or "" when there is none: enough to tell whether the caller hosts
+// an already loaded room (for who may see private fields, see auth.IsSelf).
+func ViewerID(ctx context.Context) string {
+	if p := auth.FromContext(ctx); p != nil && p.Err == nil {
+		return p.UserID
+	}
+	return ""
+}
+
+func (s *Service) userByID(ctx context.Context, id string) (*models.User, error) {
+	u := new(models.User)
+	if err := s.db.NewSelect().Model(u).Where("id = ?", id).Limit(1).Scan(ctx); err != nil {
+		return nil, err
+	}
+	return u, nil
+}
+
+// inTx runs fn in a transaction, again from the start if PostgreSQL
+// aborts it for a deadlock or serialization failure (see db.RunInTx).
+func (s *Service) inTx(ctx context.Context, fn func(ctx context.Context, tx bun.Tx) error) error {
+	return db.RunInTx(ctx, s.db, nil, fn)
+}
+
+// forUpdate adds FOR UPDATE on PostgreSQL.
+func (s *Service) forUpdate(q *bun.SelectQuery) *bun.SelectQuery {
+	if s.postgres {
+		return q.For("UPDATE")
+	}
+	return q
+}
