@@ -3,8 +3,8 @@ package rest
 import (
 	"net/http"
 
-	"github.com/neuronmeet/api/models"
 	"github.com/neuronmeet/api/internal/service"
+	"github.com/neuronmeet/api/models"
 )
 
 // userJSON is the legacy account shape.

@@ -16,10 +16,10 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/neuronmeet/api/internal/apperr"
 	"github.com/neuronmeet/api/db"
-	"github.com/neuronmeet/api/models"
+	"github.com/neuronmeet/api/internal/apperr"
 	"github.com/neuronmeet/api/internal/service"
+	"github.com/neuronmeet/api/models"
 )
 
 // MaxBodyBytes caps request bodies; the legacy forms are tiny.

@@ -5,8 +5,8 @@ package rest
 import (
 	"net/http"
 
-	"github.com/neuronmeet/api/models"
 	"github.com/neuronmeet/api/internal/service"
+	"github.com/neuronmeet/api/models"
 )
 
 // participantJSON is the legacy participant row with its user ({id,

@@ -9,8 +9,8 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/neuronmeet/api/models"
 	"github.com/neuronmeet/api/internal/service"
+	"github.com/neuronmeet/api/models"
 )
 
 // roomJSON is the legacy full room: the row, its host and its settings.

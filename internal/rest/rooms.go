@@ -8,8 +8,8 @@ import (
 	"sync"
 
 	"github.com/neuronmeet/api/internal/apperr"
-	"github.com/neuronmeet/api/models"
 	"github.com/neuronmeet/api/internal/service"
+	"github.com/neuronmeet/api/models"
 )
 
 // myRooms serves GET /users/me/rooms exactly as the legacy contract

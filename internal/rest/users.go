@@ -3,8 +3,8 @@ package rest
 import (
 	"net/http"
 
-	"github.com/neuronmeet/api/models"
 	"github.com/neuronmeet/api/internal/service"
+	"github.com/neuronmeet/api/models"
 )
 
 // profileJSON is the legacy GET /users/:id shape: email only for oneself

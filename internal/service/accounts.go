@@ -6,11 +6,11 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/neuronmeet/api/db"
 	"github.com/neuronmeet/api/internal/apperr"
 	"github.com/neuronmeet/api/internal/auth"
-	"github.com/neuronmeet/api/db"
-	"github.com/neuronmeet/api/models"
 	"github.com/neuronmeet/api/internal/ratelimit"
+	"github.com/neuronmeet/api/models"
 )
 
 // RegisterInput is the sign-up form (GraphQL input and REST body).

@@ -8,8 +8,8 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/neuronmeet/api/internal/apperr"
 	"github.com/neuronmeet/api/db/dbtest"
+	"github.com/neuronmeet/api/internal/apperr"
 	"github.com/neuronmeet/api/internal/service"
 )
 

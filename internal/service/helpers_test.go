@@ -15,8 +15,8 @@ import (
 
 	"github.com/neuronmeet/api/internal/apperr"
 	"github.com/neuronmeet/api/internal/auth"
-	"github.com/neuronmeet/api/models"
 	"github.com/neuronmeet/api/internal/service"
+	"github.com/neuronmeet/api/models"
 )
 
 // testSecret signs every token the tests issue.

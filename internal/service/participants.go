@@ -10,8 +10,8 @@ import (
 
 	"github.com/neuronmeet/api/internal/apperr"
 	"github.com/neuronmeet/api/internal/events"
-	"github.com/neuronmeet/api/models"
 	"github.com/neuronmeet/api/internal/ratelimit"
+	"github.com/neuronmeet/api/models"
 )
 
 // JoinResult is a participant and the token that lets it act as itself.

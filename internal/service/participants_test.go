@@ -7,10 +7,10 @@ import (
 
 	"github.com/uptrace/bun"
 
-	"github.com/neuronmeet/api/internal/apperr"
 	"github.com/neuronmeet/api/db/dbtest"
-	"github.com/neuronmeet/api/models"
+	"github.com/neuronmeet/api/internal/apperr"
 	"github.com/neuronmeet/api/internal/service"
+	"github.com/neuronmeet/api/models"
 )
 
 func TestJoinRoom_SignedInUserJoinsAsThemselfAndOnlyTheHostIsHost(t *testing.T) {

@@ -9,10 +9,10 @@ import (
 
 	"github.com/uptrace/bun"
 
-	"github.com/neuronmeet/api/internal/apperr"
 	"github.com/neuronmeet/api/db/dbtest"
-	"github.com/neuronmeet/api/models"
+	"github.com/neuronmeet/api/internal/apperr"
 	"github.com/neuronmeet/api/internal/service"
+	"github.com/neuronmeet/api/models"
 )
 
 // hostedFixture is a host's rooms inserted directly, with chosen ids and

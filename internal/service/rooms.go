@@ -10,9 +10,9 @@ import (
 
 	"github.com/uptrace/bun"
 
+	"github.com/neuronmeet/api/db"
 	"github.com/neuronmeet/api/internal/apperr"
 	"github.com/neuronmeet/api/internal/auth"
-	"github.com/neuronmeet/api/db"
 	"github.com/neuronmeet/api/internal/events"
 	"github.com/neuronmeet/api/models"
 )

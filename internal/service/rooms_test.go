@@ -9,10 +9,10 @@ import (
 
 	"github.com/uptrace/bun"
 
-	"github.com/neuronmeet/api/internal/apperr"
 	"github.com/neuronmeet/api/db/dbtest"
-	"github.com/neuronmeet/api/models"
+	"github.com/neuronmeet/api/internal/apperr"
 	"github.com/neuronmeet/api/internal/service"
+	"github.com/neuronmeet/api/models"
 )
 
 var roomCodePattern = regexp.MustCompile(`^[a-z]{3}-[a-z]{3}-[a-z]{3}$`)

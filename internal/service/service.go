@@ -11,12 +11,12 @@ import (
 
 	"github.com/uptrace/bun"
 
+	"github.com/neuronmeet/api/db"
 	"github.com/neuronmeet/api/internal/apperr"
 	"github.com/neuronmeet/api/internal/auth"
-	"github.com/neuronmeet/api/db"
 	"github.com/neuronmeet/api/internal/events"
-	"github.com/neuronmeet/api/models"
 	"github.com/neuronmeet/api/internal/ratelimit"
+	"github.com/neuronmeet/api/models"
 )
 
 // Service is the application core. It is safe for concurrent use.

@@ -7,9 +7,9 @@ import (
 
 	"github.com/uptrace/bun"
 
+	"github.com/neuronmeet/api/db/dbtest"
 	"github.com/neuronmeet/api/internal/apperr"
 	"github.com/neuronmeet/api/internal/auth"
-	"github.com/neuronmeet/api/db/dbtest"
 	"github.com/neuronmeet/api/internal/service"
 )
 

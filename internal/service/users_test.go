@@ -8,8 +8,8 @@ import (
 
 	"github.com/uptrace/bun"
 
-	"github.com/neuronmeet/api/internal/apperr"
 	"github.com/neuronmeet/api/db/dbtest"
+	"github.com/neuronmeet/api/internal/apperr"
 	"github.com/neuronmeet/api/internal/service"
 )
 
