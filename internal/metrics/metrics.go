@@ -181,11 +181,14 @@ func StreamStarted(ctx context.Context, transport string) {
 // new copy), so the middleware cannot see it there.
 func Routes(mux http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// Deferred: a route that panics is still counted under its name.
+		defer func() {
+			if req, ok := r.Context().Value(requestKey{}).(*request); ok && r.Pattern != "" {
+				pattern := r.Pattern
+				req.route.Store(&pattern)
+			}
+		}()
 		mux.ServeHTTP(w, r)
-		if req, ok := r.Context().Value(requestKey{}).(*request); ok && r.Pattern != "" {
-			pattern := r.Pattern
-			req.route.Store(&pattern)
-		}
 	})
 }
 
