@@ -88,6 +88,6 @@ load rest-c-1000 "http://127.0.0.1:$PORT/users/me/rooms" "$BIGTOKEN" "" 1000 800
 rss "all loads"
 
 echo "== in-process handler benchmark (allocations and SQL statements per request)" >&2
-TEST_DATABASE_URL="$PGURL" go test -run '^$' -bench BenchmarkMeRooms -benchtime 300x -count 1 . | tee "$OUT/gobench.txt" >&2
+TEST_DATABASE_URL="$PGURL" go test -run '^$' -bench BenchmarkMeRooms -benchtime 300x -count 1 ./test/e2e/ | tee "$OUT/gobench.txt" >&2
 
 bench/bin/report -results "$OUT/results.jsonl" -gobench "$OUT/gobench.txt" -conns "$CONNS" -duration "$DURATION" | tee bench/RESULTS.md
