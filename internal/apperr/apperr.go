@@ -1,6 +1,8 @@
-// Package apperr defines the few typed errors the domain returns. The edges
-// (GraphQL's error presenter and the REST shim) map them to codes and status
-// codes in one place each; any other error is internal and never shown.
+// Package apperr defines the few typed errors the domain returns, and the
+// one vocabulary of codes and reasons clients see, whichever edge or
+// transport answers. The edges (GraphQL's error presenter and the REST
+// shim) map the errors to codes and status codes in one place each; any
+// other error is internal and never shown.
 package apperr
 
 import (
