@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync/atomic"
+	"time"
 
 	"github.com/uptrace/bun"
 
@@ -43,9 +44,27 @@ type App struct {
 	handler  http.Handler
 }
 
+// Option changes how New wires the app.
+type Option func(*options)
+
+type options struct {
+	now func() time.Time
+}
+
+// WithClock makes the service take every timestamp it writes from now
+// instead of time.Now. It is for tests: with a clock they move themselves,
+// one change's time differs from the next without sleeping between them.
+func WithClock(now func() time.Time) Option {
+	return func(o *options) { o.now = now }
+}
+
 // New wires the service, the GraphQL and REST edges and the middleware
 // over an open database.
-func New(cfg Config, bdb *bun.DB, log *slog.Logger) (*App, error) {
+func New(cfg Config, bdb *bun.DB, log *slog.Logger, opts ...Option) (*App, error) {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
 	// Every line logged while serving a request carries its id.
 	log = slog.New(requestid.LogHandler(log.Handler()))
 	passwords, err := auth.NewPasswords(cfg.BcryptCost)
@@ -55,9 +74,7 @@ func New(cfg Config, bdb *bun.DB, log *slog.Logger) (*App, error) {
 	a := &App{cfg: cfg, log: log, db: bdb, tokens: auth.NewTokens(cfg.JWTSecret, cfg.JWTTTL), sqlHook: &metrics.QueryHook{}}
 	a.ready.Store(true)
 	a.closing, a.stopLive = context.WithCancel(context.Background())
-	a.svc = service.New(bdb, a.tokens, passwords)
 	a.events = newBroker(cfg, bdb, log)
-	a.svc.SetEvents(a.events)
 	if cfg.Tracing {
 		bdb.AddQueryHook(tracing.QueryHook{})
 	}
@@ -65,11 +82,14 @@ func New(cfg Config, bdb *bun.DB, log *slog.Logger) (*App, error) {
 		a.metrics = metrics.New(bdb.DB)
 		bdb.AddQueryHook(a.sqlHook)
 	}
+	var guard *ratelimit.Guard
 	if cfg.RateLimits != nil {
-		guard := ratelimit.NewGuard(cfg.RateLimits)
+		guard = ratelimit.NewGuard(cfg.RateLimits)
 		guard.OnReject = func(op ratelimit.Op, scope string) { a.metrics.RateLimited(string(op), scope) }
-		a.svc.SetRateLimits(guard)
 	}
+	a.svc = service.New(service.Deps{
+		DB: bdb, Tokens: a.tokens, Passwords: passwords, Events: a.events, RateLimits: guard, Now: o.now,
+	})
 	a.gate = admission.New(cfg.MaxConcurrentRequests, cfg.AdmissionMaxWait)
 	a.handler = a.Wrap(a.routes())
 	return a, nil

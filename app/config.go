@@ -12,6 +12,7 @@ import (
 
 	"github.com/neuronmeet/api/db"
 	"github.com/neuronmeet/api/graph"
+	"github.com/neuronmeet/api/internal/auth"
 	"github.com/neuronmeet/api/internal/clientip"
 	"github.com/neuronmeet/api/internal/events"
 	"github.com/neuronmeet/api/internal/ratelimit"
@@ -60,6 +61,22 @@ type httpConfig struct {
 	MaxHeaderBytes                                                             int
 }
 
+// defaultHTTP bounds connections unless configured: generous for a real
+// client on a slow network, short for one that trickles bytes to hold a
+// connection open.
+var defaultHTTP = httpConfig{
+	ReadHeaderTimeout: 10 * time.Second,
+	ReadTimeout:       30 * time.Second,
+	WriteTimeout:      60 * time.Second,
+	IdleTimeout:       120 * time.Second,
+	ShutdownTimeout:   20 * time.Second,
+	MaxHeaderBytes:    64 << 10,
+}
+
+// maxAdmissionWait caps ADMISSION_MAX_WAIT's default (which is otherwise
+// half the write timeout).
+const maxAdmissionWait = 10 * time.Second
+
 // subscriptionConfig tunes live events (see graph.SubscriptionConfig and
 // events.Options).
 type subscriptionConfig struct {
@@ -76,9 +93,10 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	cfg := Config{
 		Port:        envOr(getenv, "PORT", "8080"),
 		DatabaseURL: getenv("DATABASE_URL"),
-		SQLitePath:  envOr(getenv, "SQLITE_PATH", "./data/neuronmeet.db"),
+		SQLitePath:  envOr(getenv, "SQLITE_PATH", db.DefaultConfig().SQLitePath),
 		Production:  strings.EqualFold(getenv("APP_ENV"), "production"),
 		LogLevel:    envOr(getenv, "LOG_LEVEL", "info"),
+		HTTP:        defaultHTTP,
 	}
 	var err error
 	if cfg.JWTTTL, err = parseTTL(envOr(getenv, "JWT_TTL", "7d")); err != nil {
@@ -87,7 +105,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	if err := loadDBConfig(getenv, &cfg); err != nil {
 		return cfg, err
 	}
-	if cfg.BcryptCost, err = atoiEnv(getenv, "BCRYPT_COST", 10); err != nil {
+	if cfg.BcryptCost, err = atoiEnv(getenv, "BCRYPT_COST", auth.DefaultCost); err != nil {
 		return cfg, err
 	}
 	if cfg.MaxConcurrentRequests, err = atoiEnv(getenv, "MAX_CONCURRENT_REQUESTS", defaultConcurrency(cfg.DB.MaxOpenConns)); err != nil {
@@ -105,22 +123,16 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	if cfg.TrustedProxies, err = clientip.ParsePrefixes(getenv("TRUSTED_PROXIES")); err != nil {
 		return cfg, fmt.Errorf("TRUSTED_PROXIES: %w", err)
 	}
-	for _, v := range []struct {
-		dst *time.Duration
-		key string
-		def time.Duration
-	}{
-		{&cfg.HTTP.ReadHeaderTimeout, "HTTP_READ_HEADER_TIMEOUT", 10 * time.Second},
-		{&cfg.HTTP.ReadTimeout, "HTTP_READ_TIMEOUT", 30 * time.Second},
-		{&cfg.HTTP.WriteTimeout, "HTTP_WRITE_TIMEOUT", 60 * time.Second},
-		{&cfg.HTTP.IdleTimeout, "HTTP_IDLE_TIMEOUT", 120 * time.Second},
-		{&cfg.HTTP.ShutdownTimeout, "SHUTDOWN_TIMEOUT", 20 * time.Second},
-	} {
-		if *v.dst, err = durationEnv(getenv, v.key, v.def); err != nil {
-			return cfg, err
-		}
+	if err := durationsEnv(getenv,
+		durationVar{&cfg.HTTP.ReadHeaderTimeout, "HTTP_READ_HEADER_TIMEOUT"},
+		durationVar{&cfg.HTTP.ReadTimeout, "HTTP_READ_TIMEOUT"},
+		durationVar{&cfg.HTTP.WriteTimeout, "HTTP_WRITE_TIMEOUT"},
+		durationVar{&cfg.HTTP.IdleTimeout, "HTTP_IDLE_TIMEOUT"},
+		durationVar{&cfg.HTTP.ShutdownTimeout, "SHUTDOWN_TIMEOUT"},
+	); err != nil {
+		return cfg, err
 	}
-	if cfg.HTTP.MaxHeaderBytes, err = atoiEnv(getenv, "HTTP_MAX_HEADER_BYTES", 64<<10); err != nil {
+	if cfg.HTTP.MaxHeaderBytes, err = atoiEnv(getenv, "HTTP_MAX_HEADER_BYTES", cfg.HTTP.MaxHeaderBytes); err != nil {
 		return cfg, err
 	}
 	if cfg.Subscriptions.KeepAlive, err = durationEnv(getenv, "SUBSCRIPTION_KEEPALIVE", graph.DefaultKeepAlive); err != nil {
@@ -171,7 +183,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 // of streams (graph.StreamLimits).
 func loadStreamLimits(getenv func(string) string, cfg *Config) error {
 	// Half the write timeout leaves the admitted request the other half.
-	wait, err := durationEnv(getenv, "ADMISSION_MAX_WAIT", min(10*time.Second, cfg.HTTP.WriteTimeout/2))
+	wait, err := durationEnv(getenv, "ADMISSION_MAX_WAIT", min(maxAdmissionWait, cfg.HTTP.WriteTimeout/2))
 	if err != nil {
 		return err
 	}
@@ -179,94 +191,69 @@ func loadStreamLimits(getenv func(string) string, cfg *Config) error {
 		return fmt.Errorf("ADMISSION_MAX_WAIT (%s) must be shorter than HTTP_WRITE_TIMEOUT (%s): an answer after the write timeout is never delivered", wait, cfg.HTTP.WriteTimeout)
 	}
 	cfg.AdmissionMaxWait = wait
+	cfg.Subscriptions.Limits = graph.DefaultStreamLimits()
 	l := &cfg.Subscriptions.Limits
-	for _, v := range []struct {
-		dst *int
-		key string
-		def int
-	}{
-		{&l.PerUser, "STREAMS_PER_USER", graph.DefaultStreamsPerUser},
-		{&l.PerAddress, "STREAMS_PER_ADDRESS", graph.DefaultStreamsPerAddress},
-		{&l.SubscriptionsPerConnection, "SUBSCRIPTIONS_PER_CONNECTION", graph.DefaultSubscriptionsPerConnection},
-		{&l.OperationsPerConnection, "OPERATIONS_PER_CONNECTION", graph.DefaultOperationsPerConnection},
+	for _, v := range []intVar{
+		{&l.PerUser, "STREAMS_PER_USER"},
+		{&l.PerAddress, "STREAMS_PER_ADDRESS"},
+		{&l.SubscriptionsPerConnection, "SUBSCRIPTIONS_PER_CONNECTION"},
+		{&l.OperationsPerConnection, "OPERATIONS_PER_CONNECTION"},
 	} {
-		if *v.dst, err = atoiEnv(getenv, v.key, v.def); err != nil {
+		if err := v.read(getenv); err != nil {
 			return err
 		}
 		if *v.dst < 0 {
 			return fmt.Errorf("%s must not be negative (0 turns the limit off)", v.key)
 		}
 	}
-	if l.InitTimeout, err = durationEnv(getenv, "WEBSOCKET_INIT_TIMEOUT", graph.DefaultInitTimeout); err != nil {
-		return err
-	}
-	if l.WriteTimeout, err = durationEnv(getenv, "STREAM_WRITE_TIMEOUT", graph.DefaultStreamWriteTimeout); err != nil {
-		return err
-	}
-	return nil
+	return durationsEnv(getenv,
+		durationVar{&l.InitTimeout, "WEBSOCKET_INIT_TIMEOUT"},
+		durationVar{&l.WriteTimeout, "STREAM_WRITE_TIMEOUT"},
+	)
 }
 
 // loadDBConfig reads the pool and timeout settings.
 func loadDBConfig(getenv func(string) string, cfg *Config) error {
+	cfg.DB = db.DefaultConfig()
 	d := &cfg.DB
 	d.URL, d.SQLitePath = cfg.DatabaseURL, cfg.SQLitePath
-	var err error
-	if d.MaxOpenConns, err = atoiEnv(getenv, "DB_MAX_OPEN_CONNS", 20); err != nil {
-		return err
-	}
-	if d.MaxIdleConns, err = atoiEnv(getenv, "DB_MAX_IDLE_CONNS", 0); err != nil {
-		return err
+	for _, v := range []intVar{{&d.MaxOpenConns, "DB_MAX_OPEN_CONNS"}, {&d.MaxIdleConns, "DB_MAX_IDLE_CONNS"}} {
+		if err := v.read(getenv); err != nil {
+			return err
+		}
 	}
 	if d.MaxOpenConns < 1 || d.MaxIdleConns < 0 {
 		return errors.New("DB_MAX_OPEN_CONNS must be at least 1 and DB_MAX_IDLE_CONNS not negative")
 	}
-	for _, v := range []struct {
-		dst *time.Duration
-		key string
-		def time.Duration
-	}{
-		{&d.StatementTimeout, "DB_STATEMENT_TIMEOUT", 10 * time.Second},
-		{&d.ConnectTimeout, "DB_CONNECT_TIMEOUT", 5 * time.Second},
-		{&d.ConnMaxIdleTime, "DB_CONN_MAX_IDLE_TIME", 5 * time.Minute},
-		{&d.ConnMaxLifetime, "DB_CONN_MAX_LIFETIME", 30 * time.Minute},
-	} {
-		if *v.dst, err = durationEnv(getenv, v.key, v.def); err != nil {
-			return err
-		}
-	}
-	return nil
+	return durationsEnv(getenv,
+		durationVar{&d.StatementTimeout, "DB_STATEMENT_TIMEOUT"},
+		durationVar{&d.ConnectTimeout, "DB_CONNECT_TIMEOUT"},
+		durationVar{&d.ConnMaxIdleTime, "DB_CONN_MAX_IDLE_TIME"},
+		durationVar{&d.ConnMaxLifetime, "DB_CONN_MAX_LIFETIME"},
+	)
 }
 
-// loadGraphQLLimits reads the GraphQL request limits. The defaults admit
-// every query the clients send (the largest, me.rooms with every nested
-// field and no page size, costs 102,002, and 1,020 per room beyond 100, so
-// it lists up to 245 rooms unpaged) with room to spare, and nothing that
-// could make one request run for long. A subscription's events are
-// resolved once per subscriber, up to 101 in a room: its limit of 1,000
-// admits the fullest roomEvents selection (28) many times over, and keeps
-// one event's work for a full room (101 x 1,000) near one largest query's.
+// loadGraphQLLimits reads the GraphQL request limits (defaults: see
+// graph.DefaultLimits).
 func loadGraphQLLimits(getenv func(string) string, cfg *Config) error {
+	cfg.GraphQL, cfg.APQCacheSize = graph.DefaultLimits(), graph.DefaultAPQCacheSize
 	l := &cfg.GraphQL
-	maxBody, err := atoiEnv(getenv, "GRAPHQL_MAX_BODY_BYTES", 256<<10)
+	maxBody, err := atoiEnv(getenv, "GRAPHQL_MAX_BODY_BYTES", int(l.MaxBodyBytes))
 	if err != nil {
 		return err
 	}
 	l.MaxBodyBytes = int64(maxBody)
-	for _, v := range []struct {
-		dst *int
-		key string
-		def int
-	}{
-		{&l.MaxTokens, "GRAPHQL_MAX_TOKENS", 2000},
-		{&l.MaxDepth, "GRAPHQL_MAX_DEPTH", 10},
-		{&l.MaxAliases, "GRAPHQL_MAX_ALIASES", 30},
-		{&l.MaxComplexity, "GRAPHQL_MAX_COMPLEXITY", 250000},
-		{&l.DefaultListSize, "GRAPHQL_DEFAULT_LIST_SIZE", 100},
-		{&l.MaxSubscriptionComplexity, "GRAPHQL_MAX_SUBSCRIPTION_COMPLEXITY", 1000},
-		{&l.MaxSignIns, "GRAPHQL_MAX_SIGN_INS", 1},
-		{&cfg.APQCacheSize, "GRAPHQL_APQ_CACHE_SIZE", 1000},
+	for _, v := range []intVar{
+		{&l.MaxTokens, "GRAPHQL_MAX_TOKENS"},
+		{&l.MaxDepth, "GRAPHQL_MAX_DEPTH"},
+		{&l.MaxAliases, "GRAPHQL_MAX_ALIASES"},
+		{&l.MaxComplexity, "GRAPHQL_MAX_COMPLEXITY"},
+		{&l.DefaultListSize, "GRAPHQL_DEFAULT_LIST_SIZE"},
+		{&l.MaxSubscriptionComplexity, "GRAPHQL_MAX_SUBSCRIPTION_COMPLEXITY"},
+		{&l.MaxSignIns, "GRAPHQL_MAX_SIGN_INS"},
+		{&cfg.APQCacheSize, "GRAPHQL_APQ_CACHE_SIZE"},
 	} {
-		if *v.dst, err = atoiEnv(getenv, v.key, v.def); err != nil {
+		if err := v.read(getenv); err != nil {
 			return err
 		}
 		if *v.dst < 0 {
@@ -279,10 +266,8 @@ func loadGraphQLLimits(getenv func(string) string, cfg *Config) error {
 	return nil
 }
 
-// loadRateLimits reads the per-operation limits. The defaults let a
-// person mistype a password a few times, and a meeting of a hundred
-// people behind one office address join at once, while a guesser gets 10
-// tries per account per quarter hour.
+// loadRateLimits reads the per-operation limits (defaults: see
+// ratelimit.Defaults).
 func loadRateLimits(getenv func(string) string) (map[ratelimit.Op]ratelimit.Rates, error) {
 	switch strings.ToLower(envOr(getenv, "RATE_LIMITS", "on")) {
 	case "on", "true", "1":
@@ -291,25 +276,28 @@ func loadRateLimits(getenv func(string) string) (map[ratelimit.Op]ratelimit.Rate
 	default:
 		return nil, fmt.Errorf("RATE_LIMITS: want on or off, got %q", getenv("RATE_LIMITS"))
 	}
-	out := map[ratelimit.Op]ratelimit.Rates{}
+	out := ratelimit.Defaults()
 	for _, v := range []struct {
-		op          ratelimit.Op
-		name        string
-		ip, perAcct string
+		op   ratelimit.Op
+		name string
 	}{
-		{ratelimit.Login, "LOGIN", "30/1m", "10/15m"},
-		{ratelimit.Register, "REGISTER", "20/1h", "5/1h"},
-		{ratelimit.JoinRoom, "JOIN", "120/1m", "30/1m"},
+		{ratelimit.Login, "LOGIN"},
+		{ratelimit.Register, "REGISTER"},
+		{ratelimit.JoinRoom, "JOIN"},
 	} {
-		var r ratelimit.Rates
-		var err error
-		key := "RATE_LIMIT_" + v.name + "_IP"
-		if r.PerIP, err = ratelimit.ParseRate(envOr(getenv, key, v.ip)); err != nil {
-			return nil, fmt.Errorf("%s: %w", key, err)
-		}
-		key = "RATE_LIMIT_" + v.name + "_ACCOUNT"
-		if r.PerAccount, err = ratelimit.ParseRate(envOr(getenv, key, v.perAcct)); err != nil {
-			return nil, fmt.Errorf("%s: %w", key, err)
+		r := out[v.op]
+		for _, rv := range []struct {
+			dst   *ratelimit.Rate
+			scope string
+		}{{&r.PerIP, "IP"}, {&r.PerAccount, "ACCOUNT"}} {
+			key := "RATE_LIMIT_" + v.name + "_" + rv.scope
+			if s := getenv(key); s != "" {
+				rate, err := ratelimit.ParseRate(s)
+				if err != nil {
+					return nil, fmt.Errorf("%s: %w", key, err)
+				}
+				*rv.dst = rate
+			}
 		}
 		out[v.op] = r
 	}
@@ -321,6 +309,36 @@ func envOr(getenv func(string) string, key, def string) string {
 		return v
 	}
 	return def
+}
+
+// intVar is an integer setting: key's value read into dst, whose value
+// until then is the default.
+type intVar struct {
+	dst *int
+	key string
+}
+
+func (v intVar) read(getenv func(string) string) (err error) {
+	*v.dst, err = atoiEnv(getenv, v.key, *v.dst)
+	return err
+}
+
+// durationVar is a duration setting, as intVar is an integer one.
+type durationVar struct {
+	dst *time.Duration
+	key string
+}
+
+// durationsEnv reads each of vars (see durationEnv).
+func durationsEnv(getenv func(string) string, vars ...durationVar) error {
+	for _, v := range vars {
+		d, err := durationEnv(getenv, v.key, *v.dst)
+		if err != nil {
+			return err
+		}
+		*v.dst = d
+	}
+	return nil
 }
 
 func atoiEnv(getenv func(string) string, key string, def int) (int, error) {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/neuronmeet/api/graph"
 	"github.com/neuronmeet/api/internal/admission"
+	"github.com/neuronmeet/api/internal/apperr"
 	"github.com/neuronmeet/api/internal/auth"
 	"github.com/neuronmeet/api/internal/clientip"
 	"github.com/neuronmeet/api/internal/metrics"
@@ -220,7 +221,7 @@ func serviceUnavailable(w http.ResponseWriter, r *http.Request, message string) 
 	w.WriteHeader(http.StatusServiceUnavailable)
 	if r.URL.Path == "/query" {
 		body, _ := json.Marshal(map[string]any{"errors": []map[string]any{{
-			"message": message, "extensions": map[string]any{"code": "SERVICE_UNAVAILABLE"},
+			"message": message, "extensions": map[string]any{"code": apperr.ServiceUnavailable},
 		}}})
 		_, _ = w.Write(body)
 		return

@@ -28,17 +28,13 @@ import (
 	"github.com/neuronmeet/api/db/migrations"
 )
 
-// DefaultSQLitePath is where the embedded database lives when no
-// DATABASE_URL is configured.
-const DefaultSQLitePath = "./data/neuronmeet.db"
-
 // Config selects and tunes the database.
 type Config struct {
 	// URL is a postgres:// URL; empty selects SQLite at SQLitePath.
 	URL        string
 	SQLitePath string
-	// MaxOpenConns caps the PostgreSQL pool (0 = a default sized for a
-	// small instance). SQLite always uses one connection.
+	// MaxOpenConns caps the PostgreSQL pool (0 = DefaultConfig's). SQLite
+	// always uses one connection.
 	MaxOpenConns int
 	// MaxIdleConns is how many open connections are kept idle (0 = as
 	// many as MaxOpenConns).
@@ -46,15 +42,34 @@ type Config struct {
 	// ConnMaxLifetime retires connections after this age (0 = never), so
 	// a database failover or a connection-count rebalance reaches them.
 	ConnMaxLifetime time.Duration
-	// ConnMaxIdleTime closes connections idle this long (0 = 5 minutes).
+	// ConnMaxIdleTime closes connections idle this long (0 =
+	// DefaultConfig's).
 	ConnMaxIdleTime time.Duration
 	// StatementTimeout makes PostgreSQL cancel any statement (lock waits
 	// included) running longer (0 = none): one stuck query must not hold a
 	// connection, and a request, for ever.
 	StatementTimeout time.Duration
-	// ConnectTimeout bounds dialling PostgreSQL (0 = 5 s): while the
-	// database is unreachable, requests fail fast instead of queueing.
+	// ConnectTimeout bounds dialling PostgreSQL (0 = DefaultConfig's):
+	// while the database is unreachable, requests fail fast instead of
+	// queueing.
 	ConnectTimeout time.Duration
+}
+
+// DefaultConfig is what the server runs with unless configured: a pool for
+// a small instance, and timeouts that keep a stuck statement or an
+// unreachable database from holding requests. Connect takes the same pool
+// size, idle time and connect timeout for zero fields; a zero
+// StatementTimeout or ConnMaxLifetime there means none.
+func DefaultConfig() Config {
+	return Config{
+		// Where the embedded database lives when no URL is configured.
+		SQLitePath:       "./data/neuronmeet.db",
+		MaxOpenConns:     20,
+		ConnMaxLifetime:  30 * time.Minute,
+		ConnMaxIdleTime:  5 * time.Minute,
+		StatementTimeout: 10 * time.Second,
+		ConnectTimeout:   5 * time.Second,
+	}
 }
 
 // Open connects and verifies the connection with a ping.
@@ -74,6 +89,7 @@ func Open(ctx context.Context, cfg Config) (*bun.DB, error) {
 // are made on first use. The server starts this way even while PostgreSQL
 // is down, and the pool reconnects by itself when it comes back.
 func Connect(cfg Config) (*bun.DB, error) {
+	def := DefaultConfig()
 	if cfg.URL != "" {
 		if !strings.HasPrefix(cfg.URL, "postgres://") && !strings.HasPrefix(cfg.URL, "postgresql://") {
 			return nil, errors.New("open database: DATABASE_URL must be a postgres:// URL")
@@ -82,25 +98,22 @@ func Connect(cfg Config) (*bun.DB, error) {
 		if err != nil {
 			return nil, fmt.Errorf("open database: parse DATABASE_URL: %w", err)
 		}
-		pgcfg.ConnectTimeout = cmp.Or(cfg.ConnectTimeout, 5*time.Second)
+		pgcfg.ConnectTimeout = cmp.Or(cfg.ConnectTimeout, def.ConnectTimeout)
 		if cfg.StatementTimeout > 0 {
 			pgcfg.RuntimeParams["statement_timeout"] = strconv.FormatInt(cfg.StatementTimeout.Milliseconds(), 10)
 		}
 		sqldb := stdlib.OpenDB(*pgcfg)
 		maxOpen := cfg.MaxOpenConns
 		if maxOpen <= 0 {
-			maxOpen = 20
+			maxOpen = def.MaxOpenConns
 		}
 		sqldb.SetMaxOpenConns(maxOpen)
 		sqldb.SetMaxIdleConns(min(cmp.Or(cfg.MaxIdleConns, maxOpen), maxOpen))
-		sqldb.SetConnMaxIdleTime(cmp.Or(cfg.ConnMaxIdleTime, 5*time.Minute))
+		sqldb.SetConnMaxIdleTime(cmp.Or(cfg.ConnMaxIdleTime, def.ConnMaxIdleTime))
 		sqldb.SetConnMaxLifetime(cfg.ConnMaxLifetime)
 		return bun.NewDB(sqldb, pgdialect.New()), nil
 	}
-	path := cfg.SQLitePath
-	if path == "" {
-		path = DefaultSQLitePath
-	}
+	path := cmp.Or(cfg.SQLitePath, def.SQLitePath)
 	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 		return nil, fmt.Errorf("open database: create directory for %s: %w", path, err)
 	}

@@ -6,6 +6,8 @@ import (
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"github.com/neuronmeet/api/internal/apperr"
 )
 
 // execBudget is what one response may still cost once it runs: the
@@ -96,7 +98,7 @@ func listTooComplex(f graphql.CollectedField, n, assumed, limit int) *gqlerror.E
 	if f.Definition != nil && f.Definition.Arguments.ForName("first") != nil {
 		hint = "page it with first and after"
 	}
-	return limitError(codeTooComplex, limit,
+	return limitError(apperr.QueryTooComplex, limit,
 		"%s returned %d items, more than the %d a list without first is costed at, and they would take the operation over the complexity limit of %d: %s",
 		f.Name, n, assumed, limit, hint)
 }

@@ -35,7 +35,7 @@ func errorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 				ext["field"] = appErr.Field
 			}
 			if appErr.Reason != "" {
-				ext["reason"] = appErr.Reason
+				ext["reason"] = string(appErr.Reason)
 			}
 			if appErr.RetryAfter > 0 {
 				// Whole seconds, as HTTP's Retry-After counts them.
@@ -71,7 +71,7 @@ func errorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 			// The client hung up; nobody reads this answer.
 			log.InfoContext(ctx, "graphql resolver cancelled", "err", err, "path", graphql.GetPath(ctx).String())
 			internal := graphql.DefaultErrorPresenter(ctx, errors.New(internalMessage))
-			internal.Extensions = map[string]any{"code": "INTERNAL_SERVER_ERROR"}
+			internal.Extensions = map[string]any{"code": string(apperr.Internal)}
 			return internal
 		}
 		if db.IsUnavailable(err) {
@@ -79,12 +79,12 @@ func errorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 			// and worth a retry. Warn, and tell the client so.
 			log.WarnContext(ctx, "graphql resolver: database unavailable", "err", err, "path", graphql.GetPath(ctx).String())
 			unavailable := graphql.DefaultErrorPresenter(ctx, errors.New(unavailableMessage))
-			unavailable.Extensions = map[string]any{"code": "SERVICE_UNAVAILABLE"}
+			unavailable.Extensions = map[string]any{"code": string(apperr.ServiceUnavailable)}
 			return unavailable
 		}
 		log.ErrorContext(ctx, "graphql resolver failed", "err", err, "path", graphql.GetPath(ctx).String())
 		internal := graphql.DefaultErrorPresenter(ctx, errors.New(internalMessage))
-		internal.Extensions = map[string]any{"code": "INTERNAL_SERVER_ERROR"}
+		internal.Extensions = map[string]any{"code": string(apperr.Internal)}
 		return internal
 	}
 }

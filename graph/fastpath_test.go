@@ -29,7 +29,7 @@ func TestFastPath_MatchesGeneratedExecutor(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		svc := service.New(bdb, tokens, passwords)
+		svc := service.New(service.Deps{DB: bdb, Tokens: tokens, Passwords: passwords})
 		log := slog.New(slog.NewTextHandler(io.Discard, nil))
 		fast := wrap(tokens, NewHandler(svc, log, HandlerConfig{}))
 		plain := handler.New(NewExecutableSchema(Config{Resolvers: &Resolver{Service: svc}}))
@@ -181,7 +181,7 @@ func TestFastPath_AgreesWithGeneratedExecutorOnExecutionBudget(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		svc := service.New(bdb, tokens, passwords)
+		svc := service.New(service.Deps{DB: bdb, Tokens: tokens, Passwords: passwords})
 		log := slog.New(slog.NewTextHandler(io.Discard, nil))
 		// Lists without first count 5 items; a response may cost 15.
 		limits := Limits{DefaultListSize: 5, MaxComplexity: 15}

@@ -23,7 +23,8 @@ type HandlerConfig struct {
 	// narrows what an attacker can probe.
 	Production bool
 	Limits     Limits
-	// APQCacheSize is how many automatic persisted queries are remembered.
+	// APQCacheSize is how many automatic persisted queries are remembered
+	// (0: DefaultAPQCacheSize).
 	APQCacheSize int
 	// Subscriptions configures live events over websockets and SSE.
 	Subscriptions SubscriptionConfig
@@ -32,6 +33,10 @@ type HandlerConfig struct {
 	// for a slot in it too. Nil admits everything.
 	Gate *admission.Gate
 }
+
+// DefaultAPQCacheSize is HandlerConfig.APQCacheSize's default: far more
+// distinct documents than the clients send.
+const DefaultAPQCacheSize = 1000
 
 // NewHandler returns the /query endpoint. It needs auth.Middleware in
 // front of it (see app.Wrap).
@@ -59,7 +64,7 @@ func NewHandler(svc *service.Service, log *slog.Logger, cfg HandlerConfig) http.
 	srv.SetDisableSuggestion(cfg.Production)
 	apqSize := cfg.APQCacheSize
 	if apqSize <= 0 {
-		apqSize = 1000
+		apqSize = DefaultAPQCacheSize
 	}
 	// The cache holds documents sent in full with their (checked) hash,
 	// before they are validated: large ones are served but not kept, so

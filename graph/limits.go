@@ -50,21 +50,34 @@ type Limits struct {
 	MaxSignIns int
 }
 
-// Error codes of rejected documents. They are protocol errors: the request
-// is answered 422 (400 for application/graphql-response+json) without data.
-const (
-	codeTooDeep       = "QUERY_TOO_DEEP"
-	codeTooManyAlias  = "TOO_MANY_ALIASES"
-	codeTooComplex    = "QUERY_TOO_COMPLEX"
-	codeTooManySignIn = "TOO_MANY_SIGN_INS"
-	codeTooLarge      = "PAYLOAD_TOO_LARGE"
-)
+// DefaultLimits are the limits unless configured. They admit every query
+// the clients send (the largest, me.rooms with every nested field and no
+// page size, costs 102,002, and 1,020 per room beyond 100, so it lists up
+// to 245 rooms unpaged) with room to spare, and nothing that could make
+// one request run for long. A subscription's events are resolved once per
+// subscriber, up to 101 in a room: its limit of 1,000 admits the fullest
+// roomEvents selection (28) many times over, and keeps one event's work
+// for a full room (101 x 1,000) near one largest query's.
+func DefaultLimits() Limits {
+	return Limits{
+		MaxBodyBytes:              256 << 10,
+		MaxTokens:                 2000,
+		MaxDepth:                  10,
+		MaxAliases:                30,
+		MaxComplexity:             250000,
+		DefaultListSize:           100,
+		MaxSubscriptionComplexity: 1000,
+		MaxSignIns:                1,
+	}
+}
 
 func init() {
-	// gqlgen keeps these kinds in an unguarded global map: register them
-	// once, before any request can read it.
-	for _, c := range []string{codeTooDeep, codeTooManyAlias, codeTooComplex, codeTooManySignIn, codeStreamRequired, string(apperr.BadUserInput)} {
-		errcode.RegisterErrorType(c, errcode.KindProtocol)
+	// Documents refused before execution are protocol errors: the request
+	// is answered 422 (400 for application/graphql-response+json) without
+	// data. gqlgen keeps these kinds in an unguarded global map: register
+	// them once, before any request can read it.
+	for _, c := range []apperr.Code{apperr.QueryTooDeep, apperr.TooManyAliases, apperr.QueryTooComplex, apperr.TooManySignIns, apperr.StreamingTransportRequired, apperr.BadUserInput} {
+		errcode.RegisterErrorType(string(c), errcode.KindProtocol)
 	}
 }
 
@@ -98,13 +111,13 @@ func (l limitsExtension) MutateOperationContext(ctx context.Context, opCtx *grap
 		if op.Operation == ast.Subscription {
 			what = "subscription"
 		}
-		return limitError(codeTooComplex, limit, "%s is too complex: its cost exceeds the limit of %d (lists count as `first` items, or %d without it)", what, limit, l.DefaultListSize)
+		return limitError(apperr.QueryTooComplex, limit, "%s is too complex: its cost exceeds the limit of %d (lists count as `first` items, or %d without it)", what, limit, l.DefaultListSize)
 	case l.MaxDepth > 0 && m.depth > l.MaxDepth:
-		return limitError(codeTooDeep, l.MaxDepth, "operation is nested %d deep; the limit is %d", m.depth, l.MaxDepth)
+		return limitError(apperr.QueryTooDeep, l.MaxDepth, "operation is nested %d deep; the limit is %d", m.depth, l.MaxDepth)
 	case l.MaxAliases > 0 && m.aliases > l.MaxAliases:
-		return limitError(codeTooManyAlias, l.MaxAliases, "operation uses %d aliases; the limit is %d", m.aliases, l.MaxAliases)
+		return limitError(apperr.TooManyAliases, l.MaxAliases, "operation uses %d aliases; the limit is %d", m.aliases, l.MaxAliases)
 	case l.MaxSignIns > 0 && m.signIns > l.MaxSignIns:
-		return limitError(codeTooManySignIn, l.MaxSignIns, "at most %d register or login field per request", l.MaxSignIns)
+		return limitError(apperr.TooManySignIns, l.MaxSignIns, "at most %d register or login field per request", l.MaxSignIns)
 	}
 	opCtx.Stats.SetExtension(staticCostKey, staticCost{cost: cost, limit: limit})
 	return nil
@@ -140,9 +153,9 @@ func (l limitsExtension) InterceptResponse(ctx context.Context, next graphql.Res
 	return next(ctx)
 }
 
-func limitError(code string, limit int, format string, args ...any) *gqlerror.Error {
+func limitError(code apperr.Code, limit int, format string, args ...any) *gqlerror.Error {
 	err := gqlerror.Errorf(format, args...)
-	errcode.Set(err, code)
+	errcode.Set(err, string(code))
 	err.Extensions["limit"] = limit
 	return err
 }
@@ -426,7 +439,7 @@ func bodyLimit(max int64, next http.Handler) http.Handler {
 		w.WriteHeader(http.StatusRequestEntityTooLarge)
 		_ = json.NewEncoder(w).Encode(map[string]any{"errors": []map[string]any{{
 			"message":    fmt.Sprintf("request body too large: the limit is %d bytes", max),
-			"extensions": map[string]any{"code": codeTooLarge, "limit": max},
+			"extensions": map[string]any{"code": apperr.PayloadTooLarge, "limit": max},
 		}}})
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -445,7 +458,7 @@ func bodyLimit(max int64, next http.Handler) http.Handler {
 				}
 				w.Header().Set("Content-Type", "application/json")
 				w.WriteHeader(http.StatusBadRequest)
-				_, _ = w.Write([]byte(`{"errors":[{"message":"could not read request body","extensions":{"code":"BAD_REQUEST"}}]}`))
+				_, _ = w.Write([]byte(`{"errors":[{"message":"could not read request body","extensions":{"code":"` + apperr.BadRequest + `"}}]}`))
 				return
 			}
 			r.Body = io.NopCloser(bytes.NewReader(body))

@@ -16,7 +16,7 @@ const benchDocument = `{ me { rooms { id code name hostId isActive isLocked star
 	host { displayName } settings { allowChat allowScreenShare allowGuestAccess waitingRoom muteParticipantsOnJoin maxParticipants }
 	participants { id roomId userId guestName isActive isHost joinedAt leftAt user { displayName } } } } }`
 
-var defaultLimits = Limits{MaxTokens: 2000, MaxDepth: 10, MaxAliases: 30, MaxComplexity: 250000, DefaultListSize: 100, MaxSignIns: 1}
+var defaultLimits = DefaultLimits()
 
 func opContext(tb testing.TB, query string) *graphql.OperationContext {
 	tb.Helper()

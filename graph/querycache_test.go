@@ -41,7 +41,7 @@ func TestDocumentCache_KeepsSmallDocumentsOnly(t *testing.T) {
 // where an unbounded cache would pin 25 MB of them.
 func TestHandler_DoesNotRetainLargeDocuments(t *testing.T) {
 	tokens := auth.NewTokens([]byte("query-cache-test-secret-32-bytes"), time.Hour)
-	svc := service.New(dbtest.Open(t, "sqlite"), tokens, nil)
+	svc := service.New(service.Deps{DB: dbtest.Open(t, "sqlite"), Tokens: tokens})
 	h := wrap(tokens, NewHandler(svc, slog.New(slog.NewTextHandler(io.Discard, nil)), HandlerConfig{}))
 	const docs, size = 100, 250 << 10
 	pad := strings.Repeat("x", size)

@@ -42,27 +42,22 @@ type StreamLimits struct {
 	WriteTimeout time.Duration
 }
 
-// Defaults of StreamLimits. A person has a few tabs and devices, each with
-// one connection; an office behind one address has many people; a
-// dashboard follows its active rooms on one connection.
-const (
-	DefaultStreamsPerUser             = 16
-	DefaultStreamsPerAddress          = 256
-	DefaultSubscriptionsPerConnection = 50
-	DefaultOperationsPerConnection    = 8
-	DefaultInitTimeout                = 10 * time.Second
-	DefaultStreamWriteTimeout         = 10 * time.Second
-)
+// DefaultStreamLimits are the stream limits unless configured. A person
+// has a few tabs and devices, each with one connection; an office behind
+// one address has many people; a dashboard follows its active rooms on one
+// connection.
+func DefaultStreamLimits() StreamLimits {
+	return StreamLimits{
+		PerUser:                    16,
+		PerAddress:                 256,
+		SubscriptionsPerConnection: 50,
+		OperationsPerConnection:    8,
+		InitTimeout:                10 * time.Second,
+		WriteTimeout:               10 * time.Second,
+	}
+}
 
-// Reasons of TOO_MANY_REQUESTS refusals by a stream limit.
-const (
-	reasonStreamsPerUser    = "STREAMS_PER_USER"
-	reasonStreamsPerAddress = "STREAMS_PER_ADDRESS"
-	reasonSubscriptions     = "SUBSCRIPTIONS_PER_CONNECTION"
-	reasonOperations        = "OPERATIONS_PER_CONNECTION"
-)
-
-func tooMany(reason, what string, limit int) *apperr.Error {
+func tooMany(reason apperr.Reason, what string, limit int) *apperr.Error {
 	return &apperr.Error{
 		Code: apperr.TooManyRequests, Reason: reason, RetryAfter: time.Second,
 		Message: fmt.Sprintf("too many %s (the limit is %d)", what, limit),
@@ -108,7 +103,7 @@ func (s *streamCounts) take(key string, limit int) (release func(), ok bool) {
 func (s *streamCounts) forAddress(ctx context.Context) (release func(), err *apperr.Error) {
 	release, ok := s.take("ip:"+clientip.FromContext(ctx).String(), s.limits.PerAddress)
 	if !ok {
-		return nil, tooMany(reasonStreamsPerAddress, "open streams from this address", s.limits.PerAddress)
+		return nil, tooMany(apperr.StreamsPerAddress, "open streams from this address", s.limits.PerAddress)
 	}
 	return release, nil
 }
@@ -127,7 +122,7 @@ func (s *streamCounts) forPrincipal(p *auth.Principal) (release func(), err *app
 	}
 	release, ok := s.take(key, s.limits.PerUser)
 	if !ok {
-		return nil, tooMany(reasonStreamsPerUser, "open streams for this user", s.limits.PerUser)
+		return nil, tooMany(apperr.StreamsPerUser, "open streams for this user", s.limits.PerUser)
 	}
 	return release, nil
 }
@@ -150,7 +145,7 @@ func (s *streamCounts) limitWebsocketsPerAddress(next http.Handler) http.Handler
 			w.Header().Set("Content-Type", "application/json")
 			w.WriteHeader(http.StatusTooManyRequests)
 			_, _ = w.Write(mustMarshal(map[string]any{"errors": []map[string]any{{
-				"message": err.Message, "extensions": map[string]any{"code": string(err.Code), "reason": err.Reason},
+				"message": err.Message, "extensions": map[string]any{"code": string(err.Code), "reason": string(err.Reason)},
 			}}}))
 			return
 		}
@@ -188,9 +183,9 @@ func streamOps(counts *streamCounts, gate *admission.Gate, present graphql.Error
 		subscription := graphql.GetOperationContext(ctx).Operation.Operation == ast.Subscription
 		if s := sessionOf(ctx); s != nil {
 			l := counts.limits
-			counter, limit, refusal := &s.operations, l.OperationsPerConnection, tooMany(reasonOperations, "operations in flight on this connection", l.OperationsPerConnection)
+			counter, limit, refusal := &s.operations, l.OperationsPerConnection, tooMany(apperr.OperationsPerConnection, "operations in flight on this connection", l.OperationsPerConnection)
 			if subscription {
-				counter, limit, refusal = &s.subscriptions, l.SubscriptionsPerConnection, tooMany(reasonSubscriptions, "subscriptions on this connection", l.SubscriptionsPerConnection)
+				counter, limit, refusal = &s.subscriptions, l.SubscriptionsPerConnection, tooMany(apperr.SubscriptionsPerConnection, "subscriptions on this connection", l.SubscriptionsPerConnection)
 			}
 			if n := counter.Add(1); limit > 0 && n > int64(limit) {
 				counter.Add(-1)
@@ -248,7 +243,7 @@ func gated(gate *admission.Gate, responses graphql.ResponseHandler, busy graphql
 	}
 }
 
-var errServerBusy = &apperr.Error{Code: "SERVICE_UNAVAILABLE", Message: "server busy: please retry", RetryAfter: time.Second}
+var errServerBusy = &apperr.Error{Code: apperr.ServiceUnavailable, Message: "server busy: please retry", RetryAfter: time.Second}
 
 // sseBecome turns an SSE request into a stream once its operation is
 // known to be a subscription: only then are its deadlines lifted and its

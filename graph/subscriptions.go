@@ -26,7 +26,7 @@ type SubscriptionConfig struct {
 	Tokens *auth.Tokens
 	// KeepAlive is the interval of websocket pings (a client that misses
 	// two pongs is disconnected) and SSE comments, short enough to keep
-	// proxies from closing idle streams (default 25 s).
+	// proxies from closing idle streams (0: DefaultKeepAlive).
 	KeepAlive time.Duration
 	// AllowedOrigins are the browser origins (the CORS allow-list) that
 	// may open websockets besides the API's own.

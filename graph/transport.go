@@ -14,6 +14,8 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"github.com/neuronmeet/api/internal/apperr"
 )
 
 // postTransport is gqlgen's POST transport (same content negotiation, status
@@ -78,13 +80,9 @@ func (t postTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.G
 	writeResponse(w, responses(ctx))
 }
 
-// codeStreamRequired refuses a subscription sent over a transport that
-// answers once.
-const codeStreamRequired = "STREAMING_TRANSPORT_REQUIRED"
-
 func streamRequiredError() *gqlerror.Error {
 	err := gqlerror.Errorf("subscriptions need a streaming transport: a websocket (graphql-transport-ws) or POST with Accept: text/event-stream")
-	errcode.Set(err, codeStreamRequired)
+	errcode.Set(err, string(apperr.StreamingTransportRequired))
 	return err
 }
 

@@ -42,12 +42,15 @@ func AppendTime(b []byte, t time.Time) []byte {
 		byte('0'+ms/100), byte('0'+ms/10%10), byte('0'+ms%10), 'Z')
 }
 
-// Now is the current time at the precision the API exposes. Storing
+// Timestamp is t at the precision the API exposes, in UTC. Storing
 // milliseconds only means what clients read back (and page by) is exactly
 // what the database compares.
-func Now() time.Time {
-	return time.Now().UTC().Truncate(time.Millisecond)
+func Timestamp(t time.Time) time.Time {
+	return t.UTC().Truncate(time.Millisecond)
 }
+
+// Now is the current time as a Timestamp.
+func Now() time.Time { return Timestamp(time.Now()) }
 
 // MarshalTime is the gqlgen marshaller of the Time scalar.
 func MarshalTime(t time.Time) graphql.Marshaler {

@@ -15,10 +15,14 @@ type Passwords struct {
 	dummy []byte
 }
 
-// NewPasswords returns a hasher using cost (bcrypt.DefaultCost when 0).
+// DefaultCost is the bcrypt work factor unless configured: bcrypt's own
+// default.
+const DefaultCost = bcrypt.DefaultCost
+
+// NewPasswords returns a hasher using cost (DefaultCost when 0).
 func NewPasswords(cost int) (*Passwords, error) {
 	if cost == 0 {
-		cost = bcrypt.DefaultCost
+		cost = DefaultCost
 	}
 	if cost < bcrypt.MinCost || cost > bcrypt.MaxCost {
 		return nil, fmt.Errorf("bcrypt cost %d out of range %d-%d", cost, bcrypt.MinCost, bcrypt.MaxCost)

@@ -86,7 +86,7 @@ type Broker interface {
 // Options tune a broker.
 type Options struct {
 	// Buffer is how many events a subscriber may fall behind before its
-	// subscription ends with ErrOverflow (default 64).
+	// subscription ends with ErrOverflow (0: DefaultBuffer).
 	Buffer int
 }
 

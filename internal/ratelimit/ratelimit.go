@@ -87,6 +87,18 @@ type Rates struct {
 	PerAccount Rate
 }
 
+// Defaults are the limits unless configured. They let a person mistype a
+// password a few times, and a meeting of a hundred people behind one
+// office address join at once, while a guesser gets 10 tries per account
+// per quarter hour.
+func Defaults() map[Op]Rates {
+	return map[Op]Rates{
+		Login:    {PerIP: Rate{N: 30, Per: time.Minute}, PerAccount: Rate{N: 10, Per: 15 * time.Minute}},
+		Register: {PerIP: Rate{N: 20, Per: time.Hour}, PerAccount: Rate{N: 5, Per: time.Hour}},
+		JoinRoom: {PerIP: Rate{N: 120, Per: time.Minute}, PerAccount: Rate{N: 30, Per: time.Minute}},
+	}
+}
+
 // Guard enforces Rates per operation. A nil *Guard allows everything.
 type Guard struct {
 	buckets map[bucketKey]*buckets
@@ -119,9 +131,6 @@ func NewGuard(rates map[Op]Rates) *Guard {
 	}
 	return g
 }
-
-// ErrCode is the code of a refusal.
-const ErrCode = apperr.TooManyRequests
 
 // Check counts one attempt at op by the caller (its address from ctx, see
 // clientip) on behalf of account ("" when there is none, e.g. a guest).

@@ -34,10 +34,10 @@ type AuthResult struct {
 
 // ErrInvalidCredentials is the only thing a failed login says: it does not
 // tell a wrong password from an unknown email.
-var ErrInvalidCredentials = &apperr.Error{Code: apperr.Unauthenticated, Reason: "INVALID_CREDENTIALS", Message: "invalid credentials"}
+var ErrInvalidCredentials = &apperr.Error{Code: apperr.Unauthenticated, Reason: apperr.InvalidCredentials, Message: "invalid credentials"}
 
 // ErrEmailTaken is the conflict a duplicate registration gets.
-var ErrEmailTaken = &apperr.Error{Code: apperr.Conflict, Reason: "EMAIL_TAKEN", Message: "email already registered"}
+var ErrEmailTaken = &apperr.Error{Code: apperr.Conflict, Reason: apperr.EmailTaken, Message: "email already registered"}
 
 // Register creates an account and signs it in.
 func (s *Service) Register(ctx context.Context, in RegisterInput) (*AuthResult, error) {
@@ -58,7 +58,7 @@ func (s *Service) Register(ctx context.Context, in RegisterInput) (*AuthResult, 
 	if err != nil {
 		return nil, fmt.Errorf("register: %w", err)
 	}
-	now := models.Now()
+	now := s.now()
 	u := &models.User{
 		ID:           models.NewID(),
 		Email:        email,

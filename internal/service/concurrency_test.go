@@ -58,7 +58,7 @@ func warmPool(t *testing.T, e *env, n int) {
 
 // tally counts successes and checks every failure is the expected conflict
 // (never an internal error).
-func tally(t *testing.T, errs []error, reason string) (ok int) {
+func tally(t *testing.T, errs []error, reason apperr.Reason) (ok int) {
 	t.Helper()
 	for i, err := range errs {
 		if err == nil {

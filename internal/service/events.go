@@ -13,17 +13,7 @@ import (
 	"github.com/neuronmeet/api/models"
 )
 
-// SetEvents makes the service publish room events to b after each change
-// commits, and serve RoomEvents from it. Without it nothing is published
-// and RoomEvents fails.
-func (s *Service) SetEvents(b events.Broker) { s.events = b }
-
-// SubscriptionInterrupted is the code of a subscription that ended because
-// it may have missed events; Reason says why. Clients resubscribe and
-// refetch the room.
-const SubscriptionInterrupted apperr.Code = "SUBSCRIPTION_INTERRUPTED"
-
-var errNotWatcher = apperr.ForbiddenReason("NOT_IN_ROOM", "only the room's host and its active participants may follow its events")
+var errNotWatcher = apperr.ForbiddenReason(apperr.NotInRoom, "only the room's host and its active participants may follow its events")
 
 // RoomEvents subscribes the caller to room roomID's events until ctx ends.
 // The host and the room's active participants may (a user by their token,
@@ -102,7 +92,7 @@ func (s *Service) checkWatcher(ctx context.Context, roomID string, p *auth.Princ
 	}
 	switch {
 	case room.HostID == viewer.ID && !room.IsActive:
-		return apperr.ConflictReason("ROOM_ENDED", "room has ended")
+		return errRoomEnded
 	case room.HostID == viewer.ID, room.Present:
 		return nil
 	}
@@ -112,7 +102,7 @@ func (s *Service) checkWatcher(ctx context.Context, roomID string, p *auth.Princ
 // subscribeError turns a broker's refusal into what the client sees.
 func subscribeError(err error) error {
 	if errors.Is(err, events.ErrUnavailable) || errors.Is(err, events.ErrClosed) {
-		return &apperr.Error{Code: SubscriptionInterrupted, Reason: "EVENTS_UNAVAILABLE",
+		return &apperr.Error{Code: apperr.SubscriptionInterrupted, Reason: apperr.EventsUnavailable,
 			Message: "live events are unavailable right now; retry shortly"}
 	}
 	return fmt.Errorf("room events: subscribe: %w", err)
@@ -121,20 +111,23 @@ func subscribeError(err error) error {
 // StreamEndError is what a client learns when its subscription ended early
 // (nil for a normal end): it may have missed events.
 func StreamEndError(err error) error {
-	var reason, message string
+	var (
+		reason  apperr.Reason
+		message string
+	)
 	switch {
 	case err == nil:
 		return nil
 	case errors.Is(err, events.ErrOverflow):
-		reason, message = "TOO_SLOW", "events were arriving faster than they were read; resubscribe and refetch the room"
+		reason, message = apperr.TooSlow, "events were arriving faster than they were read; resubscribe and refetch the room"
 	case errors.Is(err, events.ErrInterrupted):
-		reason, message = "EVENTS_INTERRUPTED", "live events were interrupted; resubscribe and refetch the room"
+		reason, message = apperr.EventsInterrupted, "live events were interrupted; resubscribe and refetch the room"
 	case errors.Is(err, events.ErrClosed):
-		reason, message = "SERVER_SHUTTING_DOWN", "the server is shutting down; resubscribe and refetch the room"
+		reason, message = apperr.ServerShuttingDown, "the server is shutting down; resubscribe and refetch the room"
 	default:
 		return fmt.Errorf("room events: %w", err)
 	}
-	return &apperr.Error{Code: SubscriptionInterrupted, Reason: reason, Message: message}
+	return &apperr.Error{Code: apperr.SubscriptionInterrupted, Reason: reason, Message: message}
 }
 
 // publish hands committed changes to the broker. A failure is the

@@ -33,14 +33,19 @@ type env struct {
 // emailSeq makes the helpers' emails unique.
 var emailSeq atomic.Int64
 
-func newEnv(t testing.TB, bdb *bun.DB) *env {
+// newEnv's options change the service's dependencies (its clock, say).
+func newEnv(t testing.TB, bdb *bun.DB, opts ...func(*service.Deps)) *env {
 	t.Helper()
 	passwords, err := auth.NewPasswords(4) // cost 4 keeps the tests fast
 	if err != nil {
 		t.Fatal(err)
 	}
 	tokens := auth.NewTokens([]byte(testSecret), time.Hour)
-	return &env{db: bdb, svc: service.New(bdb, tokens, passwords), tokens: tokens}
+	deps := service.Deps{DB: bdb, Tokens: tokens, Passwords: passwords}
+	for _, opt := range opts {
+		opt(&deps)
+	}
+	return &env{db: bdb, svc: service.New(deps), tokens: tokens}
 }
 
 // Contexts for each kind of caller.
@@ -254,7 +259,7 @@ func (e *env) unchanged(t testing.TB, fn func()) {
 
 // wantErr asserts err is an *apperr.Error with code (and, when reason is
 // not empty, that reason) and returns it.
-func wantErr(t testing.TB, err error, code apperr.Code, reason string) *apperr.Error {
+func wantErr(t testing.TB, err error, code apperr.Code, reason apperr.Reason) *apperr.Error {
 	t.Helper()
 	if err == nil {
 		t.Fatalf("got no error, want %s", code)

@@ -81,7 +81,7 @@ func (s *Service) JoinRoom(ctx context.Context, code string, guestName *string) 
 			}
 		}
 		if room.IsLocked && !isHost {
-			return apperr.ForbiddenReason("ROOM_LOCKED", "room is locked")
+			return apperr.ForbiddenReason(apperr.RoomLocked, "room is locked")
 		}
 		settings := new(models.RoomSettings)
 		if err := tx.NewSelect().Model(settings).Column("allow_guest_access", "max_participants").
@@ -89,7 +89,7 @@ func (s *Service) JoinRoom(ctx context.Context, code string, guestName *string) 
 			return fmt.Errorf("load settings: %w", err)
 		}
 		if viewer == nil && !settings.AllowGuestAccess {
-			return apperr.ForbiddenReason("GUESTS_NOT_ALLOWED", "this room does not admit guests; sign in to join")
+			return apperr.ForbiddenReason(apperr.GuestsNotAllowed, "this room does not admit guests; sign in to join")
 		}
 		active, err := tx.NewSelect().Model((*models.Participant)(nil)).
 			Where("room_id = ?", room.ID).Where("is_active = ?", true).Count(ctx)
@@ -97,9 +97,9 @@ func (s *Service) JoinRoom(ctx context.Context, code string, guestName *string) 
 			return fmt.Errorf("count participants: %w", err)
 		}
 		if active >= int64(settings.MaxParticipants) {
-			return apperr.ConflictReason("ROOM_FULL", "room is full")
+			return apperr.ConflictReason(apperr.RoomFull, "room is full")
 		}
-		now := models.Now()
+		now := s.now()
 		participant = &models.Participant{
 			ID:       models.NewID(),
 			RoomID:   room.ID,
@@ -172,12 +172,12 @@ func (s *Service) LeaveRoom(ctx context.Context, participantID string) (*models.
 			}
 		}
 		if !allowed {
-			return apperr.ForbiddenReason("NOT_PARTICIPANT", "only the participant or the room's host may do this")
+			return apperr.ForbiddenReason(apperr.NotParticipant, "only the participant or the room's host may do this")
 		}
 		if !participant.IsActive {
-			return apperr.ConflictReason("ALREADY_LEFT", "participant has already left")
+			return apperr.ConflictReason(apperr.AlreadyLeft, "participant has already left")
 		}
-		now := models.Now()
+		now := s.now()
 		participant.IsActive = false
 		participant.LeftAt = &now
 		if _, err := tx.NewUpdate().Model(participant).Column("is_active", "left_at").WherePK().Exec(ctx); err != nil {

@@ -157,7 +157,7 @@ func TestJoinRoom_RoomStateDecidesWhoMayEnter(t *testing.T) {
 			code      string
 			guestName *string
 			want      apperr.Code
-			reason    string
+			reason    apperr.Reason
 		}{
 			{"guest in a room without guest access", anon(), noGuests.Room.Code, ptr("Gus"), apperr.Forbidden, "GUESTS_NOT_ALLOWED"},
 			{"user in a locked room", asUser(ann.ID), locked.Room.Code, nil, apperr.Forbidden, "ROOM_LOCKED"},

@@ -40,7 +40,7 @@ type RoomPage struct {
 // by id, descending). Only the user themself may list them.
 func (s *Service) HostedRooms(ctx context.Context, userID string, page RoomPage) ([]*models.Room, error) {
 	if !auth.IsSelf(ctx, userID) {
-		return nil, apperr.ForbiddenReason("NOT_SELF", "only the user themself may list their rooms")
+		return nil, apperr.ForbiddenReason(apperr.NotSelf, "only the user themself may list their rooms")
 	}
 	rooms := make([]*models.Room, 0, 16)
 	q := s.db.NewSelect().Model(&rooms).

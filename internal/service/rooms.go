@@ -54,8 +54,8 @@ type RoomWithSettings struct {
 
 var (
 	errRoomNotFound = apperr.NotFoundf("room not found")
-	errNotHost      = apperr.ForbiddenReason("NOT_HOST", "only the room's host may do this")
-	errRoomEnded    = apperr.ConflictReason("ROOM_ENDED", "room has ended")
+	errNotHost      = apperr.ForbiddenReason(apperr.NotHost, "only the room's host may do this")
+	errRoomEnded    = apperr.ConflictReason(apperr.RoomEnded, "room has ended")
 )
 
 const codeAttempts = 8
@@ -74,7 +74,7 @@ func (s *Service) CreateRoom(ctx context.Context, in CreateRoomInput) (*RoomWith
 		name = DefaultRoomName
 	}
 	maxP := valueOr(in.MaxParticipants, DefaultParticipants)
-	now := models.Now()
+	now := s.now()
 	room := &models.Room{
 		ID:        models.NewID(),
 		Name:      name,
@@ -197,7 +197,7 @@ func (s *Service) UpdateRoomSettings(ctx context.Context, roomID string, in Upda
 			room.Name = name
 		}
 		setIf(&room.IsLocked, in.IsLocked)
-		room.UpdatedAt = models.Now()
+		room.UpdatedAt = s.now()
 		if _, err := tx.NewUpdate().Model(room).Column("name", "is_locked", "updated_at").WherePK().Exec(ctx); err != nil {
 			return fmt.Errorf("update room: %w", err)
 		}
@@ -238,9 +238,9 @@ func (s *Service) EndRoom(ctx context.Context, roomID string) (*models.Room, err
 			return err
 		}
 		if !room.IsActive {
-			return apperr.ConflictReason("ROOM_ENDED", "room has already ended")
+			return apperr.ConflictReason(apperr.RoomEnded, "room has already ended")
 		}
-		now := models.Now()
+		now := s.now()
 		room.IsActive = false
 		room.EndedAt = &now
 		room.UpdatedAt = now

@@ -352,7 +352,7 @@ func TestUpdateRoomSettings_OnlyTheHostMayChangeAnActiveRoom(t *testing.T) {
 			ctx    context.Context
 			roomID string
 			code   apperr.Code
-			reason string
+			reason apperr.Reason
 		}{
 			{"a stranger", asUser(stranger.ID), room.Room.ID, apperr.Forbidden, "NOT_HOST"},
 			{"a participant's user", asUser(*member.Participant.UserID), room.Room.ID, apperr.Forbidden, "NOT_HOST"},
@@ -445,7 +445,7 @@ func TestEndRoom_OnlyTheHostMayEndAnActiveRoomOnce(t *testing.T) {
 			ctx    context.Context
 			roomID string
 			code   apperr.Code
-			reason string
+			reason apperr.Reason
 		}{
 			{"a participant who is not the host", asUser(mallory.ID), room.Room.ID, apperr.Forbidden, "NOT_HOST"},
 			{"a guest's participant token", asGuest(guest), room.Room.ID, apperr.Unauthenticated, ""},

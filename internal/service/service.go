@@ -8,6 +8,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/uptrace/bun"
 
@@ -27,17 +28,45 @@ type Service struct {
 	// postgres selects PostgreSQL-only SQL: row locks (SELECT ... FOR
 	// UPDATE; SQLite runs one transaction at a time anyway) and LATERAL.
 	postgres bool
-	// limits throttles sign-ins, sign-ups and joins (nil: no limits).
+	// limits, events and clock are Deps' RateLimits, Events and Now.
 	limits *ratelimit.Guard
-	// events receives room events after their changes commit (nil:
-	// nothing is published; see SetEvents).
 	events events.Broker
+	clock  func() time.Time
 }
 
-// New returns a Service over database d.
-func New(d *bun.DB, tokens *auth.Tokens, passwords *auth.Passwords) *Service {
-	return &Service{db: d, tokens: tokens, passwords: passwords, postgres: db.IsPostgres(d)}
+// Deps are what a Service works with. Only DB and Tokens are required.
+type Deps struct {
+	DB     *bun.DB
+	Tokens *auth.Tokens
+	// Passwords hashes and checks passwords; Register and Login need it.
+	Passwords *auth.Passwords
+	// Events receives room events after their changes commit, and serves
+	// RoomEvents. Nil: nothing is published and RoomEvents fails.
+	Events events.Broker
+	// RateLimits makes Login, Register and JoinRoom refuse attempts over
+	// its limits with TOO_MANY_REQUESTS. The limits live here, not in an
+	// edge, so GraphQL (aliases included) and REST spend one allowance.
+	// Nil: unlimited.
+	RateLimits *ratelimit.Guard
+	// Now is the clock of every timestamp the service writes (tests set
+	// it to make times predictable). Nil: time.Now.
+	Now func() time.Time
 }
+
+// New returns a Service over d.DB.
+func New(d Deps) *Service {
+	clock := d.Now
+	if clock == nil {
+		clock = time.Now
+	}
+	return &Service{
+		db: d.DB, tokens: d.Tokens, passwords: d.Passwords, postgres: db.IsPostgres(d.DB),
+		limits: d.RateLimits, events: d.Events, clock: clock,
+	}
+}
+
+// now is the time a change happens, at the precision stored and shown.
+func (s *Service) now() time.Time { return models.Timestamp(s.clock()) }
 
 // Viewer returns the signed-in user. It fails with UNAUTHENTICATED for
 // anonymous callers, invalid tokens, participant tokens, and tokens whose

@@ -114,7 +114,7 @@ func (s *Service) UpdateProfile(ctx context.Context, in UpdateProfileInput) (*mo
 	if in.AvatarURL.Set {
 		u.AvatarURL = avatar
 	}
-	u.UpdatedAt = models.Now()
+	u.UpdatedAt = s.now()
 	res, err := s.db.NewUpdate().Model(&u).Column("display_name", "avatar_url", "updated_at").WherePK().Exec(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("update profile: %w", err)
