@@ -120,12 +120,14 @@ func (s fastSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 // of the budget, so that the executor starts over from what the fast path
 // found, and with a response context of its own, so that an error recorded
 // on the way (gqlgen's coercion records the arguments it refuses) is the
-// executor's to report, once. A panicking resolver falls back too: the
-// executor then turns it into the field error it always makes of one.
+// executor's to report, once. A panic falls back too, logged: the executor
+// then turns a resolver's into the field error it always makes of one,
+// and the fast path's own is a bug to see.
 func (s fastSchema) answer(ctx context.Context, opCtx *graphql.OperationContext) (data json.RawMessage, reason string) {
 	ctx = graphql.WithFreshResponseContext(withBudget(ctx, budgetFrom(ctx).trial()))
 	defer func() {
-		if recover() != nil {
+		if p := recover(); p != nil {
+			s.log.ErrorContext(ctx, "fast path panicked; the executor answers instead", "panic", p)
 			data, reason = nil, reasonError
 		}
 	}()
@@ -228,16 +230,6 @@ type fastType[T any] struct {
 
 func newFastType[T any](name, leftReason string) *fastType[T] {
 	return &fastType[T]{name: name, satisfies: []string{name}, leftReason: leftReason}
-}
-
-// decisions is the table without its Go types, for the test that holds it
-// to the schema.
-func (t *fastType[T]) decisions() map[string]fieldHow {
-	out := make(map[string]fieldHow, len(t.fields))
-	for name, f := range t.fields {
-		out[name] = f.how
-	}
-	return out
 }
 
 // fastField is one entry of a field table.

@@ -138,6 +138,39 @@ func TestFastPath_WritesWhatTheResolversReturn(t *testing.T) {
 	})
 }
 
+// A resolver that panics on the fast path sends the document to the
+// executor, which answers it exactly as it answers without the fast path:
+// with the field error it makes of a panic.
+func TestFastPath_APanickingResolverFallsBackToTheExecutorsAnswer(t *testing.T) {
+	env := newFastPathEnv(t, dbtest.Open(t, "sqlite"), Limits{})
+	host, _, _ := seedFastPathData(t, env.svc)
+	token, _ := env.tokens.IssueUser(host, "")
+	root := panickingResolvers{&Resolver{Service: env.svc}}
+	fast := env.serve(newFastSchema(NewExecutableSchema(Config{Resolvers: root}), true, env.log))
+	generic := env.serve(NewExecutableSchema(Config{Resolvers: root}))
+
+	const query = `{ me { rooms(first: 1) { id settings { allowChat } } } }`
+	want := post(t, generic, token, query, nil)
+	before := fastPathCounts(t, env.metrics)
+	got := post(t, fast, token, query, nil)
+	if outcome := fastPathOutcome(t, before, fastPathCounts(t, env.metrics)); outcome != fellBack(reasonError) {
+		t.Errorf("fast path outcome %q, want %q", outcome, fellBack(reasonError))
+	}
+	if !bytes.Equal(got, want) || !bytes.Contains(got, []byte(`"INTERNAL_SERVER_ERROR"`)) {
+		t.Errorf("fast path answered %s\nexecutor answered %s", got, want)
+	}
+}
+
+type panickingResolvers struct{ *Resolver }
+
+func (r panickingResolvers) Room() RoomResolver { return panickingRoom{r.Resolver.Room()} }
+
+type panickingRoom struct{ RoomResolver }
+
+func (panickingRoom) Settings(context.Context, *models.Room) (*models.RoomSettings, error) {
+	panic("settings exploded")
+}
+
 // changedResolvers answer like the real ones except where they say
 // otherwise: each field with a resolver answers something the real one
 // never would (the newest room only; a settings copy; one participant,
@@ -230,6 +263,15 @@ func fastPathTables() map[string]map[string]fieldHow {
 	}
 }
 
+// decisions is the table without its Go types.
+func (t *fastType[T]) decisions() map[string]fieldHow {
+	out := make(map[string]fieldHow, len(t.fields))
+	for name, f := range t.fields {
+		out[name] = f.how
+	}
+	return out
+}
+
 // tableProblems walks schema from Query through every field the tables
 // answer, and lists where they disagree with the schema or with the field
 // contexts gqlgen's generated code builds (which say whether a field has
@@ -301,6 +343,8 @@ func TestFastPath_ShadowTurnsADifferenceIntoAnError(t *testing.T) {
 		t.Fatalf("before the change: %s", got)
 	}
 
+	// No test here runs in parallel, so changing the table for this one
+	// changes nothing for the others.
 	real := fastUser.fields["displayName"]
 	t.Cleanup(func() { fastUser.fields["displayName"] = real })
 	fastUser.fields["displayName"] = scalar(func(e *fastEncoder, u *models.User) { e.str(strings.ToUpper(u.DisplayName)) })
@@ -356,14 +400,15 @@ func newFastPathEnv(t *testing.T, bdb *bun.DB, limits Limits) *fastPathEnv {
 }
 
 // serve is es behind what NewHandler puts around a plain POST query
-// outside production: introspection, the limits, loaders and error
-// presenter; then auth and metrics.
+// outside production: introspection, the limits, loaders, error presenter
+// and panic recovery; then auth and metrics.
 func (env *fastPathEnv) serve(es graphql.ExecutableSchema) http.Handler {
 	srv := handler.New(es)
 	srv.AddTransport(postTransport{})
 	srv.Use(extension.Introspection{})
 	srv.Use(limitsExtension{env.limits})
 	srv.SetErrorPresenter(errorPresenter(env.log))
+	srv.SetRecoverFunc(recoverFunc(env.log))
 	srv.AroundResponses(withLoaders(env.svc))
 	return env.metrics.Middleware(nil)(wrap(env.tokens, srv))
 }
