@@ -140,8 +140,6 @@ func (r *roomResolver) Settings(ctx context.Context, obj *models.Room) (*models.
 
 // Participants is the resolver for the participants field.
 func (r *roomResolver) Participants(ctx context.Context, obj *models.Room, activeOnly *bool) ([]*models.Participant, error) {
-	// The cached (or batched) list, in join order, charged to the execution
-	// budget before any participant is resolved.
 	list, err := For(ctx).Participants.Load(ctx, obj.ID)
 	if err != nil {
 		return nil, err
@@ -155,6 +153,8 @@ func (r *roomResolver) Participants(ctx context.Context, obj *models.Room, activ
 		}
 		list = active
 	}
+	// Before any participant is resolved: a history over the execution
+	// budget is refused before anything under it loads.
 	if err := chargeList(ctx, graphql.GetFieldContext(ctx).Field, len(list)); err != nil {
 		return nil, err
 	}
