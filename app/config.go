@@ -45,6 +45,9 @@ type Config struct {
 	// still be delivered.
 	AdmissionMaxWait time.Duration
 	Metrics          bool
+	// FastPathShadow checks every fast-path GraphQL answer against gqlgen's
+	// executor (graph.HandlerConfig.ShadowFastPath): for tests only.
+	FastPathShadow bool
 	// Subscriptions tunes live events (SUBSCRIPTION_KEEPALIVE,
 	// SUBSCRIPTION_BUFFER).
 	Subscriptions subscriptionConfig
@@ -148,12 +151,11 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		return cfg, err
 	}
 	cfg.Tracing = getenv("OTEL_EXPORTER_OTLP_ENDPOINT") != "" || getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") != ""
-	switch strings.ToLower(envOr(getenv, "METRICS", "on")) {
-	case "on", "true", "1":
-		cfg.Metrics = true
-	case "off", "false", "0":
-	default:
-		return cfg, fmt.Errorf("METRICS: want on or off, got %q", getenv("METRICS"))
+	if cfg.Metrics, err = switchEnv(getenv, "METRICS", true); err != nil {
+		return cfg, err
+	}
+	if cfg.FastPathShadow, err = switchEnv(getenv, "GRAPHQL_FASTPATH_SHADOW", false); err != nil {
+		return cfg, err
 	}
 	for _, o := range strings.Split(getenv("CORS_ALLOWED_ORIGINS"), ",") {
 		if o = strings.TrimSpace(o); o != "" {
@@ -269,12 +271,8 @@ func loadGraphQLLimits(getenv func(string) string, cfg *Config) error {
 // loadRateLimits reads the per-operation limits (defaults: see
 // ratelimit.Defaults).
 func loadRateLimits(getenv func(string) string) (map[ratelimit.Op]ratelimit.Rates, error) {
-	switch strings.ToLower(envOr(getenv, "RATE_LIMITS", "on")) {
-	case "on", "true", "1":
-	case "off", "false", "0":
-		return nil, nil
-	default:
-		return nil, fmt.Errorf("RATE_LIMITS: want on or off, got %q", getenv("RATE_LIMITS"))
+	if on, err := switchEnv(getenv, "RATE_LIMITS", true); !on || err != nil {
+		return nil, err
 	}
 	out := ratelimit.Defaults()
 	for _, v := range []struct {
@@ -339,6 +337,20 @@ func durationsEnv(getenv func(string) string, vars ...durationVar) error {
 		*v.dst = d
 	}
 	return nil
+}
+
+// switchEnv reads an on/off setting (also true/false, 1/0).
+func switchEnv(getenv func(string) string, key string, def bool) (bool, error) {
+	switch v := getenv(key); strings.ToLower(v) {
+	case "":
+		return def, nil
+	case "on", "true", "1":
+		return true, nil
+	case "off", "false", "0":
+		return false, nil
+	default:
+		return false, fmt.Errorf("%s: want on or off, got %q", key, v)
+	}
 }
 
 func atoiEnv(getenv func(string) string, key string, def int) (int, error) {

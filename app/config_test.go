@@ -18,8 +18,9 @@ func TestConfig_Defaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !cfg.generatedSecret || cfg.Production || !cfg.Metrics || cfg.Tracing {
-		t.Errorf("defaults: generatedSecret %v production %v metrics %v tracing %v", cfg.generatedSecret, cfg.Production, cfg.Metrics, cfg.Tracing)
+	if !cfg.generatedSecret || cfg.Production || !cfg.Metrics || cfg.Tracing || cfg.FastPathShadow {
+		t.Errorf("defaults: generatedSecret %v production %v metrics %v tracing %v fast path shadow %v",
+			cfg.generatedSecret, cfg.Production, cfg.Metrics, cfg.Tracing, cfg.FastPathShadow)
 	}
 	g := cfg.GraphQL
 	if g.MaxBodyBytes != 256<<10 || g.MaxTokens != 2000 || g.MaxDepth != 10 || g.MaxAliases != 30 ||
@@ -63,7 +64,7 @@ func TestConfig_RefusesBadValues(t *testing.T) {
 		"DB_STATEMENT_TIMEOUT": "0", "DB_MAX_OPEN_CONNS": "0", "METRICS": "sometimes",
 		"MAX_CONCURRENT_REQUESTS": "-1", "ADMISSION_MAX_WAIT": "60s", "STREAMS_PER_USER": "-1",
 		"SUBSCRIPTIONS_PER_CONNECTION": "many", "WEBSOCKET_INIT_TIMEOUT": "0", "STREAM_WRITE_TIMEOUT": "-2s",
-		"GRAPHQL_MAX_SUBSCRIPTION_COMPLEXITY": "-1",
+		"GRAPHQL_MAX_SUBSCRIPTION_COMPLEXITY": "-1", "GRAPHQL_FASTPATH_SHADOW": "yes",
 	} {
 		_, err := LoadConfig(envFrom(map[string]string{key: value}))
 		if err == nil || !strings.Contains(err.Error(), key) {
@@ -76,5 +77,8 @@ func TestConfig_RefusesBadValues(t *testing.T) {
 	cfg, err := LoadConfig(envFrom(map[string]string{"RATE_LIMITS": "off", "RATE_LIMIT_LOGIN_IP": "off"}))
 	if err != nil || cfg.RateLimits != nil {
 		t.Errorf("RATE_LIMITS=off: %v, %v", cfg.RateLimits, err)
+	}
+	if cfg, err := LoadConfig(envFrom(map[string]string{"GRAPHQL_FASTPATH_SHADOW": "on", "METRICS": "off"})); err != nil || !cfg.FastPathShadow || cfg.Metrics {
+		t.Errorf("GRAPHQL_FASTPATH_SHADOW=on METRICS=off: shadow %v, metrics %v, %v", cfg.FastPathShadow, cfg.Metrics, err)
 	}
 }

@@ -35,6 +35,7 @@ func (a *App) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/query", graph.NewHandler(a.svc, a.log, graph.HandlerConfig{
 		Production: a.cfg.Production, Limits: a.cfg.GraphQL, APQCacheSize: a.cfg.APQCacheSize, Gate: a.gate,
+		ShadowFastPath: a.cfg.FastPathShadow,
 		Subscriptions: graph.SubscriptionConfig{
 			Tokens: a.tokens, KeepAlive: a.cfg.Subscriptions.KeepAlive, AllowedOrigins: a.cfg.CORSOrigins, Closing: a.closing,
 			Limits: a.cfg.Subscriptions.Limits,

@@ -73,9 +73,9 @@ func (b *execBudget) trial() *execBudget {
 
 // chargeList charges the response's budget for the n items list field f
 // returned beyond the DefaultListSize its cost assumed (lists without
-// `first`), at the per-item cost the measure gives f's selection. Both the
-// resolvers and the fast path call it after loading a list and before
-// resolving anything under it.
+// `first`), at the per-item cost the measure gives f's selection. The list
+// resolvers call it after loading a list and before resolving anything
+// under it.
 func chargeList(ctx context.Context, f graphql.CollectedField, n int) error {
 	b := budgetFrom(ctx)
 	if b == nil {

@@ -32,6 +32,10 @@ type HandlerConfig struct {
 	// handler; a websocket's operations and every subscription event wait
 	// for a slot in it too. Nil admits everything.
 	Gate *admission.Gate
+	// ShadowFastPath also runs every query the fast path answers through
+	// gqlgen's executor and turns a difference into an error (see
+	// fastSchema). For tests: it doubles the work of the hottest query.
+	ShadowFastPath bool
 }
 
 // DefaultAPQCacheSize is HandlerConfig.APQCacheSize's default: far more
@@ -44,7 +48,7 @@ func NewHandler(svc *service.Service, log *slog.Logger, cfg HandlerConfig) http.
 	resolver := &Resolver{Service: svc, Gate: cfg.Gate}
 	present := errorPresenter(log)
 	streams := newStreamCounts(cfg.Subscriptions.Limits)
-	srv := handler.New(newFastSchema(NewExecutableSchema(Config{Resolvers: resolver}), resolver))
+	srv := handler.New(newFastSchema(NewExecutableSchema(Config{Resolvers: resolver}), cfg.ShadowFastPath, log))
 	srv.AddTransport(transport.Options{})
 	// GET serves queries only (gqlgen refuses mutations over GET), so
 	// cross-site links can never change anything.
@@ -78,6 +82,8 @@ func NewHandler(svc *service.Service, log *slog.Logger, cfg HandlerConfig) http.
 	srv.AroundOperations(withEventTurns)
 	srv.AroundResponses(withLoaders(svc))
 	srv.AroundResponses(eventTurnsDone)
+	// No field middleware (AroundFields, a FieldInterceptor): the fast path
+	// would not run it for the fields it answers (see fastSchema).
 	srv.SetErrorPresenter(present)
 	srv.SetRecoverFunc(recoverFunc(log))
 	return streams.limitWebsocketsPerAddress(bodyLimit(cfg.Limits.MaxBodyBytes, srv))

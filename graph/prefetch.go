@@ -5,7 +5,6 @@ import (
 	"fmt"
 
 	"github.com/99designs/gqlgen/graphql"
-	"github.com/vektah/gqlparser/v2/ast"
 
 	"github.com/neuronmeet/api/internal/service"
 	"github.com/neuronmeet/api/models"
@@ -14,9 +13,8 @@ import (
 // hostedRooms answers a list field of a host's rooms (f, with the page
 // asked for and what its selection wants): the rooms, fetched once per
 // request for the same page (Loaders.hostedRooms), charged to the execution
-// budget for any beyond what the field was costed at, then prefetched. The
-// resolver and the fast path both call it, so they account alike; a list
-// over the budget is refused before anything under it is loaded.
+// budget for any beyond what the field was costed at, then prefetched. A
+// list over the budget is refused before anything under it is loaded.
 func (r *Resolver) hostedRooms(ctx context.Context, f graphql.CollectedField, hostID string, page service.RoomPage, want roomSelection) ([]*models.Room, error) {
 	page.WithSettings = want.settings
 	rooms, err := For(ctx).hostedRooms(ctx, r.Service, hostID, page)
@@ -30,30 +28,6 @@ func (r *Resolver) hostedRooms(ctx context.Context, f graphql.CollectedField, ho
 		return nil, err
 	}
 	return rooms, nil
-}
-
-// roomParticipants answers a room's participants field f: the cached (or
-// batched) list, only those present when activeOnly, charged to the
-// execution budget before any participant is resolved. The resolver and the
-// fast path both call it.
-func roomParticipants(ctx context.Context, f graphql.CollectedField, roomID string, activeOnly bool) ([]*models.Participant, error) {
-	list, err := For(ctx).Participants.Load(ctx, roomID)
-	if err != nil {
-		return nil, err
-	}
-	if activeOnly {
-		active := make([]*models.Participant, 0, len(list))
-		for _, p := range list {
-			if p.IsActive {
-				active = append(active, p)
-			}
-		}
-		list = active
-	}
-	if err := chargeList(ctx, f, len(list)); err != nil {
-		return nil, err
-	}
-	return list, nil
 }
 
 // prefetchRooms loads, in one batch each, whatever the query selects under
@@ -142,6 +116,11 @@ func (r *Resolver) prefetchRooms(ctx context.Context, rooms []*models.Room, want
 	return nil
 }
 
+var (
+	roomType        = []string{"Room"}
+	participantType = []string{"Participant"}
+)
+
 // roomSelection is what a query selects under a list of rooms.
 type roomSelection struct {
 	settings, participants, participantUsers, host bool
@@ -150,11 +129,6 @@ type roomSelection struct {
 // selectedRoomFields reads the current field's selection (a list of Room).
 func selectedRoomFields(ctx context.Context) roomSelection {
 	return roomSelectionOf(graphql.GetOperationContext(ctx), graphql.CollectFieldsCtx(ctx, roomType))
-}
-
-// selectionOf reads a selection set under a list of Room.
-func selectionOf(opCtx *graphql.OperationContext, sel ast.SelectionSet) roomSelection {
-	return roomSelectionOf(opCtx, graphql.CollectFields(opCtx, sel, roomType))
 }
 
 func roomSelectionOf(opCtx *graphql.OperationContext, fields []graphql.CollectedField) roomSelection {

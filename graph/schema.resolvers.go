@@ -140,7 +140,25 @@ func (r *roomResolver) Settings(ctx context.Context, obj *models.Room) (*models.
 
 // Participants is the resolver for the participants field.
 func (r *roomResolver) Participants(ctx context.Context, obj *models.Room, activeOnly *bool) ([]*models.Participant, error) {
-	return roomParticipants(ctx, graphql.GetFieldContext(ctx).Field, obj.ID, activeOnly != nil && *activeOnly)
+	list, err := For(ctx).Participants.Load(ctx, obj.ID)
+	if err != nil {
+		return nil, err
+	}
+	if activeOnly != nil && *activeOnly {
+		active := make([]*models.Participant, 0, len(list))
+		for _, p := range list {
+			if p.IsActive {
+				active = append(active, p)
+			}
+		}
+		list = active
+	}
+	// Before any participant is resolved: a history over the execution
+	// budget is refused before anything under it loads.
+	if err := chargeList(ctx, graphql.GetFieldContext(ctx).Field, len(list)); err != nil {
+		return nil, err
+	}
+	return list, nil
 }
 
 // RoomEvents is the resolver for the roomEvents field.

@@ -1,7 +1,7 @@
 // Package metrics holds the server's Prometheus metrics and the hooks
 // that feed them: per request (count and latency by operation and status,
-// SQL statements), per dataloader batch, per rate-limit refusal, and the
-// database pool.
+// SQL statements), per dataloader batch, per rate-limit refusal, per
+// GraphQL query offered to the fast path, and the database pool.
 package metrics
 
 import (
@@ -35,6 +35,7 @@ type Metrics struct {
 	statements prometheus.Histogram
 	batches    *prometheus.HistogramVec
 	rejections *prometheus.CounterVec
+	fastPath   *prometheus.CounterVec
 	// Streams have instruments of their own: a websocket or SSE
 	// subscription lasts minutes to hours, and counted as one request it
 	// would swamp the request latencies and statements per request.
@@ -73,6 +74,10 @@ func New(pool *sql.DB) *Metrics {
 			Name: "neuronmeet_rate_limit_rejections_total",
 			Help: "Attempts refused by a rate limit, by operation and scope (ip, account).",
 		}, []string{"operation", "scope"}),
+		fastPath: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "neuronmeet_graphql_fastpath_total",
+			Help: "GraphQL queries the fast path answered, or fell back on to gqlgen's executor, by outcome (answered, fell_back) and reason (empty when answered; root, field, argument, error).",
+		}, []string{"outcome", "reason"}),
 		streamsOpen: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "neuronmeet_streams_open",
 			Help: "Streams open now, by transport (websocket, sse).",
@@ -88,7 +93,7 @@ func New(pool *sql.DB) *Metrics {
 		}, []string{"transport"}),
 		operations: map[string]bool{},
 	}
-	m.reg.MustRegister(m.requests, m.latency, m.statements, m.batches, m.rejections,
+	m.reg.MustRegister(m.requests, m.latency, m.statements, m.batches, m.rejections, m.fastPath,
 		m.streamsOpen, m.streamsTotal, m.streamDurations,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if pool != nil {
@@ -211,6 +216,21 @@ func ObserveBatch(ctx context.Context, loader string, size int) {
 	if r, ok := ctx.Value(requestKey{}).(*request); ok {
 		r.m.batches.WithLabelValues(loader).Observe(float64(size))
 	}
+}
+
+// FastPath counts one GraphQL query offered to the fast path, for the
+// request ctx belongs to: answered, or fallen back on to the executor for
+// reason (the caller keeps its values few: each is a time series).
+func FastPath(ctx context.Context, answered bool, reason string) {
+	r, ok := ctx.Value(requestKey{}).(*request)
+	if !ok {
+		return
+	}
+	outcome := "fell_back"
+	if answered {
+		outcome = "answered"
+	}
+	r.m.fastPath.WithLabelValues(outcome, reason).Inc()
 }
 
 // RateLimited counts one refusal.

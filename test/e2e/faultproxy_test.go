@@ -117,7 +117,7 @@ type liveServer struct {
 
 func startLiveServer(t *testing.T, env map[string]string) *liveServer {
 	t.Helper()
-	vars := map[string]string{"JWT_SECRET": testSecret, "BCRYPT_COST": "4", "RATE_LIMITS": "off"}
+	vars := map[string]string{"JWT_SECRET": testSecret, "BCRYPT_COST": "4", "RATE_LIMITS": "off", "GRAPHQL_FASTPATH_SHADOW": "on"}
 	for k, v := range env {
 		vars[k] = v
 	}

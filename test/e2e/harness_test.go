@@ -43,7 +43,10 @@ func newLoggedTestServer(t testing.TB, bdb *bun.DB, logs io.Writer, env ...map[s
 	// Rate limits are off here: the stories register and join from one
 	// address far faster than a person would. ratelimit_test.go turns
 	// them on.
-	vars := map[string]string{"JWT_SECRET": testSecret, "BCRYPT_COST": "4", "RATE_LIMITS": "off"}
+	vars := map[string]string{"JWT_SECRET": testSecret, "BCRYPT_COST": "4", "RATE_LIMITS": "off", "GRAPHQL_FASTPATH_SHADOW": "on"}
+	if _, bench := t.(*testing.B); bench {
+		vars["GRAPHQL_FASTPATH_SHADOW"] = "off" // benchmarks measure the production configuration
+	}
 	for _, e := range env {
 		for k, v := range e {
 			vars[k] = v

@@ -1,0 +1,99 @@
+package graph
+
+import (
+	"context"
+
+	"github.com/neuronmeet/api/internal/service"
+	"github.com/neuronmeet/api/models"
+)
+
+// The fast path's field tables (see fastSchema): for every field of every
+// type it answers, byScalar for a value the model holds, byResolver for a
+// field with a resolver (called, never re-implemented), byExecutor for a
+// field it leaves to gqlgen's executor. A schema field missing here falls
+// back at run time and fails TestFastPath_TablesDecideEveryField.
+var (
+	fastQuery       = newFastType[queryRoot]("Query", reasonRoot)
+	fastUser        = newFastType[*models.User]("User", reasonField)
+	fastRoom        = newFastType[*models.Room]("Room", reasonField)
+	fastSettings    = newFastType[*models.RoomSettings]("RoomSettings", reasonField)
+	fastParticipant = newFastType[*models.Participant]("Participant", reasonField)
+)
+
+// The tables refer to each other (a room's host is a User, a user's rooms
+// are Rooms), which package-level initializers may not.
+func init() {
+	fastQuery.fields = map[string]fastField[queryRoot]{
+		"me": resolvedObject(fastUser, func(r *fastResolvers, ctx context.Context, _ map[string]any, _ queryRoot) (*models.User, error) {
+			return r.query.Me(ctx)
+		}),
+		"room":       {how: byExecutor},
+		"roomByCode": {how: byExecutor},
+		"__schema":   {how: byExecutor},
+		"__type":     {how: byExecutor},
+	}
+
+	fastUser.fields = map[string]fastField[*models.User]{
+		"id": scalar(func(e *fastEncoder, u *models.User) { e.str(u.ID) }),
+		"email": resolvedScalar(func(r *fastResolvers, ctx context.Context, _ map[string]any, u *models.User) (*string, error) {
+			return r.user.Email(ctx, u)
+		}, (*fastEncoder).optStr),
+		"name":        scalar(func(e *fastEncoder, u *models.User) { e.optStr(u.Name) }),
+		"displayName": scalar(func(e *fastEncoder, u *models.User) { e.str(u.DisplayName) }),
+		"avatarUrl":   scalar(func(e *fastEncoder, u *models.User) { e.optStr(u.AvatarURL) }),
+		"createdAt":   scalar(func(e *fastEncoder, u *models.User) { e.time(u.CreatedAt) }),
+		"rooms": resolvedList(fastRoom, func(r *fastResolvers, ctx context.Context, args map[string]any, u *models.User) ([]*models.Room, error) {
+			return r.user.Rooms(ctx, u, args["status"].(*service.RoomStatus), args["first"].(*int), args["after"].(*string))
+		}),
+	}
+
+	fastRoom.fields = map[string]fastField[*models.Room]{
+		"id":     scalar(func(e *fastEncoder, r *models.Room) { e.str(r.ID) }),
+		"code":   scalar(func(e *fastEncoder, r *models.Room) { e.str(r.Code) }),
+		"name":   scalar(func(e *fastEncoder, r *models.Room) { e.str(r.Name) }),
+		"hostId": scalar(func(e *fastEncoder, r *models.Room) { e.str(r.HostID) }),
+		"host": resolvedObject(fastUser, func(r *fastResolvers, ctx context.Context, _ map[string]any, room *models.Room) (*models.User, error) {
+			return r.room.Host(ctx, room)
+		}),
+		"isActive":  scalar(func(e *fastEncoder, r *models.Room) { e.bool(r.IsActive) }),
+		"isLocked":  scalar(func(e *fastEncoder, r *models.Room) { e.bool(r.IsLocked) }),
+		"startedAt": scalar(func(e *fastEncoder, r *models.Room) { e.optTime(r.StartedAt) }),
+		"endedAt":   scalar(func(e *fastEncoder, r *models.Room) { e.optTime(r.EndedAt) }),
+		"createdAt": scalar(func(e *fastEncoder, r *models.Room) { e.time(r.CreatedAt) }),
+		"updatedAt": scalar(func(e *fastEncoder, r *models.Room) { e.time(r.UpdatedAt) }),
+		"settings": resolvedObject(fastSettings, func(r *fastResolvers, ctx context.Context, _ map[string]any, room *models.Room) (*models.RoomSettings, error) {
+			return r.room.Settings(ctx, room)
+		}),
+		"participants": resolvedList(fastParticipant, func(r *fastResolvers, ctx context.Context, args map[string]any, room *models.Room) ([]*models.Participant, error) {
+			return r.room.Participants(ctx, room, args["activeOnly"].(*bool))
+		}),
+	}
+
+	fastSettings.fields = map[string]fastField[*models.RoomSettings]{
+		"allowChat":              scalar(func(e *fastEncoder, s *models.RoomSettings) { e.bool(s.AllowChat) }),
+		"allowScreenShare":       scalar(func(e *fastEncoder, s *models.RoomSettings) { e.bool(s.AllowScreenShare) }),
+		"allowGuestAccess":       scalar(func(e *fastEncoder, s *models.RoomSettings) { e.bool(s.AllowGuestAccess) }),
+		"waitingRoom":            scalar(func(e *fastEncoder, s *models.RoomSettings) { e.bool(s.WaitingRoom) }),
+		"muteParticipantsOnJoin": scalar(func(e *fastEncoder, s *models.RoomSettings) { e.bool(s.MuteParticipantsOnJoin) }),
+		"maxParticipants":        scalar(func(e *fastEncoder, s *models.RoomSettings) { e.int(s.MaxParticipants) }),
+		"allowParticipantVideo":  scalar(func(e *fastEncoder, s *models.RoomSettings) { e.bool(s.AllowParticipantVideo) }),
+		"allowParticipantAudio":  scalar(func(e *fastEncoder, s *models.RoomSettings) { e.bool(s.AllowParticipantAudio) }),
+	}
+
+	fastParticipant.fields = map[string]fastField[*models.Participant]{
+		"id":     scalar(func(e *fastEncoder, p *models.Participant) { e.str(p.ID) }),
+		"roomId": scalar(func(e *fastEncoder, p *models.Participant) { e.str(p.RoomID) }),
+		"userId": scalar(func(e *fastEncoder, p *models.Participant) { e.optStr(p.UserID) }),
+		"user": resolvedObject(fastUser, func(r *fastResolvers, ctx context.Context, _ map[string]any, p *models.Participant) (*models.User, error) {
+			return r.participant.User(ctx, p)
+		}),
+		"guestName": scalar(func(e *fastEncoder, p *models.Participant) { e.optStr(p.GuestName) }),
+		"displayName": resolvedScalar(func(r *fastResolvers, ctx context.Context, _ map[string]any, p *models.Participant) (string, error) {
+			return r.participant.DisplayName(ctx, p)
+		}, (*fastEncoder).str),
+		"isActive": scalar(func(e *fastEncoder, p *models.Participant) { e.bool(p.IsActive) }),
+		"isHost":   scalar(func(e *fastEncoder, p *models.Participant) { e.bool(p.IsHost) }),
+		"joinedAt": scalar(func(e *fastEncoder, p *models.Participant) { e.time(p.JoinedAt) }),
+		"leftAt":   scalar(func(e *fastEncoder, p *models.Participant) { e.optTime(p.LeftAt) }),
+	}
+}
