@@ -1,0 +1,432 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/http"
+	"strconv"
+	"sync"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgtype"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/neuronmeet/api/bench/internal/refauth"
+)
+
+// The statements, prepared on every connection. The viewer statement makes
+// a token whose user no longer exists a 401, as the product answers it; it
+// rides in the same round trip, so it costs PostgreSQL an index probe and
+// nothing else.
+//
+// Settings and participants are LATERAL subqueries the planner cannot
+// flatten (LIMIT 1, OFFSET 0): flattened, the 1,000-room host's
+// participants became a hash join over a parallel scan of all 500,000
+// participant rows (~100 ms instead of ~10 ms), the same trap the product
+// avoids for settings. Participants come in the rooms' own order, so the
+// encoder merges the two results in one pass without a map.
+const (
+	sqlViewer = `SELECT 1 FROM users WHERE id = $1`
+
+	sqlRooms = `SELECT r.id, r.code, r.name, r.host_id, r.is_active, r.is_locked,
+       r.started_at, r.ended_at, r.created_at, r.updated_at,
+       s.allow_chat, s.allow_screen_share, s.allow_guest_access, s.waiting_room,
+       s.mute_participants_on_join, s.max_participants
+FROM rooms r
+LEFT JOIN LATERAL (
+  SELECT allow_chat, allow_screen_share, allow_guest_access, waiting_room,
+         mute_participants_on_join, max_participants
+  FROM room_settings WHERE room_id = r.id LIMIT 1) s ON true
+WHERE r.host_id = $1
+ORDER BY r.created_at DESC, r.id DESC`
+
+	sqlParticipants = `SELECT p.room_id, p.id, p.is_active, p.is_host, p.joined_at, p.left_at
+FROM rooms r
+CROSS JOIN LATERAL (
+  SELECT room_id, id, is_active, is_host, joined_at, left_at
+  FROM participants WHERE room_id = r.id ORDER BY joined_at, id OFFSET 0) p
+WHERE r.host_id = $1
+ORDER BY r.created_at DESC, r.id DESC, p.joined_at, p.id`
+
+	// sqlJoined is rooms, settings and participants as one result: a
+	// room's columns repeat on each of its participants' rows (one row
+	// with NULL participant columns for a room without any).
+	sqlJoined = `SELECT r.id, r.code, r.name, r.host_id, r.is_active, r.is_locked,
+       r.started_at, r.ended_at, r.created_at, r.updated_at,
+       s.allow_chat, s.allow_screen_share, s.allow_guest_access, s.waiting_room,
+       s.mute_participants_on_join, s.max_participants,
+       p.id, p.is_active, p.is_host, p.joined_at, p.left_at
+FROM rooms r
+LEFT JOIN LATERAL (
+  SELECT allow_chat, allow_screen_share, allow_guest_access, waiting_room,
+         mute_participants_on_join, max_participants
+  FROM room_settings WHERE room_id = r.id LIMIT 1) s ON true
+LEFT JOIN LATERAL (
+  SELECT id, is_active, is_host, joined_at, left_at
+  FROM participants WHERE room_id = r.id ORDER BY joined_at, id OFFSET 0) p ON true
+WHERE r.host_id = $1
+ORDER BY r.created_at DESC, r.id DESC, p.joined_at, p.id`
+)
+
+// statement names and the column types the decoders assume, checked on
+// every new connection so a schema change fails loudly, not as garbage.
+var statements = []struct {
+	name, sql string
+	types     []uint32
+}{
+	{"viewer", sqlViewer, []uint32{pgtype.Int4OID}},
+	{"rooms", sqlRooms, roomTypes},
+	{"participants", sqlParticipants, append([]uint32{pgtype.VarcharOID}, participantTypes...)},
+	{"joined", sqlJoined, append(append([]uint32{}, roomTypes...), participantTypes...)},
+}
+
+var (
+	roomTypes = []uint32{
+		pgtype.VarcharOID, pgtype.VarcharOID, pgtype.VarcharOID, pgtype.VarcharOID, pgtype.BoolOID, pgtype.BoolOID,
+		pgtype.TimestamptzOID, pgtype.TimestamptzOID, pgtype.TimestamptzOID, pgtype.TimestamptzOID,
+		pgtype.BoolOID, pgtype.BoolOID, pgtype.BoolOID, pgtype.BoolOID, pgtype.BoolOID, pgtype.Int4OID,
+	}
+	participantTypes = []uint32{pgtype.VarcharOID, pgtype.BoolOID, pgtype.BoolOID, pgtype.TimestamptzOID, pgtype.TimestamptzOID}
+)
+
+// binaryResults asks for every result column in binary format.
+var binaryResults = []int16{1}
+
+// prepare readies the statements on a new connection (pgxpool's AfterConnect).
+func prepare(ctx context.Context, c *pgx.Conn) error {
+	for _, s := range statements {
+		sd, err := c.Prepare(ctx, s.name, s.sql)
+		if err != nil {
+			return fmt.Errorf("prepare %s: %w", s.name, err)
+		}
+		if len(sd.Fields) != len(s.types) {
+			return fmt.Errorf("prepare %s: %d columns, want %d", s.name, len(sd.Fields), len(s.types))
+		}
+		for i, f := range sd.Fields {
+			if f.DataTypeOID != s.types[i] {
+				return fmt.Errorf("prepare %s: column %s has type %d, want %d", s.name, f.Name, f.DataTypeOID, s.types[i])
+			}
+		}
+	}
+	return nil
+}
+
+// Variants of the handler, measured by bench/variants.sh (see bench/README.md).
+const (
+	variantPipeline = "pipeline" // viewer, rooms, participants: three statements, one round trip
+	variantJoined   = "joined"   // viewer and one joined statement, one round trip
+	variantNoViewer = "noviewer" // rooms and participants only, one round trip
+)
+
+var variants = []string{variantPipeline, variantJoined, variantNoViewer}
+
+type handler struct {
+	pool    *pgxpool.Pool
+	auth    *refauth.Verifier
+	variant string
+}
+
+// room is one room of the current answer: its id and its JSON up to and
+// including `"participants":[`, as offsets into scratch.arena.
+type room struct{ id, idEnd, pre, preEnd int }
+
+// scratch is one request's reusable memory.
+type scratch struct {
+	param  [][]byte
+	out    []byte
+	arena  []byte
+	rooms  []room
+	lastID []byte
+}
+
+var scratchPool = sync.Pool{New: func() any {
+	return &scratch{param: make([][]byte, 1), out: make([]byte, 0, 64<<10), arena: make([]byte, 0, 32<<10)}
+}}
+
+// putScratch keeps buffers up to 8 MiB (a 1,000-room answer is ~1.3 MB).
+func putScratch(s *scratch) {
+	if cap(s.out) <= 8<<20 && cap(s.arena) <= 8<<20 {
+		scratchPool.Put(s)
+	}
+}
+
+func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h.serve(w, r, h.variant)
+}
+
+func (h *handler) serve(w http.ResponseWriter, r *http.Request, variant string) {
+	uid := h.auth.UserID(r)
+	if uid == "" {
+		refauth.WriteUnauthorized(w)
+		return
+	}
+	s := scratchPool.Get().(*scratch)
+	defer putScratch(s)
+	s.param[0] = append(s.param[0][:0], uid...)
+
+	ok, err := h.answer(r.Context(), s, variant)
+	if err != nil {
+		http.Error(w, `{"statusCode":500,"message":`+strconv.Quote(err.Error())+`}`, http.StatusInternalServerError)
+		return
+	}
+	if !ok {
+		refauth.WriteUnauthorized(w)
+		return
+	}
+	hdr := w.Header()
+	hdr.Set("Content-Type", "application/json; charset=utf-8")
+	hdr.Set("Content-Length", strconv.Itoa(len(s.out)))
+	_, _ = w.Write(s.out)
+}
+
+// answer runs the variant's statements in one round trip and encodes the
+// answer into s.out; ok is false when the viewer does not exist.
+func (h *handler) answer(ctx context.Context, s *scratch, variant string) (ok bool, err error) {
+	c, err := h.pool.Acquire(ctx)
+	if err != nil {
+		return false, err
+	}
+	defer c.Release()
+	conn := c.Conn()
+	var batch pgconn.Batch
+	queue := func(name string) error {
+		// Already prepared on this connection: a map look-up, no round trip.
+		sd, err := conn.Prepare(ctx, name, statementSQL(name))
+		if err != nil {
+			return err
+		}
+		batch.ExecStatement(sd, s.param, nil, binaryResults)
+		return nil
+	}
+	names := [3]string{"viewer", "rooms", "participants"}
+	n := 3
+	switch variant {
+	case variantJoined:
+		names[1], n = "joined", 2
+	case variantNoViewer:
+		names[0], names[1], n = "rooms", "participants", 2
+	}
+	for _, name := range names[:n] {
+		if err := queue(name); err != nil {
+			return false, err
+		}
+	}
+	mrr := conn.PgConn().ExecBatch(ctx, &batch)
+	defer func() {
+		if cerr := mrr.Close(); err == nil {
+			err = cerr
+		}
+	}()
+	next := func() (*pgconn.ResultReader, error) {
+		if !mrr.NextResult() {
+			if err := mrr.Close(); err != nil {
+				return nil, err
+			}
+			return nil, fmt.Errorf("missing result")
+		}
+		return mrr.ResultReader(), nil
+	}
+
+	if variant != variantNoViewer {
+		rr, err := next()
+		if err != nil {
+			return false, err
+		}
+		found := rr.NextRow()
+		if _, err := rr.Close(); err != nil {
+			return false, err
+		}
+		if !found {
+			return false, nil
+		}
+	}
+	s.out = append(s.out[:0], '[')
+	if variant == variantJoined {
+		rr, err := next()
+		if err != nil {
+			return false, err
+		}
+		s.encodeJoined(rr)
+		if _, err := rr.Close(); err != nil {
+			return false, err
+		}
+	} else {
+		rr, err := next()
+		if err != nil {
+			return false, err
+		}
+		s.readRooms(rr)
+		if _, err := rr.Close(); err != nil {
+			return false, err
+		}
+		if rr, err = next(); err != nil {
+			return false, err
+		}
+		s.mergeParticipants(rr)
+		if _, err := rr.Close(); err != nil {
+			return false, err
+		}
+	}
+	s.out = append(s.out, ']')
+	return true, nil
+}
+
+func statementSQL(name string) string {
+	for _, s := range statements {
+		if s.name == name {
+			return s.sql
+		}
+	}
+	panic("unknown statement " + name)
+}
+
+// readRooms encodes every room's JSON up to its participants into the arena.
+func (s *scratch) readRooms(rr *pgconn.ResultReader) {
+	s.arena, s.rooms = s.arena[:0], s.rooms[:0]
+	for rr.NextRow() {
+		v := rr.Values()
+		var rm room
+		rm.id = len(s.arena)
+		s.arena = append(s.arena, v[0]...)
+		rm.idEnd, rm.pre = len(s.arena), len(s.arena)
+		s.arena = appendRoom(s.arena, v)
+		rm.preEnd = len(s.arena)
+		s.rooms = append(s.rooms, rm)
+	}
+}
+
+// mergeParticipants writes the rooms in order, each followed by its
+// participants, which arrive in the same room order. A participant whose
+// room is not in the list (a room created between the two statements'
+// snapshots) is skipped.
+func (s *scratch) mergeParticipants(rr *pgconn.ResultReader) {
+	cur, first := -1, true
+	open := func(k int) {
+		if cur >= 0 {
+			s.out = append(s.out, "]}"...)
+		}
+		if k > 0 {
+			s.out = append(s.out, ',')
+		}
+		rm := s.rooms[k]
+		s.out = append(s.out, s.arena[rm.pre:rm.preEnd]...)
+		cur, first = k, true
+	}
+	for rr.NextRow() {
+		v := rr.Values()
+		j := max(cur, 0)
+		for j < len(s.rooms) && !bytes.Equal(s.arena[s.rooms[j].id:s.rooms[j].idEnd], v[0]) {
+			j++
+		}
+		if j == len(s.rooms) {
+			continue
+		}
+		for cur < j {
+			open(cur + 1)
+		}
+		if !first {
+			s.out = append(s.out, ',')
+		}
+		s.out, first = appendParticipant(s.out, v[1:]), false
+	}
+	for cur < len(s.rooms)-1 {
+		open(cur + 1)
+	}
+	if cur >= 0 {
+		s.out = append(s.out, "]}"...)
+	}
+}
+
+// encodeJoined streams the joined result: a new room id opens a room.
+func (s *scratch) encodeJoined(rr *pgconn.ResultReader) {
+	rooms, first := 0, true
+	for rr.NextRow() {
+		v := rr.Values()
+		if rooms == 0 || !bytes.Equal(v[0], s.lastID) {
+			if rooms > 0 {
+				s.out = append(s.out, "]},"...)
+			}
+			s.lastID = append(s.lastID[:0], v[0]...)
+			s.out, first = appendRoom(s.out, v), true
+			rooms++
+		}
+		if v[16] == nil { // a room without participants
+			continue
+		}
+		if !first {
+			s.out = append(s.out, ',')
+		}
+		s.out, first = appendParticipant(s.out, v[16:]), false
+	}
+	if rooms > 0 {
+		s.out = append(s.out, "]}"...)
+	}
+}
+
+// appendRoom writes a room's keys in the contract's order, up to and
+// including `"participants":[`, from the rooms statement's 16 columns.
+func appendRoom(b []byte, v [][]byte) []byte {
+	b = append(b, `{"id":`...)
+	b = appendString(b, v[0])
+	b = append(b, `,"code":`...)
+	b = appendString(b, v[1])
+	b = append(b, `,"name":`...)
+	b = appendString(b, v[2])
+	b = append(b, `,"hostId":`...)
+	b = appendString(b, v[3])
+	b = append(b, `,"isActive":`...)
+	b = appendBool(b, v[4])
+	b = append(b, `,"isLocked":`...)
+	b = appendBool(b, v[5])
+	b = append(b, `,"startedAt":`...)
+	b = appendNullableTime(b, v[6])
+	b = append(b, `,"endedAt":`...)
+	b = appendNullableTime(b, v[7])
+	b = append(b, `,"createdAt":`...)
+	b = appendTime(b, v[8])
+	b = append(b, `,"updatedAt":`...)
+	b = appendTime(b, v[9])
+	if v[10] == nil { // no settings row
+		return append(b, `,"settings":null,"participants":[`...)
+	}
+	b = append(b, `,"settings":{"allowChat":`...)
+	b = appendBool(b, v[10])
+	b = append(b, `,"allowScreenShare":`...)
+	b = appendBool(b, v[11])
+	b = append(b, `,"allowGuestAccess":`...)
+	b = appendBool(b, v[12])
+	b = append(b, `,"waitingRoom":`...)
+	b = appendBool(b, v[13])
+	b = append(b, `,"muteParticipantsOnJoin":`...)
+	b = appendBool(b, v[14])
+	b = append(b, `,"maxParticipants":`...)
+	b = appendInt4(b, v[15])
+	return append(b, `},"participants":[`...)
+}
+
+// appendParticipant writes one participant from (id, is_active, is_host,
+// joined_at, left_at); leftAt is absent, not null, until they leave.
+func appendParticipant(b []byte, v [][]byte) []byte {
+	b = append(b, `{"id":`...)
+	b = appendString(b, v[0])
+	b = append(b, `,"isActive":`...)
+	b = appendBool(b, v[1])
+	b = append(b, `,"isHost":`...)
+	b = appendBool(b, v[2])
+	b = append(b, `,"joinedAt":`...)
+	b = appendTime(b, v[3])
+	if v[4] != nil {
+		b = append(b, `,"leftAt":`...)
+		b = appendTime(b, v[4])
+	}
+	return append(b, '}')
+}
+
+func appendNullableTime(b []byte, v []byte) []byte {
+	if v == nil {
+		return append(b, "null"...)
+	}
+	return appendTime(b, v)
+}
