@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"sync"
 
@@ -13,7 +14,7 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/neuronmeet/api/bench/internal/refauth"
+	"github.com/neuronmeet/api/bench/internal/ref"
 )
 
 // The statements, prepared on every connection. The viewer statement makes
@@ -50,6 +51,14 @@ CROSS JOIN LATERAL (
 WHERE r.host_id = $1
 ORDER BY r.created_at DESC, r.id DESC, p.joined_at, p.id`
 
+	// sqlParticipantsByRoom is the product's order (room id, then join
+	// order), which lets PostgreSQL probe the participants index with the
+	// array of the host's room ids; the encoder then groups by room.
+	sqlParticipantsByRoom = `SELECT p.room_id, p.id, p.is_active, p.is_host, p.joined_at, p.left_at
+FROM participants p
+WHERE p.room_id = ANY (ARRAY(SELECT id FROM rooms WHERE host_id = $1))
+ORDER BY p.room_id, p.joined_at, p.id`
+
 	// sqlJoined is rooms, settings and participants as one result: a
 	// room's columns repeat on each of its participants' rows (one row
 	// with NULL participant columns for a room without any).
@@ -79,6 +88,7 @@ var statements = []struct {
 	{"viewer", sqlViewer, []uint32{pgtype.Int4OID}},
 	{"rooms", sqlRooms, roomTypes},
 	{"participants", sqlParticipants, append([]uint32{pgtype.VarcharOID}, participantTypes...)},
+	{"participants-by-room", sqlParticipantsByRoom, append([]uint32{pgtype.VarcharOID}, participantTypes...)},
 	{"joined", sqlJoined, append(append([]uint32{}, roomTypes...), participantTypes...)},
 }
 
@@ -118,13 +128,14 @@ const (
 	variantPipeline = "pipeline" // viewer, rooms, participants: three statements, one round trip
 	variantJoined   = "joined"   // viewer and one joined statement, one round trip
 	variantNoViewer = "noviewer" // rooms and participants only, one round trip
+	variantByRoom   = "byroom"   // as pipeline, participants in room-id order, grouped in Go
 )
 
-var variants = []string{variantPipeline, variantJoined, variantNoViewer}
+var variants = []string{variantPipeline, variantJoined, variantNoViewer, variantByRoom}
 
 type handler struct {
 	pool    *pgxpool.Pool
-	auth    *refauth.Verifier
+	auth    *ref.Verifier
 	variant string
 }
 
@@ -139,6 +150,11 @@ type scratch struct {
 	arena  []byte
 	rooms  []room
 	lastID []byte
+	// byroom: rooms' indices sorted by id, and each room's encoded
+	// participants as a span of parts.
+	byID  []int
+	parts []byte
+	span  [][2]int
 }
 
 var scratchPool = sync.Pool{New: func() any {
@@ -159,7 +175,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (h *handler) serve(w http.ResponseWriter, r *http.Request, variant string) {
 	uid := h.auth.UserID(r)
 	if uid == "" {
-		refauth.WriteUnauthorized(w)
+		ref.WriteUnauthorized(w)
 		return
 	}
 	s := scratchPool.Get().(*scratch)
@@ -172,7 +188,7 @@ func (h *handler) serve(w http.ResponseWriter, r *http.Request, variant string) 
 		return
 	}
 	if !ok {
-		refauth.WriteUnauthorized(w)
+		ref.WriteUnauthorized(w)
 		return
 	}
 	hdr := w.Header()
@@ -207,6 +223,8 @@ func (h *handler) answer(ctx context.Context, s *scratch, variant string) (ok bo
 		names[1], n = "joined", 2
 	case variantNoViewer:
 		names[0], names[1], n = "rooms", "participants", 2
+	case variantByRoom:
+		names[2] = "participants-by-room"
 	}
 	for _, name := range names[:n] {
 		if err := queue(name); err != nil {
@@ -264,7 +282,11 @@ func (h *handler) answer(ctx context.Context, s *scratch, variant string) (ok bo
 		if rr, err = next(); err != nil {
 			return false, err
 		}
-		s.mergeParticipants(rr)
+		if variant == variantByRoom {
+			s.groupParticipants(rr)
+		} else {
+			s.mergeParticipants(rr)
+		}
 		if _, err := rr.Close(); err != nil {
 			return false, err
 		}
@@ -335,6 +357,45 @@ func (s *scratch) mergeParticipants(rr *pgconn.ResultReader) {
 		open(cur + 1)
 	}
 	if cur >= 0 {
+		s.out = append(s.out, "]}"...)
+	}
+}
+
+// groupParticipants encodes participants arriving in room-id order into
+// per-room spans (a binary search over the rooms sorted by id finds each
+// group's room), then writes the rooms in their own order.
+func (s *scratch) groupParticipants(rr *pgconn.ResultReader) {
+	id := func(k int) []byte { return s.arena[s.rooms[k].id:s.rooms[k].idEnd] }
+	s.byID = s.byID[:0]
+	for k := range s.rooms {
+		s.byID = append(s.byID, k)
+	}
+	slices.SortFunc(s.byID, func(a, b int) int { return bytes.Compare(id(a), id(b)) })
+	s.span = append(s.span[:0], make([][2]int, len(s.rooms))...)
+	s.parts = s.parts[:0]
+	cur := -1
+	for rr.NextRow() {
+		v := rr.Values()
+		if cur < 0 || !bytes.Equal(id(cur), v[0]) {
+			i, found := slices.BinarySearchFunc(s.byID, v[0], func(k int, t []byte) int { return bytes.Compare(id(k), t) })
+			if !found {
+				cur = -1
+				continue // a room created between the statements' snapshots
+			}
+			cur = s.byID[i]
+			s.span[cur][0] = len(s.parts)
+		} else {
+			s.parts = append(s.parts, ',')
+		}
+		s.parts = appendParticipant(s.parts, v[1:])
+		s.span[cur][1] = len(s.parts)
+	}
+	for k, rm := range s.rooms {
+		if k > 0 {
+			s.out = append(s.out, ',')
+		}
+		s.out = append(s.out, s.arena[rm.pre:rm.preEnd]...)
+		s.out = append(s.out, s.parts[s.span[k][0]:s.span[k][1]]...)
 		s.out = append(s.out, "]}"...)
 	}
 }

@@ -13,12 +13,11 @@ import (
 	"log"
 	"net/http"
 	"os"
-	"runtime"
 	"slices"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/neuronmeet/api/bench/internal/refauth"
+	"github.com/neuronmeet/api/bench/internal/ref"
 )
 
 func main() {
@@ -36,7 +35,7 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	h := &handler{pool: pool, auth: refauth.New([]byte(secret)), variant: *variant}
+	h := &handler{pool: pool, auth: ref.NewVerifier([]byte(secret)), variant: *variant}
 	mux := http.NewServeMux()
 	mux.Handle("GET /users/me/rooms", h)
 	// Every variant stays reachable for bench/variants.sh.
@@ -51,16 +50,14 @@ func main() {
 	log.Fatal(http.ListenAndServe(*addr, mux))
 }
 
-// newPool opens the pool with the statements prepared on every connection.
-// Its size is the product's default admission limit (two requests per
-// core), so every server in the benchmark runs as many requests' statements
-// at once against the same two cores.
+// newPool opens the pool (ref.PoolConns connections) with the statements
+// prepared on every connection.
 func newPool(ctx context.Context, dsn string) (*pgxpool.Pool, error) {
 	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
 		return nil, err
 	}
-	cfg.MaxConns = int32(max(1, 2*runtime.GOMAXPROCS(0)))
+	cfg.MaxConns = ref.PoolConns()
 	cfg.AfterConnect = prepare
 	return pgxpool.NewWithConfig(ctx, cfg)
 }

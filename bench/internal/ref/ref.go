@@ -1,12 +1,14 @@
-// Package refauth is the bearer-token check the benchmark's reference
-// servers share: the same HS256 verification the product does (golang-jwt,
-// HS256 only, exp required, 30 s leeway, a user token has a sub and no typ),
-// so every row of the benchmark pays the same per-request JWT cost and the
-// references differ from the product only in what they do after it.
-package refauth
+// Package ref is what the benchmark's reference servers share, so that they
+// differ from each other and from the product only in how they build the
+// answer: the bearer-token check, the same HS256 verification the product
+// does (golang-jwt, HS256 only, exp required, 30 s leeway, a user token has
+// a sub and no typ), so every row pays the same per-request JWT cost; and
+// the database pool's size.
+package ref
 
 import (
 	"net/http"
+	"runtime"
 	"strings"
 	"time"
 
@@ -27,8 +29,8 @@ type Verifier struct {
 	parser *jwt.Parser
 }
 
-// New returns a Verifier for tokens signed with secret.
-func New(secret []byte) *Verifier {
+// NewVerifier returns a Verifier for tokens signed with secret.
+func NewVerifier(secret []byte) *Verifier {
 	return &Verifier{key: secret, parser: jwt.NewParser(
 		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
 		jwt.WithExpirationRequired(),
@@ -58,3 +60,8 @@ func WriteUnauthorized(w http.ResponseWriter) {
 	w.WriteHeader(http.StatusUnauthorized)
 	_, _ = w.Write([]byte(Unauthorized))
 }
+
+// PoolConns is the references' pool size: the product's default admission
+// limit (two requests per core), so every server in the benchmark runs as
+// many requests' statements at once against the same two cores.
+func PoolConns() int32 { return int32(max(1, 2*runtime.GOMAXPROCS(0))) }
