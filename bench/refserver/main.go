@@ -113,6 +113,18 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write(body)
 }
 
+func newPool(ctx context.Context, dsn string) (*pgxpool.Pool, error) {
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		return nil, err
+	}
+	cfg.MaxConns = ref.PoolConns()
+	// PostgreSQL writes timestamps into JSON in the session's time zone:
+	// UTC, as the contract's are.
+	cfg.ConnConfig.RuntimeParams["timezone"] = "UTC"
+	return pgxpool.NewWithConfig(ctx, cfg)
+}
+
 func fail(w http.ResponseWriter, err error) {
 	http.Error(w, `{"statusCode":500,"message":`+strconv.Quote(err.Error())+`}`, http.StatusInternalServerError)
 }
@@ -128,15 +140,7 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	cfg, err := pgxpool.ParseConfig(dsn)
-	if err != nil {
-		log.Fatal(err)
-	}
-	cfg.MaxConns = ref.PoolConns()
-	// PostgreSQL writes timestamps into JSON in the session's time zone:
-	// UTC, as the contract's are.
-	cfg.ConnConfig.RuntimeParams["timezone"] = "UTC"
-	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
+	pool, err := newPool(context.Background(), dsn)
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -1,5 +1,8 @@
--- As sub.sql, plus the viewer check the product makes (a token whose user
--- no longer exists is a 401): a first column, NULL without the user.
+-- Reference (a), served at /users/me/rooms: the viewer check (a first column,
+-- NULL when the user does not exist, as the product answers 401), then the
+-- document: row_to_json over aliased camelCase columns, correlated
+-- subqueries for settings and participants, json_agg in the subqueries'
+-- order, leftAt absent until the participant leaves (two row shapes).
 SELECT (SELECT true FROM users WHERE id = $1),
        (SELECT coalesce(json_agg(x), '[]')
 FROM (
@@ -10,7 +13,9 @@ FROM (
                   allow_guest_access AS "allowGuestAccess", waiting_room AS "waitingRoom",
                   mute_participants_on_join AS "muteParticipantsOnJoin", max_participants AS "maxParticipants"
            FROM room_settings WHERE room_id = r.id LIMIT 1) s) AS settings,
-         (SELECT coalesce(json_agg(p), '[]') FROM (
+         (SELECT coalesce(json_agg(CASE WHEN p."leftAt" IS NULL
+                                        THEN row_to_json((SELECT j FROM (SELECT p.id, p."isActive", p."isHost", p."joinedAt") j))
+                                        ELSE row_to_json(p) END), '[]') FROM (
                  SELECT id, is_active AS "isActive", is_host AS "isHost", joined_at AS "joinedAt", left_at AS "leftAt"
                  FROM participants WHERE room_id = r.id ORDER BY joined_at, id) p) AS participants
   FROM rooms r
