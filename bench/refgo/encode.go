@@ -74,29 +74,44 @@ func appendBool(b []byte, v []byte) []byte {
 
 func appendInt4(b []byte, v []byte) []byte { return strconv.AppendInt(b, pgInt4(v), 10) }
 
+// dates remembers the last day appendTime wrote: a room's timestamps and
+// its participants' mostly fall on one day, so the calendar arithmetic runs
+// about once a room. The zero value has nothing cached.
+type dates struct {
+	valid bool
+	day   int64 // days since 2000-01-01
+	text  [11]byte
+}
+
 // appendTime appends a binary timestamptz as the contract writes it,
 // "2006-01-02T15:04:05.000Z" in UTC, with the milliseconds truncated (not
 // rounded), as time.Format truncates them in the product.
-func appendTime(b []byte, v []byte) []byte {
+func (d *dates) appendTime(b []byte, v []byte) []byte {
 	us := pgMicros(v)
 	ms := floorDiv(us, 1000)
 	days := floorDiv(ms, 86_400_000)
 	msOfDay := ms - days*86_400_000
-	year, month, day := civil(days + pgEpochDays)
-	if year < 0 || year > 9999 {
-		// Outside the fixed four-digit width the product falls back to
-		// time.Format's own rendering; so does this, for the same bytes.
-		t := time.UnixMicro(us + pgEpochDays*86_400_000_000).UTC()
-		b = append(b, '"')
-		b = t.AppendFormat(b, "2006-01-02T15:04:05.000Z")
-		return append(b, '"')
+	if !d.valid || d.day != days {
+		year, month, day := civil(days + pgEpochDays)
+		if year < 0 || year > 9999 {
+			// Outside the fixed four-digit width the product falls back to
+			// time.Format's own rendering; so does this, for the same bytes.
+			t := time.UnixMicro(us + pgEpochDays*86_400_000_000).UTC()
+			b = append(b, '"')
+			b = t.AppendFormat(b, "2006-01-02T15:04:05.000Z")
+			return append(b, '"')
+		}
+		d.valid, d.day = true, days
+		d.text = [11]byte{
+			byte('0' + year/1000), byte('0' + year/100%10), byte('0' + year/10%10), byte('0' + year%10), '-',
+			byte('0' + month/10), byte('0' + month%10), '-',
+			byte('0' + day/10), byte('0' + day%10), 'T'}
 	}
 	hour, minute := msOfDay/3_600_000, msOfDay/60_000%60
 	sec, milli := msOfDay/1000%60, msOfDay%1000
-	return append(b, '"',
-		byte('0'+year/1000), byte('0'+year/100%10), byte('0'+year/10%10), byte('0'+year%10), '-',
-		byte('0'+month/10), byte('0'+month%10), '-',
-		byte('0'+day/10), byte('0'+day%10), 'T',
+	b = append(b, '"')
+	b = append(b, d.text[:]...)
+	return append(b,
 		byte('0'+hour/10), byte('0'+hour%10), ':',
 		byte('0'+minute/10), byte('0'+minute%10), ':',
 		byte('0'+sec/10), byte('0'+sec%10), '.',

@@ -14,17 +14,24 @@ func micros(us int64) []byte { return binary.BigEndian.AppendUint64(nil, uint64(
 // milliseconds truncated, which is what the product writes.
 func TestAppendTime_MatchesTimeFormat(t *testing.T) {
 	epoch := time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC).UnixMicro()
+	rng := rand.New(rand.NewPCG(1, 2))
+	var cached dates
 	check := func(us int64) {
 		t.Helper()
 		want := `"` + time.UnixMicro(epoch+us).UTC().Format("2006-01-02T15:04:05.000Z") + `"`
-		if got := string(appendTime(nil, micros(us))); got != want {
+		var fresh dates
+		if got := string(fresh.appendTime(nil, micros(us))); got != want {
+			t.Fatalf("µs %d: got %s, want %s", us, got, want)
+		}
+		// And through the day cache, after a neighbouring instant.
+		cached.appendTime(nil, micros(us-rng.Int64N(3_600_000_000)))
+		if got := string(cached.appendTime(nil, micros(us))); got != want {
 			t.Fatalf("µs %d: got %s, want %s", us, got, want)
 		}
 	}
 	for _, us := range []int64{0, -1, 1, 999, 1000, -999, -1000, -1001, 86_400_000_000 - 1, -86_400_000_000} {
 		check(us)
 	}
-	rng := rand.New(rand.NewPCG(1, 2))
 	const span = 200 * 365 * 86_400_000_000 // about 1900..2100
 	for range 200_000 {
 		check(rng.Int64N(span) - span/2)

@@ -155,6 +155,7 @@ type scratch struct {
 	byID  []int
 	parts []byte
 	span  [][2]int
+	dates dates
 }
 
 var scratchPool = sync.Pool{New: func() any {
@@ -178,11 +179,10 @@ func (h *handler) serve(w http.ResponseWriter, r *http.Request, variant string) 
 		ref.WriteUnauthorized(w)
 		return
 	}
-	s := scratchPool.Get().(*scratch)
-	defer putScratch(s)
-	s.param[0] = append(s.param[0][:0], uid...)
-
-	ok, err := h.answer(r.Context(), s, variant)
+	ok, s, err := h.answer(r.Context(), uid, variant)
+	if s != nil {
+		defer putScratch(s)
+	}
 	if err != nil {
 		http.Error(w, `{"statusCode":500,"message":`+strconv.Quote(err.Error())+`}`, http.StatusInternalServerError)
 		return
@@ -198,14 +198,22 @@ func (h *handler) serve(w http.ResponseWriter, r *http.Request, variant string) 
 }
 
 // answer runs the variant's statements in one round trip and encodes the
-// answer into s.out; ok is false when the viewer does not exist.
-func (h *handler) answer(ctx context.Context, s *scratch, variant string) (ok bool, err error) {
+// answer into s.out; ok is false when the viewer does not exist. The
+// scratch is taken once a connection is, so no more buffers are live than
+// the pool has connections, however many requests wait.
+func (h *handler) answer(ctx context.Context, uid, variant string) (ok bool, s *scratch, err error) {
 	c, err := h.pool.Acquire(ctx)
 	if err != nil {
-		return false, err
+		return false, nil, err
 	}
 	defer c.Release()
-	conn := c.Conn()
+	s = scratchPool.Get().(*scratch)
+	s.param[0] = append(s.param[0][:0], uid...)
+	ok, err = h.run(ctx, c.Conn(), s, variant)
+	return ok, s, err
+}
+
+func (h *handler) run(ctx context.Context, conn *pgx.Conn, s *scratch, variant string) (ok bool, err error) {
 	var batch pgconn.Batch
 	queue := func(name string) error {
 		// Already prepared on this connection: a map look-up, no round trip.
@@ -313,7 +321,7 @@ func (s *scratch) readRooms(rr *pgconn.ResultReader) {
 		rm.id = len(s.arena)
 		s.arena = append(s.arena, v[0]...)
 		rm.idEnd, rm.pre = len(s.arena), len(s.arena)
-		s.arena = appendRoom(s.arena, v)
+		s.arena = appendRoom(&s.dates, s.arena, v)
 		rm.preEnd = len(s.arena)
 		s.rooms = append(s.rooms, rm)
 	}
@@ -351,7 +359,7 @@ func (s *scratch) mergeParticipants(rr *pgconn.ResultReader) {
 		if !first {
 			s.out = append(s.out, ',')
 		}
-		s.out, first = appendParticipant(s.out, v[1:]), false
+		s.out, first = appendParticipant(&s.dates, s.out, v[1:]), false
 	}
 	for cur < len(s.rooms)-1 {
 		open(cur + 1)
@@ -387,7 +395,7 @@ func (s *scratch) groupParticipants(rr *pgconn.ResultReader) {
 		} else {
 			s.parts = append(s.parts, ',')
 		}
-		s.parts = appendParticipant(s.parts, v[1:])
+		s.parts = appendParticipant(&s.dates, s.parts, v[1:])
 		s.span[cur][1] = len(s.parts)
 	}
 	for k, rm := range s.rooms {
@@ -410,7 +418,7 @@ func (s *scratch) encodeJoined(rr *pgconn.ResultReader) {
 				s.out = append(s.out, "]},"...)
 			}
 			s.lastID = append(s.lastID[:0], v[0]...)
-			s.out, first = appendRoom(s.out, v), true
+			s.out, first = appendRoom(&s.dates, s.out, v), true
 			rooms++
 		}
 		if v[16] == nil { // a room without participants
@@ -419,7 +427,7 @@ func (s *scratch) encodeJoined(rr *pgconn.ResultReader) {
 		if !first {
 			s.out = append(s.out, ',')
 		}
-		s.out, first = appendParticipant(s.out, v[16:]), false
+		s.out, first = appendParticipant(&s.dates, s.out, v[16:]), false
 	}
 	if rooms > 0 {
 		s.out = append(s.out, "]}"...)
@@ -428,7 +436,7 @@ func (s *scratch) encodeJoined(rr *pgconn.ResultReader) {
 
 // appendRoom writes a room's keys in the contract's order, up to and
 // including `"participants":[`, from the rooms statement's 16 columns.
-func appendRoom(b []byte, v [][]byte) []byte {
+func appendRoom(d *dates, b []byte, v [][]byte) []byte {
 	b = append(b, `{"id":`...)
 	b = appendString(b, v[0])
 	b = append(b, `,"code":`...)
@@ -442,13 +450,13 @@ func appendRoom(b []byte, v [][]byte) []byte {
 	b = append(b, `,"isLocked":`...)
 	b = appendBool(b, v[5])
 	b = append(b, `,"startedAt":`...)
-	b = appendNullableTime(b, v[6])
+	b = appendNullableTime(d, b, v[6])
 	b = append(b, `,"endedAt":`...)
-	b = appendNullableTime(b, v[7])
+	b = appendNullableTime(d, b, v[7])
 	b = append(b, `,"createdAt":`...)
-	b = appendTime(b, v[8])
+	b = d.appendTime(b, v[8])
 	b = append(b, `,"updatedAt":`...)
-	b = appendTime(b, v[9])
+	b = d.appendTime(b, v[9])
 	if v[10] == nil { // no settings row
 		return append(b, `,"settings":null,"participants":[`...)
 	}
@@ -469,7 +477,7 @@ func appendRoom(b []byte, v [][]byte) []byte {
 
 // appendParticipant writes one participant from (id, is_active, is_host,
 // joined_at, left_at); leftAt is absent, not null, until they leave.
-func appendParticipant(b []byte, v [][]byte) []byte {
+func appendParticipant(d *dates, b []byte, v [][]byte) []byte {
 	b = append(b, `{"id":`...)
 	b = appendString(b, v[0])
 	b = append(b, `,"isActive":`...)
@@ -477,17 +485,17 @@ func appendParticipant(b []byte, v [][]byte) []byte {
 	b = append(b, `,"isHost":`...)
 	b = appendBool(b, v[2])
 	b = append(b, `,"joinedAt":`...)
-	b = appendTime(b, v[3])
+	b = d.appendTime(b, v[3])
 	if v[4] != nil {
 		b = append(b, `,"leftAt":`...)
-		b = appendTime(b, v[4])
+		b = d.appendTime(b, v[4])
 	}
 	return append(b, '}')
 }
 
-func appendNullableTime(b []byte, v []byte) []byte {
+func appendNullableTime(d *dates, b []byte, v []byte) []byte {
 	if v == nil {
 		return append(b, "null"...)
 	}
-	return appendTime(b, v)
+	return d.appendTime(b, v)
 }
