@@ -27,9 +27,14 @@ for f in bench/refserver/sql/*.sql; do
   specs+=("a:$v|$REF_PID|http://127.0.0.1:$REFPORT/q/$v/users/me/rooms|$TOKEN||50|400|")
 done
 specs+=("a:fast-unprepared|$REF_PID|http://127.0.0.1:$REFPORT/q/fast-unprepared/users/me/rooms|$TOKEN||50|400|")
-for v in pipeline joined noviewer byroom; do
+for v in pipeline roomorder joined noviewer; do
   specs+=("b:$v|$GO_PID|http://127.0.0.1:$GOPORT/v/$v/users/me/rooms|$TOKEN||50|400|")
 done
+if [ -n "${BENCH_ONLY:-}" ]; then # a regular expression on the names, to measure a few
+  kept=()
+  for s in "${specs[@]}"; do [[ ${s%%|*} =~ $BENCH_ONLY ]] && kept+=("$s"); done
+  specs=("${kept[@]}")
+fi
 bench_rounds "$RESULTS" "${specs[@]}"
 bench_meta "$RESULTS" end
 bench/bin/report -variants -results "$RESULTS" -conns "$CONNS" -warmup "$WARMUP" -duration "$DURATION" | tee "$OUT/variants.md"

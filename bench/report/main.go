@@ -293,8 +293,10 @@ func write(w io.Writer, byLoad map[string]map[int]sample, rounds int, rss map[st
 	lost := 0
 	for _, rs := range byLoad {
 		for _, s := range rs {
-			foreign = append(foreign, s.Foreign)
-			pgOther = append(pgOther, s.PGOther)
+			// /proc counts in 10 ms ticks, so an idle figure can come out a
+			// tick below zero.
+			foreign = append(foreign, max(0, s.Foreign))
+			pgOther = append(pgOther, max(0, s.PGOther))
 			lg = append(lg, s.Loadgen)
 			if v, ok := s.LoadAvgField.(float64); ok {
 				lavg = append(lavg, v)
@@ -381,7 +383,7 @@ func writeVariants(w io.Writer, byLoad map[string]map[int]sample, names []string
 	var foreign []float64
 	for _, rs := range byLoad {
 		for _, s := range rs {
-			foreign = append(foreign, s.Foreign)
+			foreign = append(foreign, max(0, s.Foreign))
 		}
 	}
 	p("\nOther work on the machine during the windows: %s cores. Load average: %s.\n", summarize(foreign).fmt(2), strings.Join(loadavgs, ", "))
