@@ -4,7 +4,7 @@
 GO ?= go
 export PATH := $(PATH):/usr/local/go/bin
 
-.PHONY: run test lint generate check-generated seed migrate build bench audit-deps graphql-ws-deps
+.PHONY: run test lint generate check-generated seed migrate build bench bench-variants audit-deps graphql-ws-deps
 
 run:
 	$(GO) run .
@@ -51,6 +51,12 @@ graphql-ws-deps:
 		npm ci --prefix test/graphql-ws --no-audit --no-fund --loglevel=error; \
 	else echo "npm not found: the graphql-ws client test will not run" >&2; fi
 
-# Load benchmark on PostgreSQL against the one-SQL reference (bench/README.md).
+# Load benchmark on PostgreSQL against two references, a one-SQL handler and a
+# hand-written Go + pgx server, in interleaved rounds (bench/README.md;
+# BENCH_ROUNDS, BENCH_DURATION to tune). Writes bench/RESULTS.md.
 bench:
 	bash bench/run.sh
+
+# The measurements behind the references' choices (bench/README.md).
+bench-variants:
+	bash bench/variants.sh

@@ -1,7 +1,9 @@
 // Command loadgen drives one HTTP request shape at a server from a separate
 // process: a fixed number of connections, a warm-up, then a fixed measured
 // window. Before loading it checks the answer is complete (so a fast wrong
-// answer can never count), and it prints one JSON line of results.
+// answer can never count). Over the window it also samples the CPU time of
+// the server process and of PostgreSQL (see cpu.go), and it prints one JSON
+// line of results.
 package main
 
 import (
@@ -21,12 +23,26 @@ import (
 
 type result struct {
 	Name     string  `json:"name"`
+	Round    int     `json:"round"`
 	Requests int     `json:"requests"`
 	Errors   int     `json:"errors"`
+	Bytes    int     `json:"bytes"`
 	RPS      float64 `json:"rps"`
 	P50ms    float64 `json:"p50_ms"`
 	P90ms    float64 `json:"p90_ms"`
 	P99ms    float64 `json:"p99_ms"`
+	// CPU per request over the window, in milliseconds: the server process
+	// (all threads) and the benchmark database's PostgreSQL backends.
+	ServerCPUms float64 `json:"server_cpu_ms"`
+	PGCPUms     float64 `json:"pg_cpu_ms"`
+	// Noise: CPU of other PostgreSQL work and of everything on the machine
+	// that is neither the server, its backends nor this load generator, in
+	// cores (1.0 = one core busy all window), and the 1-minute load average.
+	PGOtherCores float64 `json:"pg_other_cores"`
+	ForeignCores float64 `json:"foreign_cores"`
+	LoadgenCores float64 `json:"loadgen_cores"`
+	LoadAvg      float64 `json:"loadavg"`
+	PGLost       int     `json:"pg_backends_lost,omitempty"`
 }
 
 func main() {
@@ -41,6 +57,10 @@ func main() {
 		wantRooms   = flag.Int("expect-rooms", -1, "fail unless the answer lists this many rooms")
 		wantPeople  = flag.Int("expect-participants", -1, "fail unless the answer lists this many participants")
 		wantUserKey = flag.Bool("expect-users", false, "fail unless every user participant has user.displayName and every room host.displayName")
+		round       = flag.Int("round", 0, "round number, copied to the result")
+		serverPID   = flag.Int("pid", 0, "server process to charge CPU to (0: none)")
+		pgAdmin     = flag.String("pg-admin", "", "DSN of a database other than -pg-db, to find the backends (empty: no PostgreSQL CPU)")
+		pgDB        = flag.String("pg-db", "nm_bench", "database whose backends are charged to the load")
 	)
 	flag.Parse()
 	if *url == "" {
@@ -93,10 +113,16 @@ func main() {
 		fail("%s: answer is wrong: %v", *name, err)
 	}
 
+	probe, err := newCPUProbe(context.Background(), *serverPID, *pgAdmin, *pgDB)
+	if err != nil {
+		fail("%s: %v", *name, err)
+	}
+
 	ctx, cancel := context.WithTimeout(context.Background(), *warmup+*duration)
 	defer cancel()
 	start := time.Now()
 	measureFrom := start.Add(*warmup)
+	measureTo := start.Add(*warmup + *duration)
 	var (
 		mu        sync.Mutex
 		latencies []time.Duration
@@ -113,7 +139,10 @@ func main() {
 				t0 := time.Now()
 				_, err := do()
 				t1 := time.Now()
-				if t0.Before(measureFrom) || ctx.Err() != nil {
+				// Counted by completion inside the window, the span the CPU
+				// samples cover: at a steady rate, work in flight at the start
+				// and at the end balance out.
+				if t1.Before(measureFrom) || !t1.Before(measureTo) {
 					continue
 				}
 				if err != nil {
@@ -128,22 +157,49 @@ func main() {
 			mu.Unlock()
 		}()
 	}
+	time.Sleep(time.Until(measureFrom))
+	s0, err := probe.sample(context.Background())
+	if err != nil {
+		fail("%s: CPU sample: %v", *name, err)
+	}
+	time.Sleep(time.Until(measureTo))
+	s1, err := probe.sample(context.Background())
+	if err != nil {
+		fail("%s: CPU sample: %v", *name, err)
+	}
 	wg.Wait()
 	slices.Sort(latencies)
+	win := between(s0, s1)
 	res := result{
 		Name:     *name,
+		Round:    *round,
 		Requests: len(latencies),
 		Errors:   errs,
+		Bytes:    len(first),
 		RPS:      float64(len(latencies)) / duration.Seconds(),
 		P50ms:    percentile(latencies, 0.50),
 		P90ms:    percentile(latencies, 0.90),
 		P99ms:    percentile(latencies, 0.99),
+		LoadAvg:  loadAverage(),
+		PGLost:   win.pgLost,
+	}
+	if n := float64(len(latencies)); n > 0 {
+		res.ServerCPUms = ms(win.server) / n
+		res.PGCPUms = ms(win.pg) / n
+	}
+	if win.seconds > 0 {
+		cores := func(d time.Duration) float64 { return d.Seconds() / win.seconds }
+		res.PGOtherCores = cores(win.pgAll - win.pg)
+		res.ForeignCores = cores(win.busy - win.server - win.pg - win.self)
+		res.LoadgenCores = cores(win.self)
 	}
 	_ = json.NewEncoder(os.Stdout).Encode(res)
 	if errs > 0 {
 		fmt.Fprintf(os.Stderr, "%s: %d requests failed\n", *name, errs)
 	}
 }
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
 func percentile(sorted []time.Duration, p float64) float64 {
 	if len(sorted) == 0 {
