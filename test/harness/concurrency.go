@@ -31,19 +31,21 @@ func (s *Server) Concurrently(n int, fn func(i int) string) map[string]int {
 // Load is traffic from workers running until stopped (Stop) or until each
 // gives up by itself (Wait).
 type Load struct {
-	s       *Server
 	stop    chan struct{}
 	wg      sync.WaitGroup
 	stopped sync.Once
-	checked sync.Once
 }
 
 // StartLoad starts workers that each call fn(worker, i) for i = 0, 1, ...
-// until fn returns false or the load is stopped. Stopping or waiting
-// checks the database's invariants; a load the test leaves running is
-// stopped when it ends.
+// until fn returns false or the load is stopped. When the test ends, the
+// load is stopped and the database's invariants are checked: last, since a
+// test under load may break the database on purpose and wait for it to
+// recover.
 func (s *Server) StartLoad(workers int, fn func(worker, i int) bool) *Load {
-	l := &Load{s: s, stop: make(chan struct{})}
+	// Opened now, so that it closes after the check below (cleanups run
+	// last first).
+	bdb := s.DB()
+	l := &Load{stop: make(chan struct{})}
 	for w := range workers {
 		l.wg.Go(func() {
 			for i := 0; ; i++ {
@@ -58,20 +60,18 @@ func (s *Server) StartLoad(workers int, fn func(worker, i int) bool) *Load {
 			}
 		})
 	}
-	s.t.Cleanup(l.Stop)
+	s.t.Cleanup(func() {
+		l.Stop()
+		CheckInvariants(s.t, bdb)
+	})
 	return l
 }
 
-// Stop stops the workers, waits for them and checks the invariants.
+// Stop stops the workers and waits for them.
 func (l *Load) Stop() {
 	l.stopped.Do(func() { close(l.stop) })
-	l.Wait()
+	l.wg.Wait()
 }
 
-// Wait waits for the workers to give up by themselves and checks the
-// invariants.
-func (l *Load) Wait() {
-	l.s.t.Helper()
-	l.wg.Wait()
-	l.checked.Do(func() { CheckInvariants(l.s.t, l.s.DB()) })
-}
+// Wait waits for the workers to give up by themselves.
+func (l *Load) Wait() { l.wg.Wait() }

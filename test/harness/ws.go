@@ -63,9 +63,20 @@ func (m WSMessage) Result() GQLResponse {
 }
 
 // DialWS opens a connection to baseURL's /query and initialises it with
-// token (none when ""). It returns the connection error, if the server
-// refused it.
-func DialWS(t testing.TB, baseURL, token string, opts ...WSOption) (*WSConn, error) {
+// token (none when ""), failing the test if it cannot.
+func DialWS(t testing.TB, baseURL, token string, opts ...WSOption) *WSConn {
+	t.Helper()
+	c, err := TryDialWS(t, baseURL, token, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// TryDialWS is DialWS returning why the server refused the connection
+// (its close status, see websocket.CloseStatus) instead of failing the
+// test.
+func TryDialWS(t testing.TB, baseURL, token string, opts ...WSOption) (*WSConn, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
