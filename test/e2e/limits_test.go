@@ -240,16 +240,14 @@ func TestSubscriptionLimits_FullSelectionIsServed(t *testing.T) {
 		room := srv.WithToken(host.Token).CreateRoom(nil)
 		vars := map[string]any{"room": room.ID}
 
-		ws := harness.DialWS(t, srv.URL, host.Token)
-		sub := ws.Subscribe(fullRoomEventsQuery, vars)
-		sse := harness.SubscribeSSE(t, srv.URL, host.Token, fullRoomEventsQuery, vars)
+		streams := srv.SubscribeBoth(host.Token, fullRoomEventsQuery, vars)
 		srv.WaitSubscribers(2)
 		_, res := srv.WithToken(ada.Token).Join(room.Code, nil)
 		harness.MustSucceed(t, "ada joins", res)
 		harness.MustSucceed(t, "chat off", srv.WithToken(host.Token).UpdateSettings(room.ID, map[string]any{"allowChat": false}))
 		for _, next := range []func() harness.RoomEvent{
-			func() harness.RoomEvent { return sub.Event(5 * time.Second) },
-			func() harness.RoomEvent { return sse.Event(5 * time.Second) },
+			func() harness.RoomEvent { return streams.Op.Event(5 * time.Second) },
+			func() harness.RoomEvent { return streams.SSE.Event(5 * time.Second) },
 		} {
 			if e := next(); e.Type != "PARTICIPANT_JOINED" || e.Participant == nil || e.Participant.User == nil || e.Participant.User.DisplayName != "Ada" {
 				t.Fatalf("got %+v, want Ada's PARTICIPANT_JOINED with her user", e)

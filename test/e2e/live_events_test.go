@@ -266,9 +266,8 @@ func TestLiveEvents_StreamsOutliveRequestTimeoutsWithKeepAlives(t *testing.T) {
 	room := host.CreateRoom(nil)
 	vars := map[string]any{"room": room.ID}
 
-	sse := harness.SubscribeSSE(t, srv.URL, hostUser.Token, harness.RoomEventsQuery, vars)
-	ws := harness.DialWS(t, srv.URL, hostUser.Token)
-	wsSub := ws.Subscribe(harness.RoomEventsQuery, vars)
+	streams := srv.SubscribeBoth(hostUser.Token, harness.RoomEventsQuery, vars)
+	ws, wsSub, sse := streams.WS, streams.Op, streams.SSE
 	mute := harness.DialWS(t, srv.URL, hostUser.Token, harness.NoPong())
 	time.Sleep(time.Second) // three times the timeouts
 	if sse.Pings() < 3 || ws.Pings() < 3 {
@@ -305,10 +304,8 @@ func TestLiveEvents_ShutdownClosesStreamsCleanly(t *testing.T) {
 	srv := harness.Start(t, harness.RealServer(), harness.WithEnv(map[string]string{"SHUTDOWN_TIMEOUT": "20s"}))
 	host := srv.Register("host@example.com", "Host")
 	room := srv.WithToken(host.Token).CreateRoom(nil)
-	vars := map[string]any{"room": room.ID}
-	ws := harness.DialWS(t, srv.URL, host.Token)
-	ws.Subscribe(harness.RoomEventsQuery, vars)
-	sse := harness.SubscribeSSE(t, srv.URL, host.Token, harness.RoomEventsQuery, vars)
+	streams := srv.SubscribeBoth(host.Token, harness.RoomEventsQuery, map[string]any{"room": room.ID})
+	ws, sse := streams.WS, streams.SSE
 	time.Sleep(100 * time.Millisecond) // let both subscriptions open
 
 	start := time.Now()

@@ -99,10 +99,7 @@ func TestMetrics_StreamsHaveTheirOwnInstruments(t *testing.T) {
 	srv := harness.Start(t)
 	host := srv.Register("host@example.com", "Host")
 	room := srv.WithToken(host.Token).CreateRoom(nil)
-	vars := map[string]any{"room": room.ID}
-	ws := harness.DialWS(t, srv.URL, host.Token)
-	ws.Subscribe(harness.RoomEventsQuery, vars)
-	sse := harness.SubscribeSSE(t, srv.URL, host.Token, harness.RoomEventsQuery, vars)
+	streams := srv.SubscribeBoth(host.Token, harness.RoomEventsQuery, map[string]any{"room": room.ID})
 	srv.WaitSubscribers(2)
 	metrics := func() string { return string(srv.REST(http.MethodGet, "/metrics", nil).Body) }
 	body := metrics()
@@ -111,8 +108,8 @@ func TestMetrics_StreamsHaveTheirOwnInstruments(t *testing.T) {
 			t.Errorf("%s streams open: %v, want 1", transport, n)
 		}
 	}
-	ws.Close()
-	sse.Cancel()
+	streams.WS.Close()
+	streams.SSE.Cancel()
 	harness.Eventually(t, 5*time.Second, "streams closed", func() bool {
 		body = metrics()
 		return metricValue(t, body, `neuronmeet_streams_open{transport="websocket"}`) == 0 &&

@@ -119,11 +119,8 @@ func TestStreams_OpenStreamsLeaveTheGateFree(t *testing.T) {
 	srv := harness.Start(t, harness.WithEnv(map[string]string{"MAX_CONCURRENT_REQUESTS": "1", "ADMISSION_MAX_WAIT": "2s"}))
 	host := srv.Register("host@example.com", "Host")
 	room := srv.WithToken(host.Token).CreateRoom(nil)
-	vars := map[string]any{"room": room.ID}
 	for range 3 {
-		ws := harness.DialWS(t, srv.URL, host.Token)
-		ws.Subscribe(harness.RoomEventsQuery, vars)
-		harness.SubscribeSSE(t, srv.URL, host.Token, harness.RoomEventsQuery, vars)
+		srv.SubscribeBoth(host.Token, harness.RoomEventsQuery, map[string]any{"room": room.ID})
 	}
 	srv.WaitSubscribers(6)
 	if res := srv.WithToken(host.Token).GQL(`{ me { id } }`, nil, harness.Within(5*time.Second)); res.Status != http.StatusOK || len(res.Errors) > 0 {
@@ -223,9 +220,7 @@ func TestStreams_StreamsPerUserAndPerAddressAreCapped(t *testing.T) {
 		other := srv.Register("other@example.com", "Other")
 		room := srv.WithToken(host.Token).CreateRoom(nil)
 		vars := map[string]any{"room": room.ID}
-		ws := harness.DialWS(t, srv.URL, host.Token)
-		ws.Subscribe(harness.RoomEventsQuery, vars)
-		harness.SubscribeSSE(t, srv.URL, host.Token, harness.RoomEventsQuery, vars)
+		streams := srv.SubscribeBoth(host.Token, harness.RoomEventsQuery, vars)
 		srv.WaitSubscribers(2)
 		_, err := harness.TryDialWS(t, srv.URL, host.Token)
 		if code := websocket.CloseStatus(err); code != 4429 {
@@ -238,7 +233,7 @@ func TestStreams_StreamsPerUserAndPerAddressAreCapped(t *testing.T) {
 		if _, err := harness.TryDialWS(t, srv.URL, other.Token); err != nil {
 			t.Fatalf("another user's stream: %v", err)
 		}
-		ws.Close()
+		streams.WS.Close()
 		harness.Eventually(t, 5*time.Second, "a closed connection frees its place", func() bool {
 			c, err := harness.TryDialWS(t, srv.URL, host.Token)
 			if err == nil {

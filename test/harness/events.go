@@ -28,3 +28,18 @@ type RoomEvent struct {
 	} `json:"settings"`
 	RoomName *string `json:"roomName"`
 }
+
+// Streams are a subscription to one operation over each transport.
+type Streams struct {
+	WS  *WSConn
+	Op  *Operation // on WS
+	SSE *SSEStream
+}
+
+// SubscribeBoth subscribes to query as token's caller ("" for none) over a
+// websocket and over SSE.
+func (s *Server) SubscribeBoth(token, query string, vars map[string]any) Streams {
+	s.t.Helper()
+	ws := DialWS(s.t, s.URL, token)
+	return Streams{WS: ws, Op: ws.Subscribe(query, vars), SSE: SubscribeSSE(s.t, s.URL, token, query, vars)}
+}
