@@ -129,7 +129,9 @@ func snapshot(t testing.TB, srv *harness.Server, hostToken string) state {
 	return state{rows: harness.DumpTables(t, srv.DB()), rest: string(res.Body)}
 }
 
-func expectUnchanged(t testing.TB, srv *harness.Server, what string, before state, hostToken string) {
+// expectUnchanged takes the state again and fails t unless it is before;
+// it returns the state it took.
+func expectUnchanged(t testing.TB, srv *harness.Server, what string, before state, hostToken string) state {
 	t.Helper()
 	after := snapshot(t, srv, hostToken)
 	if after.rows != before.rows {
@@ -138,6 +140,7 @@ func expectUnchanged(t testing.TB, srv *harness.Server, what string, before stat
 	if after.rest != before.rest {
 		t.Errorf("%s changed GET /users/me/rooms:\nbefore: %s\nafter:  %s", what, before.rest, after.rest)
 	}
+	return after
 }
 
 // seedHostedRooms creates n rooms hosted by hostID, each joined by the

@@ -79,7 +79,7 @@ func WithEnv(env map[string]string) Option { return func(o *options) { o.env = a
 
 // CaptureLogs records the server's JSON logs, from debug level up, in
 // Server.Logs. Otherwise they are discarded (shown at warn level and up
-// with -v).
+// with -v). A RealProcess logs to its stderr, shown when the test fails.
 func CaptureLogs() Option { return func(o *options) { o.logs = true } }
 
 // RealServer serves through app.Run, as the serve command does: its own
