@@ -35,7 +35,7 @@ lint:
 test: lint check-generated audit-deps graphql-ws-deps
 	$(GO) test -race -count=1 -timeout 10m ./...
 
-# The graphql-http audit suite (test/e2e/audit_test.go), pinned by its lockfile and
+# The graphql-http audit suite (test/e2e/graphql_http_audit_test.go), pinned by its lockfile and
 # installed into test/graphql-http/node_modules. Without npm the audit test
 # skips locally and fails under CI=true.
 audit-deps:
@@ -43,7 +43,7 @@ audit-deps:
 		npm ci --prefix test/graphql-http --no-audit --no-fund --loglevel=error; \
 	else echo "npm not found: the graphql-http audit will not run" >&2; fi
 
-# The graphql-ws npm client (test/e2e/live_events_npm_test.go), pinned by its lockfile
+# The graphql-ws npm client (test/e2e/live_events_test.go), pinned by its lockfile
 # and installed into test/graphql-ws/node_modules; without npm that test
 # skips locally and fails under CI=true.
 graphql-ws-deps:

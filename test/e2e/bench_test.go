@@ -3,7 +3,6 @@ package e2e
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/neuronmeet/api/db"
 	"github.com/neuronmeet/api/db/dbtest"
+	"github.com/neuronmeet/api/test/harness"
 )
 
 // The benchmark's request shapes (bench/run.sh sends the same documents).
@@ -35,14 +35,14 @@ const (
 // SQL statements per request for the three benchmarked shapes.
 func BenchmarkMeRooms(b *testing.B) {
 	bdb := dbtest.Open(b, "postgres")
-	execSQLFile(b, bdb, "../../bench/sql/host.sql")
-	execSQLFile(b, bdb, "../../bench/sql/bighost.sql")
-	srv := newTestServer(b, bdb)
-	token, err := srv.app.Tokens().IssueUser(benchHostID, benchHostEmail)
+	execSQLFile(b, bdb, harness.Path(b, "bench", "sql", "host.sql"))
+	execSQLFile(b, bdb, harness.Path(b, "bench", "sql", "bighost.sql"))
+	srv := harness.Start(b, harness.WithDB(bdb))
+	token, err := srv.App().Tokens().IssueUser(benchHostID, benchHostEmail)
 	if err != nil {
 		b.Fatal(err)
 	}
-	bigToken, err := srv.app.Tokens().IssueUser("cbighost00000000000000001", "bighost@neuronmeet.dev")
+	bigToken, err := srv.App().Tokens().IssueUser("cbighost00000000000000001", "bighost@neuronmeet.dev")
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -68,7 +68,7 @@ func BenchmarkMeRooms(b *testing.B) {
 					req.Header.Set("Content-Type", "application/json")
 				}
 				rec := httptest.NewRecorder()
-				srv.app.Handler().ServeHTTP(rec, req)
+				srv.App().Handler().ServeHTTP(rec, req)
 				if rec.Code != http.StatusOK || bytes.Contains(rec.Body.Bytes(), []byte(`"errors"`)) {
 					b.Fatalf("HTTP %d: %.300s", rec.Code, rec.Body.Bytes())
 				}
@@ -78,10 +78,7 @@ func BenchmarkMeRooms(b *testing.B) {
 	}
 }
 
-func gqlBody(query string) string {
-	b, _ := json.Marshal(map[string]string{"query": query})
-	return string(b)
-}
+func gqlBody(query string) string { return harness.JSON(map[string]string{"query": query}) }
 
 // execSQLFile runs a fixture file of statements each ending in ";\n".
 func execSQLFile(t testing.TB, bdb *bun.DB, path string) {

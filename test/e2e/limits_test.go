@@ -1,18 +1,21 @@
 package e2e
 
+// The GraphQL limits: what a document may cost (tokens, depth, aliases,
+// complexity, body size, sign-ins), refused before anything runs; and what
+// a subscription, resolved once per event per subscriber, may cost.
+
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"io"
 	"net/http"
-	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/uptrace/bun"
 
 	"github.com/neuronmeet/api/db/dbtest"
+	"github.com/neuronmeet/api/test/harness"
 )
 
 // strictLimits are small GraphQL limits, so tests can reach each one with a
@@ -26,32 +29,12 @@ var strictLimits = map[string]string{
 	"GRAPHQL_DEFAULT_LIST_SIZE": "100",
 }
 
-// rawGQL posts body as-is to /query and decodes the GraphQL response.
-func (s *testServer) rawGQL(token, body string) (int, gqlResponse) {
-	s.t.Helper()
-	status, _, raw := s.do(http.MethodPost, "/query", token, body)
-	var out gqlResponse
-	if err := json.Unmarshal(raw, &out); err != nil {
-		s.t.Fatalf("HTTP %d, body is not a GraphQL response: %s", status, raw)
-	}
-	return status, out
-}
-
-func gqlRequestBody(t testing.TB, query string, vars map[string]any) string {
-	t.Helper()
-	b, err := json.Marshal(map[string]any{"query": query, "variables": vars})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
-}
-
 // Every hostile document is refused with its own code before any resolver
 // runs: the refusal costs no SQL statement and changes nothing.
 func TestGraphQLLimits_RejectedDocumentsCostNoSQL(t *testing.T) {
 	dbtest.ForEachDialect(t, func(t *testing.T, bdb *bun.DB) {
-		srv := newTestServer(t, bdb, strictLimits)
-		host := srv.register("host@example.com", "Host")
+		srv := harness.Start(t, harness.WithDB(bdb), harness.WithEnv(strictLimits))
+		host := srv.WithToken(srv.Register("host@example.com", "Host").Token)
 		loginIn := `{email: "host@example.com", password: "correct-horse"}`
 		cases := []struct {
 			name, query string
@@ -72,35 +55,32 @@ func TestGraphQLLimits_RejectedDocumentsCostNoSQL(t *testing.T) {
 			{"NUL in a variable", `mutation($in: RegisterInput!) { register(input: $in) { accessToken } }`,
 				map[string]any{"in": map[string]any{"email": "nul@example.com", "password": "correct-horse", "displayName": "Nu\x00l"}}, "BAD_USER_INPUT"},
 			{"NUL in a literal", `mutation { createRoom(input: {name: "a\u0000b"}) { id } }`, nil, "BAD_USER_INPUT"},
+			{"NUL in a literal guest name", `mutation($c: String!) { joinRoom(code: $c, guestName: "G\u0000s") { participantToken } }`,
+				map[string]any{"c": "abc-def-ghi"}, "BAD_USER_INPUT"},
 		}
 		for _, tc := range cases {
-			before := srv.stmts.Total()
-			status, res := srv.rawGQL(host.Token, gqlRequestBody(t, tc.query, tc.vars))
-			spent := srv.stmts.Total() - before
+			var res harness.GQLResponse
+			spent := srv.StatementsDuring(func() { res = host.GQL(tc.query, tc.vars) })
 			if tc.code == "" {
 				// The same field twice through one fragment is one field: it
 				// merges, so it is one login, and it runs.
-				if len(res.Errors) != 0 || status != http.StatusOK {
-					t.Errorf("%s: HTTP %d, errors %+v; want it served", tc.name, status, res.Errors)
+				if len(res.Errors) != 0 || res.Status != http.StatusOK {
+					t.Errorf("%s: HTTP %d, errors %+v; want it served", tc.name, res.Status, res.Errors)
 				}
 				continue
 			}
-			if res.code() != tc.code || len(res.Data) != 0 && string(res.Data) != "null" {
-				t.Errorf("%s: code %q, data %s, errors %+v; want %s and no data", tc.name, res.code(), res.Data, res.Errors, tc.code)
+			if res.Code() != tc.code || len(res.Data) != 0 && string(res.Data) != "null" {
+				t.Errorf("%s: code %q, data %s, errors %+v; want %s and no data", tc.name, res.Code(), res.Data, res.Errors, tc.code)
 			}
-			if status != http.StatusUnprocessableEntity {
-				t.Errorf("%s: HTTP %d, want 422", tc.name, status)
+			if res.Status != http.StatusUnprocessableEntity {
+				t.Errorf("%s: HTTP %d, want 422", tc.name, res.Status)
 			}
 			if spent != 0 {
 				t.Errorf("%s: the rejected document cost %d SQL statements, want 0", tc.name, spent)
 			}
 		}
 		// Nothing a rejected document asked for happened.
-		var users, rooms int
-		if err := bdb.NewRaw("SELECT (SELECT count(*) FROM users), (SELECT count(*) FROM rooms)").Scan(t.Context(), &users, &rooms); err != nil {
-			t.Fatal(err)
-		}
-		if users != 1 || rooms != 0 {
+		if users, rooms := harness.CountRows(t, bdb, "users"), harness.CountRows(t, bdb, "rooms"); users != 1 || rooms != 0 {
 			t.Errorf("after rejected documents: %d users, %d rooms; want 1, 0", users, rooms)
 		}
 	})
@@ -109,9 +89,9 @@ func TestGraphQLLimits_RejectedDocumentsCostNoSQL(t *testing.T) {
 // Within the limits the same shapes are served: `first` weighs a list by
 // the page asked for, so a paged query passes where an unpaged one did not.
 func TestGraphQLLimits_AllowWhatFits(t *testing.T) {
-	srv := newTestServer(t, dbtest.Open(t, "sqlite"), strictLimits)
-	host := srv.register("host@example.com", "Host")
-	srv.createRoom(host.Token, map[string]any{"name": "Standup"})
+	srv := harness.Start(t, harness.WithEnv(strictLimits))
+	host := srv.WithToken(srv.Register("host@example.com", "Host").Token)
+	host.CreateRoom(map[string]any{"name": "Standup"})
 	for name, doc := range map[string]struct {
 		query string
 		vars  map[string]any
@@ -127,9 +107,8 @@ func TestGraphQLLimits_AllowWhatFits(t *testing.T) {
 			`fragment D on Query { ...E ...E } fragment E on Query { ...G ...G } fragment G on Query { ...H ...H } fragment H on Query { ...I ...I } ` +
 			`fragment I on Query { ...J ...J } fragment J on Query { me { id } }`, nil},
 	} {
-		status, res := srv.rawGQL(host.Token, gqlRequestBody(t, doc.query, doc.vars))
-		if status != http.StatusOK || len(res.Errors) != 0 {
-			t.Errorf("%s: HTTP %d, errors %+v; want it served", name, status, res.Errors)
+		if res := host.GQL(doc.query, doc.vars); res.Status != http.StatusOK || len(res.Errors) != 0 {
+			t.Errorf("%s: HTTP %d, errors %+v; want it served", name, res.Status, res.Errors)
 		}
 	}
 }
@@ -139,17 +118,17 @@ func TestGraphQLLimits_AllowWhatFits(t *testing.T) {
 // settings 7 + participants (1 + 100 × (8 scalars + user 2))) = 102,002.
 func TestGraphQLLimits_DefaultsAdmitTheBenchmarkQueries(t *testing.T) {
 	bdb := dbtest.Open(t, "sqlite")
-	srv := newTestServer(t, bdb)
-	host := srv.register("host@example.com", "Host")
+	srv := harness.Start(t, harness.WithDB(bdb))
+	host := srv.Register("host@example.com", "Host")
 	for _, q := range []string{benchQueryA, benchQueryB} {
-		if res := srv.gql(host.Token, q, nil); len(res.Errors) != 0 {
+		if res := srv.WithToken(host.Token).GQL(q, nil); len(res.Errors) != 0 {
 			t.Errorf("default limits refuse %.40q…: %+v", q, res.Errors)
 		}
 	}
 	for limit, wantCode := range map[string]string{"102002": "", "102001": "QUERY_TOO_COMPLEX"} {
-		srv := newTestServer(t, bdb, map[string]string{"GRAPHQL_MAX_COMPLEXITY": limit})
-		if res := srv.gql(host.Token, benchQueryB, nil); res.code() != wantCode {
-			t.Errorf("complexity limit %s: code %q, want %q", limit, res.code(), wantCode)
+		srv := harness.Start(t, harness.WithDB(bdb), harness.WithEnv(map[string]string{"GRAPHQL_MAX_COMPLEXITY": limit}))
+		if res := srv.WithToken(host.Token).GQL(benchQueryB, nil); res.Code() != wantCode {
+			t.Errorf("complexity limit %s: code %q, want %q", limit, res.Code(), wantCode)
 		}
 	}
 }
@@ -157,7 +136,7 @@ func TestGraphQLLimits_DefaultsAdmitTheBenchmarkQueries(t *testing.T) {
 // Bodies over the cap are answered 413 before they are read into memory,
 // whether or not they announce their length.
 func TestGraphQLLimits_OversizedBodyIs413(t *testing.T) {
-	srv := newTestServer(t, dbtest.Open(t, "sqlite"), strictLimits)
+	srv := harness.Start(t, harness.WithEnv(strictLimits))
 	pad := strings.Repeat(" ", 4096)
 	big := `{"query":"{ __typename }"` + pad + `}`
 	for _, chunked := range []bool{false, true} {
@@ -170,150 +149,180 @@ func TestGraphQLLimits_OversizedBodyIs413(t *testing.T) {
 			t.Fatal(err)
 		}
 		req.Header.Set("Content-Type", "application/json")
-		before := srv.stmts.Total()
-		resp, err := srv.http.Do(req)
+		var resp *http.Response
+		spent := srv.StatementsDuring(func() { resp, err = (&http.Client{Timeout: 30 * time.Second}).Do(req) })
 		if err != nil {
 			t.Fatal(err)
 		}
 		raw, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		var res gqlResponse
+		var res harness.GQLResponse
 		_ = json.Unmarshal(raw, &res)
-		if resp.StatusCode != http.StatusRequestEntityTooLarge || res.code() != "PAYLOAD_TOO_LARGE" {
+		if resp.StatusCode != http.StatusRequestEntityTooLarge || res.Code() != "PAYLOAD_TOO_LARGE" {
 			t.Errorf("chunked=%v: HTTP %d %s; want 413 PAYLOAD_TOO_LARGE", chunked, resp.StatusCode, raw)
 		}
-		if n := srv.stmts.Total() - before; n != 0 {
-			t.Errorf("chunked=%v: oversized body cost %d statements", chunked, n)
+		if spent != 0 {
+			t.Errorf("chunked=%v: oversized body cost %d statements", chunked, spent)
 		}
 	}
 	// Just under the cap is fine.
 	ok := `{"query":"{ __typename }"` + strings.Repeat(" ", 4096-len(`{"query":"{ __typename }"}`)) + `}`
-	if status, res := srv.rawGQL("", ok); status != http.StatusOK || len(res.Errors) != 0 {
-		t.Errorf("body of exactly the cap: HTTP %d %+v", status, res.Errors)
-	}
-}
-
-// In production the schema is closed: no introspection, and validation
-// errors do not suggest field names. Elsewhere both help developers.
-func TestGraphQL_ProductionClosesTheSchema(t *testing.T) {
-	const introspect = `{ __schema { types { name } } }`
-	const typo = `{ me { displayNme } }`
-	for _, prod := range []bool{false, true} {
-		env := map[string]string{}
-		if prod {
-			env["APP_ENV"] = "production"
-		}
-		srv := newTestServer(t, dbtest.Open(t, "sqlite"), env)
-		res := srv.gql("", introspect, nil)
-		gotSchema := len(res.Errors) == 0 && strings.Contains(string(res.Data), `"Room"`)
-		if gotSchema == prod {
-			t.Errorf("production=%v: introspection answered=%v (%s %+v)", prod, gotSchema, res.Data, res.Errors)
-		}
-		res = srv.gql("", typo, nil)
-		if len(res.Errors) == 0 {
-			t.Fatalf("production=%v: a misspelled field was accepted", prod)
-		}
-		suggests := strings.Contains(res.Errors[0].Message, "displayName")
-		if suggests == prod {
-			t.Errorf("production=%v: error %q suggests the field=%v", prod, res.Errors[0].Message, suggests)
-		}
-	}
-}
-
-// GET serves queries; a mutation sent over GET (a link, an <img>) is
-// refused and changes nothing.
-func TestGraphQL_MutationsNeverOverGET(t *testing.T) {
-	srv := newTestServer(t, dbtest.Open(t, "sqlite"))
-	mutation := `mutation { register(input: {email: "get@example.com", password: "correct-horse", displayName: "Get"}) { accessToken } }`
-	before := srv.stmts.Total()
-	status, _, body := srv.do(http.MethodGet, "/query?query="+url.QueryEscape(mutation), "", nil)
-	if status < 400 || status > 499 || strings.Contains(string(body), "accessToken\":\"") {
-		t.Errorf("mutation over GET: HTTP %d %s; want a 4xx refusal", status, body)
-	}
-	if n := srv.stmts.Total() - before; n != 0 {
-		t.Errorf("mutation over GET cost %d SQL statements", n)
-	}
-	if status, _, body := srv.do(http.MethodGet, "/query?query="+url.QueryEscape(`{ __typename }`), "", nil); status != http.StatusOK || !strings.Contains(string(body), `"Query"`) {
-		t.Errorf("query over GET: HTTP %d %s", status, body)
-	}
-}
-
-// Automatic persisted queries: a client sends the hash; the server asks for
-// the document once, then serves the hash alone (over POST or GET).
-func TestGraphQL_AutomaticPersistedQueries(t *testing.T) {
-	srv := newTestServer(t, dbtest.Open(t, "sqlite"))
-	host := srv.register("host@example.com", "Host")
-	const q = `{ me { displayName } }`
-	sum := sha256.Sum256([]byte(q))
-	hash := hex.EncodeToString(sum[:])
-	ext := func(h string) map[string]any {
-		return map[string]any{"persistedQuery": map[string]any{"version": 1, "sha256Hash": h}}
-	}
-	post := func(body map[string]any) gqlResponse {
-		b, _ := json.Marshal(body)
-		_, res := srv.rawGQL(host.Token, string(b))
-		return res
-	}
-	if res := post(map[string]any{"extensions": ext(hash)}); res.code() != "PERSISTED_QUERY_NOT_FOUND" {
-		t.Fatalf("unknown hash: %+v, want PERSISTED_QUERY_NOT_FOUND", res.Errors)
-	}
-	if res := post(map[string]any{"query": q, "extensions": ext(strings.Repeat("0", 64))}); len(res.Errors) == 0 {
-		t.Error("a document with the wrong hash was accepted")
-	}
-	want := `{"me":{"displayName":"Host"}}`
-	if res := post(map[string]any{"query": q, "extensions": ext(hash)}); string(res.Data) != want {
-		t.Fatalf("document with its hash: %s %+v", res.Data, res.Errors)
-	}
-	if res := post(map[string]any{"extensions": ext(hash)}); string(res.Data) != want {
-		t.Errorf("hash alone over POST: %s %+v", res.Data, res.Errors)
-	}
-	extJSON, _ := json.Marshal(ext(hash))
-	status, _, body := srv.do(http.MethodGet, "/query?extensions="+url.QueryEscape(string(extJSON)), host.Token, nil)
-	if status != http.StatusOK || !strings.Contains(string(body), want) {
-		t.Errorf("hash alone over GET: HTTP %d %s", status, body)
+	if res := srv.GQL("", nil, harness.RawBody(ok)); res.Status != http.StatusOK || len(res.Errors) != 0 {
+		t.Errorf("body of exactly the cap: HTTP %d %+v", res.Status, res.Errors)
 	}
 }
 
 // The token cap is what bounds parsing: a document just under it parses.
 func TestGraphQLLimits_TokenCapIsExact(t *testing.T) {
-	srv := newTestServer(t, dbtest.Open(t, "sqlite"), map[string]string{"GRAPHQL_MAX_TOKENS": "10"})
+	srv := harness.Start(t, harness.WithEnv(map[string]string{"GRAPHQL_MAX_TOKENS": "10"}))
 	for n, wantOK := range map[int]bool{8: true, 9: false} {
 		// n names and two braces.
 		q := "{" + strings.Repeat(" __typename", n) + " }"
-		_, res := srv.rawGQL("", gqlRequestBody(t, q, nil))
+		res := srv.GQL(q, nil)
 		if ok := len(res.Errors) == 0; ok != wantOK {
 			t.Errorf("%d tokens: served=%v, want %v (%+v)", n+2, ok, wantOK, res.Errors)
 		}
 	}
 }
 
-// APQ keeps small documents only: a large one is served, but its hash
-// alone is not remembered, so junk cannot fill the server's memory.
-func TestGraphQL_APQKeepsSmallDocumentsOnly(t *testing.T) {
-	srv := newTestServer(t, dbtest.Open(t, "sqlite"))
-	q := `{ roomByCode(code: "` + strings.Repeat("x", 20<<10) + `") { id } }` // 20 KB, few tokens
-	sum := sha256.Sum256([]byte(q))
-	ext := map[string]any{"persistedQuery": map[string]any{"version": 1, "sha256Hash": hex.EncodeToString(sum[:])}}
-	b, _ := json.Marshal(map[string]any{"query": q, "extensions": ext})
-	if _, res := srv.rawGQL("", string(b)); string(res.Data) != `{"roomByCode":null}` {
-		t.Fatalf("large document with its hash: %s %+v", res.Data, res.Errors)
-	}
-	b, _ = json.Marshal(map[string]any{"extensions": ext})
-	if _, res := srv.rawGQL("", string(b)); res.code() != "PERSISTED_QUERY_NOT_FOUND" {
-		t.Errorf("hash of a 20 KB document: %+v, want PERSISTED_QUERY_NOT_FOUND (not kept)", res.Errors)
-	}
+// Every event of a subscription is resolved once per subscriber, so a
+// subscription's selection is held to GRAPHQL_MAX_SUBSCRIPTION_COMPLEXITY
+// (1,000), and each event's resolution to what that leaves.
+
+// The red team's selection: every subscriber resolving its user's rooms and
+// their participants for every event. roomEvents 1 + participant (1 + user
+// (1 + rooms (1 + 100 × (id, name 2 + participants (1 + 100 × 4))))):
+// 40,304 (TestLimits_SubscriptionCosts).
+const nestedRoomEventsQuery = `subscription($room: ID!) { roomEvents(roomId: $room) {
+	participant { user { rooms { id name participants { id displayName user { displayName } } } } }
+} }`
+
+// Everything a client could want from an event: 28 (TestLimits_SubscriptionCosts).
+const fullRoomEventsQuery = `subscription($room: ID!) { roomEvents(roomId: $room) {
+	roomId type time roomName
+	participant { id roomId userId guestName displayName isActive isHost joinedAt leftAt user { id displayName avatarUrl } }
+	settings { allowChat allowScreenShare allowGuestAccess waitingRoom muteParticipantsOnJoin maxParticipants allowParticipantVideo allowParticipantAudio }
+} }`
+
+func TestSubscriptionLimits_NestedSelectionRefusedBeforeAnySQL(t *testing.T) {
+	dbtest.ForEachDialect(t, func(t *testing.T, bdb *bun.DB) {
+		srv := harness.Start(t, harness.WithDB(bdb))
+		host := srv.Register("host@example.com", "Host")
+		room := srv.WithToken(host.Token).CreateRoom(nil)
+		vars := map[string]any{"room": room.ID}
+
+		ws := harness.DialWS(t, srv.URL, host.Token)
+		spent := srv.StatementsDuring(func() {
+			if code, _ := ws.Subscribe(nestedRoomEventsQuery, vars).Refused(5 * time.Second); code != "QUERY_TOO_COMPLEX" {
+				t.Errorf("over a websocket: %s, want QUERY_TOO_COMPLEX", code)
+			}
+			s := harness.SubscribeSSE(t, srv.URL, host.Token, nestedRoomEventsQuery, vars)
+			ev, _ := s.Next(5 * time.Second)
+			if ev.Event != "next" || ev.Data.Code() != "QUERY_TOO_COMPLEX" || ev.Data.Errors[0].Extensions["limit"] != 1000.0 {
+				t.Errorf("over SSE: %q %+v, want QUERY_TOO_COMPLEX with the limit of 1000", ev.Event, ev.Data)
+			}
+			if ev, ok := s.Next(5 * time.Second); ok && ev.Event != "complete" {
+				t.Errorf("SSE then sent %q", ev.Event)
+			}
+		})
+		if spent != 0 {
+			t.Errorf("the refused subscriptions cost %d SQL statements, want 0", spent)
+		}
+		srv.WaitSubscribers(0)
+	})
 }
 
-// Documents over the 16 KiB the parsed-query cache keeps are not kept, but
-// still served, the same every time they are sent.
-func TestGraphQL_LargeDocumentsAreServedWithoutBeingCached(t *testing.T) {
-	srv := newTestServer(t, dbtest.Open(t, "sqlite"))
-	host := srv.register("host@example.com", "Host")
-	q := "query($n: Int) { me { displayName rooms(first: $n) { id } } } # " + strings.Repeat("x", 20<<10)
-	for i := 0; i < 3; i++ {
-		res := srv.gql(host.Token, q, map[string]any{"n": 1})
-		if string(res.Data) != `{"me":{"displayName":"Host","rooms":[]}}` || len(res.Errors) != 0 {
-			t.Fatalf("a 20 KB document, sent %d times: %s %+v", i+1, res.Data, res.Errors)
+func TestSubscriptionLimits_FullSelectionIsServed(t *testing.T) {
+	dbtest.ForEachDialect(t, func(t *testing.T, bdb *bun.DB) {
+		srv := harness.Start(t, harness.WithDB(bdb))
+		host := srv.Register("host@example.com", "Host")
+		ada := srv.Register("ada@example.com", "Ada")
+		room := srv.WithToken(host.Token).CreateRoom(nil)
+		vars := map[string]any{"room": room.ID}
+
+		streams := srv.SubscribeBoth(host.Token, fullRoomEventsQuery, vars)
+		srv.WaitSubscribers(2)
+		_, res := srv.WithToken(ada.Token).Join(room.Code, nil)
+		harness.MustSucceed(t, "ada joins", res)
+		harness.MustSucceed(t, "chat off", srv.WithToken(host.Token).UpdateSettings(room.ID, map[string]any{"allowChat": false}))
+		for _, next := range []func() harness.RoomEvent{
+			func() harness.RoomEvent { return streams.Op.Event(5 * time.Second) },
+			func() harness.RoomEvent { return streams.SSE.Event(5 * time.Second) },
+		} {
+			if e := next(); e.Type != "PARTICIPANT_JOINED" || e.Participant == nil || e.Participant.User == nil || e.Participant.User.DisplayName != "Ada" {
+				t.Fatalf("got %+v, want Ada's PARTICIPANT_JOINED with her user", e)
+			}
+			if e := next(); e.Type != "SETTINGS_CHANGED" || e.Settings == nil || e.Settings.AllowChat {
+				t.Fatalf("got %+v, want SETTINGS_CHANGED with chat off", e)
+			}
 		}
-	}
+	})
+}
+
+// Each event is resolved within a budget of its own. roomEvents 1 + type 1
+// + participant (1 + user (1 + rooms (1 + 5 × id))) costs 10 of the 20
+// allowed: each event may spend 10 more, 1 per room beyond 5. The host
+// steps in and out of a room four times with 8 rooms (3 each, 12 in all,
+// more than one budget), then once with 16 (11: over).
+func TestSubscriptionLimits_EachEventHasItsOwnBudget(t *testing.T) {
+	dbtest.ForEachDialect(t, func(t *testing.T, bdb *bun.DB) {
+		srv := harness.Start(t, harness.WithDB(bdb), harness.WithEnv(map[string]string{"GRAPHQL_DEFAULT_LIST_SIZE": "5", "GRAPHQL_MAX_SUBSCRIPTION_COMPLEXITY": "20"}))
+		hostUser := srv.Register("host@example.com", "Host")
+		host := srv.WithToken(hostUser.Token)
+		room := host.CreateRoom(nil)
+		for range 7 {
+			host.CreateRoom(nil)
+		}
+		ws := harness.DialWS(t, srv.URL, hostUser.Token)
+		sub := ws.Subscribe(`subscription($room: ID!) { roomEvents(roomId: $room) { type participant { user { rooms { id } } } } }`,
+			map[string]any{"room": room.ID})
+		srv.WaitSubscribers(1)
+
+		type event struct {
+			RoomEvents struct {
+				Type        string
+				Participant struct {
+					User *struct{ Rooms []struct{ ID string } }
+				}
+			}
+		}
+		next := func() (event, harness.GQLResponse) {
+			t.Helper()
+			m, ok := sub.Next(5 * time.Second)
+			if !ok || m.Type != "next" {
+				t.Fatalf("got %q %s, want an event", m.Type, m.Payload)
+			}
+			var e event
+			res := m.Result()
+			if err := json.Unmarshal(res.Data, &e); err != nil {
+				t.Fatalf("event %s: %v", res.Data, err)
+			}
+			return e, res
+		}
+		stepInAndOut := func() {
+			t.Helper()
+			in, res := host.Join(room.Code, nil)
+			harness.MustSucceed(t, "host steps in", res)
+			harness.MustSucceed(t, "host steps out", host.Leave(in.ParticipantID))
+		}
+		for range 2 {
+			stepInAndOut()
+		}
+		for i := range 4 {
+			e, res := next()
+			if len(res.Errors) != 0 || e.RoomEvents.Participant.User == nil || len(e.RoomEvents.Participant.User.Rooms) != 8 {
+				t.Fatalf("event %d: %s %+v; want the host's 8 rooms", i+1, res.Data, res.Errors)
+			}
+		}
+
+		for range 8 {
+			host.CreateRoom(nil)
+		}
+		stepInAndOut()
+		e, res := next()
+		if res.Code() != "QUERY_TOO_COMPLEX" || e.RoomEvents.Type != "PARTICIPANT_JOINED" || e.RoomEvents.Participant.User != nil ||
+			!strings.Contains(res.Errors[0].Message, "limit of 20") {
+			t.Fatalf("with 16 rooms: %s %+v; want the event with QUERY_TOO_COMPLEX in place of the user", res.Data, res.Errors)
+		}
+	})
 }

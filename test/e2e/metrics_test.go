@@ -1,5 +1,8 @@
 package e2e
 
+// /metrics: what it reports, how it measures streams, and that it can be
+// turned off.
+
 import (
 	"net/http"
 	"regexp"
@@ -8,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/neuronmeet/api/db/dbtest"
+	"github.com/neuronmeet/api/test/harness"
 )
 
 // metricValue returns the value of the series whose line starts with
@@ -31,23 +34,23 @@ func metricValue(t *testing.T, body, prefix string) float64 {
 // statements per request, dataloader batches, rate-limit refusals and the
 // database pool.
 func TestMetrics_ReportWhatHappened(t *testing.T) {
-	srv := newTestServer(t, dbtest.Open(t, "sqlite"), limitsWith("RATE_LIMIT_LOGIN_ACCOUNT", "1/1h"))
-	host := srv.register("host@example.com", "Host")
-	room := srv.createRoom(host.Token, map[string]any{})
-	srv.join(host.Token, room.Code, nil)
-	srv.gql(host.Token, `query MyRooms { me { rooms { id participants { user { displayName } } } } }`, nil)
+	srv := harness.Start(t, harness.WithEnv(limitsWith("RATE_LIMIT_LOGIN_ACCOUNT", "1/1h")))
+	host := srv.WithToken(srv.Register("host@example.com", "Host").Token)
+	room := host.CreateRoom(map[string]any{})
+	host.Join(room.Code, nil)
+	host.GQL(`query MyRooms { me { rooms { id participants { user { displayName } } } } }`, nil)
 	// room(id) is not prefetched: its participants' users go through the
 	// users loader.
-	srv.gql(host.Token, `query($id: ID!) { room(id: $id) { participants { user { displayName } } } }`, map[string]any{"id": room.ID})
-	srv.gql("", loginMutation, loginVars("host@example.com", "wrong-password"))
-	srv.gql("", loginMutation, loginVars("host@example.com", "wrong-password")) // refused
-	srv.do(http.MethodGet, "/users/me/rooms", host.Token, nil)
-	srv.do(http.MethodGet, "/users/me/rooms", "", nil)
+	host.GQL(`query($id: ID!) { room(id: $id) { participants { user { displayName } } } }`, map[string]any{"id": room.ID})
+	srv.GQL(loginMutation, loginVars("host@example.com", "wrong-password"))
+	srv.GQL(loginMutation, loginVars("host@example.com", "wrong-password")) // refused
+	host.REST(http.MethodGet, "/users/me/rooms", nil)
+	srv.REST(http.MethodGet, "/users/me/rooms", nil)
 
-	status, header, raw := srv.do(http.MethodGet, "/metrics", "", nil)
-	body := string(raw)
-	if status != http.StatusOK || !strings.HasPrefix(header.Get("Content-Type"), "text/plain") {
-		t.Fatalf("/metrics: HTTP %d %s", status, header.Get("Content-Type"))
+	res := srv.REST(http.MethodGet, "/metrics", nil)
+	body := string(res.Body)
+	if res.Status != http.StatusOK || !strings.HasPrefix(res.Header.Get("Content-Type"), "text/plain") {
+		t.Fatalf("/metrics: HTTP %d %s", res.Status, res.Header.Get("Content-Type"))
 	}
 	for prefix, want := range map[string]float64{
 		`neuronmeet_http_requests_total{operation="query MyRooms",status="200"}`:                 1,
@@ -78,9 +81,9 @@ func TestMetrics_ReportWhatHappened(t *testing.T) {
 	}
 	// Client-chosen operation names cannot grow the series without bound.
 	for i := 0; i < 250; i++ {
-		srv.gql(host.Token, "query Op"+strconv.Itoa(i)+" { me { id } }", nil)
+		host.GQL("query Op"+strconv.Itoa(i)+" { me { id } }", nil)
 	}
-	_, _, raw = srv.do(http.MethodGet, "/metrics", "", nil)
+	raw := srv.REST(http.MethodGet, "/metrics", nil).Body
 	series := regexp.MustCompile(`(?m)^neuronmeet_http_requests_total\{`).FindAllString(string(raw), -1)
 	if len(series) > 210 {
 		t.Errorf("%d request series after 250 operation names; the label is unbounded", len(series))
@@ -93,31 +96,29 @@ func TestMetrics_ReportWhatHappened(t *testing.T) {
 // Streams are measured as streams: a websocket or SSE subscription that
 // lasts minutes must not count as one request of that length.
 func TestMetrics_StreamsHaveTheirOwnInstruments(t *testing.T) {
-	srv := newTestServer(t, dbtest.Open(t, "sqlite"))
-	host := srv.register("host@example.com", "Host")
-	room := srv.createRoom(host.Token, nil)
-	vars := map[string]any{"room": room.ID}
-	ws, err := dialWS(t, srv.URL, host.Token)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ws.subscribe(roomEventsQuery, vars)
-	sse := subscribeSSE(t, srv.URL, host.Token, roomEventsQuery, vars)
-	waitSubscribers(t, srv, 2)
-	metrics := func() string { _, _, raw := srv.do(http.MethodGet, "/metrics", "", nil); return string(raw) }
+	srv := harness.Start(t)
+	host := srv.Register("host@example.com", "Host")
+	room := srv.WithToken(host.Token).CreateRoom(nil)
+	streams := srv.SubscribeBoth(host.Token, harness.RoomEventsQuery, map[string]any{"room": room.ID})
+	srv.WaitSubscribers(2)
+	metrics := func() string { return string(srv.REST(http.MethodGet, "/metrics", nil).Body) }
 	body := metrics()
 	for _, transport := range []string{"websocket", "sse"} {
 		if n := metricValue(t, body, `neuronmeet_streams_open{transport="`+transport+`"}`); n != 1 {
 			t.Errorf("%s streams open: %v, want 1", transport, n)
 		}
 	}
-	ws.close()
-	sse.cancel()
-	eventually(t, 5*time.Second, "streams closed", func() bool {
+	streams.WS.Close()
+	streams.SSE.Cancel()
+	harness.Eventually(t, 5*time.Second, "streams closed", func() bool {
 		body = metrics()
 		return metricValue(t, body, `neuronmeet_streams_open{transport="websocket"}`) == 0 &&
 			metricValue(t, body, `neuronmeet_streams_open{transport="sse"}`) == 0
 	})
+	// A stream's duration is observed before its gauge goes down, but one
+	// scrape gathers the two concurrently: the scrape that saw the gauge
+	// at 0 may have read the histogram before. The next sees both.
+	body = metrics()
 	for _, transport := range []string{"websocket", "sse"} {
 		if n := metricValue(t, body, `neuronmeet_stream_duration_seconds_count{transport="`+transport+`"}`); n != 1 {
 			t.Errorf("%s stream durations observed: %v, want 1", transport, n)
@@ -132,9 +133,9 @@ func TestMetrics_StreamsHaveTheirOwnInstruments(t *testing.T) {
 }
 
 func TestMetrics_Off(t *testing.T) {
-	srv := newTestServer(t, dbtest.Open(t, "sqlite"), map[string]string{"METRICS": "off"})
-	if status, _, _ := srv.do(http.MethodGet, "/metrics", "", nil); status != http.StatusNotFound {
-		t.Errorf("/metrics with METRICS=off: HTTP %d, want 404", status)
+	srv := harness.Start(t, harness.WithEnv(map[string]string{"METRICS": "off"}))
+	if res := srv.REST(http.MethodGet, "/metrics", nil); res.Status != http.StatusNotFound {
+		t.Errorf("/metrics with METRICS=off: HTTP %d, want 404", res.Status)
 	}
 }
 

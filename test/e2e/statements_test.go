@@ -1,7 +1,9 @@
 package e2e
 
+// What a request costs in SQL statements: a fixed number however much it
+// returns, and no more for aliases repeating one list.
+
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"testing"
@@ -9,8 +11,7 @@ import (
 	"github.com/uptrace/bun"
 
 	"github.com/neuronmeet/api/db/dbtest"
-	"github.com/neuronmeet/api/internal/auth"
-	"github.com/neuronmeet/api/internal/service"
+	"github.com/neuronmeet/api/test/harness"
 )
 
 // The heart of the API must cost a fixed number of SQL statements however
@@ -19,16 +20,15 @@ import (
 func TestMeRooms_StatementCountIndependentOfRoomCount(t *testing.T) {
 	const query = `{ me { rooms { settings { allowChat } participants { user { id } } host { id } } } }`
 	dbtest.ForEachDialect(t, func(t *testing.T, bdb *bun.DB) {
-		srv := newTestServer(t, bdb)
+		srv := harness.Start(t, harness.WithDB(bdb))
 		counts := map[int]int64{}
 		for _, n := range []int{1, 10, 100} {
-			host := srv.register(fmt.Sprintf("host%d@example.com", n), "Host")
-			guest := srv.register(fmt.Sprintf("guest%d@example.com", n), "Guest")
-			seedHostedRooms(t, srv.app.Service(), host.ID, guest.ID, n)
+			host := srv.Register(fmt.Sprintf("host%d@example.com", n), "Host")
+			guest := srv.Register(fmt.Sprintf("guest%d@example.com", n), "Guest")
+			seedHostedRooms(t, srv.App().Service(), host.ID, guest.ID, n)
 
-			before := srv.stmts.Total()
-			res := srv.gql(host.Token, query, nil)
-			counts[n] = srv.stmts.Total() - before
+			var res harness.GQLResponse
+			counts[n] = srv.StatementsDuring(func() { res = srv.WithToken(host.Token).GQL(query, nil) })
 
 			var data struct {
 				Me struct {
@@ -39,7 +39,7 @@ func TestMeRooms_StatementCountIndependentOfRoomCount(t *testing.T) {
 					}
 				}
 			}
-			res.decode(t, &data)
+			res.Decode(t, &data)
 			if len(data.Me.Rooms) != n {
 				t.Fatalf("%d rooms seeded, me.rooms returned %d", n, len(data.Me.Rooms))
 			}
@@ -69,10 +69,11 @@ func TestMeRooms_StatementCountIndependentOfRoomCount(t *testing.T) {
 // 5 lets thirty aliases pass the complexity limit: 30 × 47.)
 func TestMeRooms_AliasesOfOneListCostTheStatementsOfOne(t *testing.T) {
 	dbtest.ForEachDialect(t, func(t *testing.T, bdb *bun.DB) {
-		srv := newTestServer(t, bdb, map[string]string{"GRAPHQL_DEFAULT_LIST_SIZE": "5"})
-		host := srv.register("host@example.com", "Host")
-		guest := srv.register("guest@example.com", "Guest")
-		seedHostedRooms(t, srv.app.Service(), host.ID, guest.ID, 10)
+		srv := harness.Start(t, harness.WithDB(bdb), harness.WithEnv(map[string]string{"GRAPHQL_DEFAULT_LIST_SIZE": "5"}))
+		hostUser := srv.Register("host@example.com", "Host")
+		guest := srv.Register("guest@example.com", "Guest")
+		seedHostedRooms(t, srv.App().Service(), hostUser.ID, guest.ID, 10)
+		host := srv.WithToken(hostUser.Token)
 		for _, field := range []string{
 			unpagedRoomsQuery,
 			`me { rooms(status: ACTIVE, first: 3) { id participants { displayName user { id } } } }`,
@@ -81,16 +82,13 @@ func TestMeRooms_AliasesOfOneListCostTheStatementsOfOne(t *testing.T) {
 			// executor, which resolves the aliases concurrently; without it
 			// the fast path answers them one after another.
 			for _, extra := range []string{"", `roomByCode(code: "none") { id }`} {
-				before := srv.stmts.Total()
-				one := srv.gql(host.Token, "{ "+extra+" a0: "+field+" }", nil)
-				oneCost := srv.stmts.Total() - before
-				before = srv.stmts.Total()
-				thirty := srv.gql(host.Token, "{ "+extra+aliased(30, field)[1:], nil)
-				thirtyCost := srv.stmts.Total() - before
+				var one, thirty harness.GQLResponse
+				oneCost := srv.StatementsDuring(func() { one = host.GQL("{ "+extra+" a0: "+field+" }", nil) })
+				thirtyCost := srv.StatementsDuring(func() { thirty = host.GQL("{ "+extra+aliased(30, field)[1:], nil) })
 
 				var want, got map[string]json.RawMessage
-				one.decode(t, &want)
-				thirty.decode(t, &got)
+				one.Decode(t, &want)
+				thirty.Decode(t, &got)
 				for i := range 30 {
 					if a := got[fmt.Sprintf("a%d", i)]; string(a) != string(want["a0"]) {
 						t.Fatalf("alias a%d answered %s, want %s", i, a, want["a0"])
@@ -102,32 +100,4 @@ func TestMeRooms_AliasesOfOneListCostTheStatementsOfOne(t *testing.T) {
 			}
 		}
 	})
-}
-
-// seedHostedRooms creates n rooms hosted by hostID, each joined by the
-// host, by userID and by a guest, through the service.
-func seedHostedRooms(t testing.TB, svc *service.Service, hostID, userID string, n int) []string {
-	t.Helper()
-	ctx := context.Background()
-	hostCtx := auth.WithPrincipal(ctx, &auth.Principal{UserID: hostID})
-	userCtx := auth.WithPrincipal(ctx, &auth.Principal{UserID: userID})
-	guest := "Guest"
-	codes := make([]string, 0, n)
-	for i := 0; i < n; i++ {
-		room, err := svc.CreateRoom(hostCtx, service.CreateRoomInput{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, c := range []context.Context{hostCtx, userCtx, ctx} {
-			var g *string
-			if c == ctx {
-				g = &guest
-			}
-			if _, err := svc.JoinRoom(c, room.Room.Code, g); err != nil {
-				t.Fatal(err)
-			}
-		}
-		codes = append(codes, room.Room.Code)
-	}
-	return codes
 }

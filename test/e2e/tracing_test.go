@@ -1,9 +1,11 @@
 package e2e
 
+// Tracing: off unless an OTLP endpoint is configured; then request and SQL
+// spans are exported, without statement text.
+
 import (
 	"bytes"
 	"context"
-	"github.com/neuronmeet/api/app"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -14,8 +16,9 @@ import (
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/trace/noop"
 
-	"github.com/neuronmeet/api/db/dbtest"
+	"github.com/neuronmeet/api/app"
 	"github.com/neuronmeet/api/internal/tracing"
+	"github.com/neuronmeet/api/test/harness"
 )
 
 // Without an OTLP endpoint nothing is traced: no exporter, and the
@@ -26,7 +29,7 @@ func TestTracing_OffUnlessConfigured(t *testing.T) {
 		t.Fatalf("Setup without an endpoint: on=%v, %v", on, err)
 	}
 	_ = stop(context.Background())
-	cfg, err := app.LoadConfig(func(k string) string { return map[string]string{"JWT_SECRET": testSecret}[k] })
+	cfg, err := app.LoadConfig(func(k string) string { return map[string]string{"JWT_SECRET": harness.Secret}[k] })
 	if err != nil || cfg.Tracing {
 		t.Errorf("tracing on by default (%v)", err)
 	}
@@ -54,9 +57,9 @@ func TestTracing_ExportsSpansWhenConfigured(t *testing.T) {
 		t.Fatalf("Setup with an endpoint: on=%v, %v", on, err)
 	}
 	defer otel.SetTracerProvider(noop.NewTracerProvider())
-	srv := newTestServer(t, dbtest.Open(t, "sqlite"), env)
+	srv := harness.Start(t, harness.WithEnv(env))
 	const password = "pw-Traced-Secret-42"
-	srv.gql("", `mutation($in: RegisterInput!) { register(input: $in) { accessToken } }`,
+	srv.GQL(`mutation($in: RegisterInput!) { register(input: $in) { accessToken } }`,
 		map[string]any{"in": map[string]any{"email": "ada@example.com", "password": password, "displayName": "Ada"}})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

@@ -1,7 +1,9 @@
 package e2e
 
+// Lists a client did not page: costed before they run, and charged for
+// what they return once it is known.
+
 import (
-	"context"
 	"fmt"
 	"net/http"
 	"strings"
@@ -10,8 +12,7 @@ import (
 	"github.com/uptrace/bun"
 
 	"github.com/neuronmeet/api/db/dbtest"
-	"github.com/neuronmeet/api/internal/auth"
-	"github.com/neuronmeet/api/internal/service"
+	"github.com/neuronmeet/api/test/harness"
 )
 
 // Lists without `first` are costed at GRAPHQL_DEFAULT_LIST_SIZE items
@@ -41,13 +42,14 @@ func aliased(n int, field string) string {
 
 func TestUnpagedLists_ChargedForWhatTheyReturn(t *testing.T) {
 	dbtest.ForEachDialect(t, func(t *testing.T, bdb *bun.DB) {
-		srv := newTestServer(t, bdb, smallListLimits)
-		host := srv.register("host@example.com", "Host")
-		guest := srv.register("guest@example.com", "Guest")
-		seedHostedRooms(t, srv.app.Service(), host.ID, guest.ID, 15)
+		srv := harness.Start(t, harness.WithDB(bdb), harness.WithEnv(smallListLimits))
+		hostUser := srv.Register("host@example.com", "Host")
+		guest := srv.Register("guest@example.com", "Guest")
+		seedHostedRooms(t, srv.App().Service(), hostUser.ID, guest.ID, 15)
+		host := srv.WithToken(hostUser.Token)
 
 		t.Run("one unpaged list that fits returns every room", func(t *testing.T) {
-			res := srv.gql(host.Token, "{ "+unpagedRoomsQuery+" }", nil)
+			res := host.For(t).GQL("{ "+unpagedRoomsQuery+" }", nil)
 			var data struct {
 				Me struct {
 					Rooms []struct {
@@ -56,7 +58,7 @@ func TestUnpagedLists_ChargedForWhatTheyReturn(t *testing.T) {
 					}
 				}
 			}
-			res.decode(t, &data)
+			res.Decode(t, &data)
 			if len(data.Me.Rooms) != 15 || len(data.Me.Rooms[0].Participants) != 3 {
 				t.Fatalf("got %d rooms, want all 15 with their 3 participants", len(data.Me.Rooms))
 			}
@@ -64,15 +66,12 @@ func TestUnpagedLists_ChargedForWhatTheyReturn(t *testing.T) {
 
 		var oneAlias int64
 		t.Run("thirty aliases of it are refused, at no more SQL than one", func(t *testing.T) {
-			before := srv.stmts.Total()
-			srv.gql(host.Token, "{ "+unpagedRoomsQuery+" }", nil)
-			oneAlias = srv.stmts.Total() - before
-
-			before = srv.stmts.Total()
-			status, res := srv.rawGQL(host.Token, gqlRequestBody(t, aliased(30, unpagedRoomsQuery), nil))
-			spent := srv.stmts.Total() - before
-			if status != http.StatusOK || string(res.Data) != "null" || len(res.Errors) == 0 {
-				t.Fatalf("HTTP %d, data %.200s…, errors %+v; want 200, no data, errors", status, res.Data, res.Errors)
+			host := host.For(t)
+			oneAlias = srv.StatementsDuring(func() { host.GQL("{ "+unpagedRoomsQuery+" }", nil) })
+			var res harness.GQLResponse
+			spent := srv.StatementsDuring(func() { res = host.GQL(aliased(30, unpagedRoomsQuery), nil) })
+			if res.Status != http.StatusOK || string(res.Data) != "null" || len(res.Errors) == 0 {
+				t.Fatalf("HTTP %d, data %.200s…, errors %+v; want 200, no data, errors", res.Status, res.Data, res.Errors)
 			}
 			for _, e := range res.Errors {
 				if e.Extensions["code"] != "QUERY_TOO_COMPLEX" || !strings.Contains(e.Message, "page it with first and after") ||
@@ -90,18 +89,19 @@ func TestUnpagedLists_ChargedForWhatTheyReturn(t *testing.T) {
 		})
 
 		t.Run("paged with first it works", func(t *testing.T) {
+			host := host.For(t)
 			var page struct {
 				Me struct{ Rooms []struct{ ID string } }
 			}
-			srv.gql(host.Token, `{ me { rooms(first: 10) { id settings { maxParticipants } participants { id } } } }`, nil).decode(t, &page)
+			host.GQL(`{ me { rooms(first: 10) { id settings { maxParticipants } participants { id } } } }`, nil).Decode(t, &page)
 			if len(page.Me.Rooms) != 10 {
 				t.Fatalf("first: 10 returned %d rooms", len(page.Me.Rooms))
 			}
 			var rest struct {
 				Me struct{ Rooms []struct{ ID string } }
 			}
-			srv.gql(host.Token, `query($after: ID) { me { rooms(first: 10, after: $after) { id } } }`,
-				map[string]any{"after": page.Me.Rooms[9].ID}).decode(t, &rest)
+			host.GQL(`query($after: ID) { me { rooms(first: 10, after: $after) { id } } }`,
+				map[string]any{"after": page.Me.Rooms[9].ID}).Decode(t, &rest)
 			if len(rest.Me.Rooms) != 5 {
 				t.Fatalf("the second page has %d rooms, want 5", len(rest.Me.Rooms))
 			}
@@ -116,17 +116,18 @@ func TestUnpagedLists_ChargedForWhatTheyReturn(t *testing.T) {
 // is known.
 func TestUnpagedLists_ParticipantHistoryIsCharged(t *testing.T) {
 	dbtest.ForEachDialect(t, func(t *testing.T, bdb *bun.DB) {
-		srv := newTestServer(t, bdb, map[string]string{"GRAPHQL_DEFAULT_LIST_SIZE": "5", "GRAPHQL_MAX_COMPLEXITY": "100"})
-		host := srv.register("host@example.com", "Host")
-		room := srv.createRoom(host.Token, nil)
-		seedParticipantHistory(t, srv.app.Service(), room.Code, 20, 10)
+		srv := harness.Start(t, harness.WithDB(bdb), harness.WithEnv(map[string]string{"GRAPHQL_DEFAULT_LIST_SIZE": "5", "GRAPHQL_MAX_COMPLEXITY": "100"}))
+		hostUser := srv.Register("host@example.com", "Host")
+		host := srv.WithToken(hostUser.Token)
+		room := host.CreateRoom(nil)
+		seedParticipantHistory(t, srv.App().Service(), room.Code, 20, 10)
 		vars := map[string]any{"id": room.ID}
 
 		// room 1 + 11 = 12 before, 42 in all: it fits, and lists everyone.
 		var data struct {
 			Room struct{ Participants []struct{ ID string } }
 		}
-		srv.gql(host.Token, `query($id: ID!) { room(id: $id) { participants { id displayName } } }`, vars).decode(t, &data)
+		host.GQL(`query($id: ID!) { room(id: $id) { participants { id displayName } } }`, vars).Decode(t, &data)
 		if len(data.Room.Participants) != 20 {
 			t.Fatalf("got %d participants, want the whole history of 20", len(data.Room.Participants))
 		}
@@ -134,50 +135,30 @@ func TestUnpagedLists_ParticipantHistoryIsCharged(t *testing.T) {
 		// Three aliases: 36 before, 64 left, which pays for two of the
 		// three lists; the third is refused.
 		three := `query($id: ID!) { a: room(id: $id) { participants { id displayName } } b: room(id: $id) { participants { id displayName } } c: room(id: $id) { participants { id displayName } } }`
-		before := srv.stmts.Total()
-		res := srv.gql(host.Token, three, vars)
-		if len(res.Errors) != 1 || res.code() != "QUERY_TOO_COMPLEX" || res.Errors[0].Path[1] != "participants" {
+		var res harness.GQLResponse
+		spent := srv.StatementsDuring(func() { res = host.GQL(three, vars) })
+		if len(res.Errors) != 1 || res.Code() != "QUERY_TOO_COMPLEX" || res.Errors[0].Path[1] != "participants" {
 			t.Fatalf("three aliases: %+v; want one QUERY_TOO_COMPLEX on a participants field", res.Errors)
 		}
-		t.Logf("three aliases: %d statements; %s", srv.stmts.Total()-before, res.Errors[0].Message)
+		t.Logf("three aliases: %d statements; %s", spent, res.Errors[0].Message)
 
 		// Only who is present: 10 items, 5 × 2 more, 22 in all; three
 		// aliases 66. The same limit admits them.
 		active := strings.ReplaceAll(three, "participants {", "participants(activeOnly: true) {")
-		if res := srv.gql(host.Token, active, vars); len(res.Errors) != 0 {
+		if res := host.GQL(active, vars); len(res.Errors) != 0 {
 			t.Fatalf("three aliases of the present participants: %+v", res.Errors)
 		}
 
 		// Under me.rooms (the fast path's query) it is charged the same:
 		// me 1 + rooms (1 + 5 × 11) = 57 before, 30 more for the history,
 		// 87, which a limit of 100 admits and one of 80 refuses.
-		if res := srv.gql(host.Token, `{ me { rooms { participants { id displayName } } } }`, nil); len(res.Errors) != 0 {
+		if res := host.GQL(`{ me { rooms { participants { id displayName } } } }`, nil); len(res.Errors) != 0 {
 			t.Fatalf("me.rooms with the history: %+v", res.Errors)
 		}
-		srv2 := newTestServer(t, bdb, map[string]string{"GRAPHQL_DEFAULT_LIST_SIZE": "5", "GRAPHQL_MAX_COMPLEXITY": "80"})
-		res = srv2.gql(host.Token, `{ me { rooms { participants { id displayName } } } }`, nil)
-		if res.code() != "QUERY_TOO_COMPLEX" || len(res.Errors[0].Path) != 4 || res.Errors[0].Path[3] != "participants" {
+		srv2 := harness.Start(t, harness.WithDB(bdb), harness.WithEnv(map[string]string{"GRAPHQL_DEFAULT_LIST_SIZE": "5", "GRAPHQL_MAX_COMPLEXITY": "80"}))
+		res = srv2.WithToken(hostUser.Token).GQL(`{ me { rooms { participants { id displayName } } } }`, nil)
+		if res.Code() != "QUERY_TOO_COMPLEX" || len(res.Errors[0].Path) != 4 || res.Errors[0].Path[3] != "participants" {
 			t.Fatalf("me.rooms over the limit of 80: %+v; want QUERY_TOO_COMPLEX on me.rooms.0.participants", res.Errors)
 		}
 	})
-}
-
-// seedParticipantHistory has n guests join the room with code, and the
-// first gone of them leave again.
-func seedParticipantHistory(t testing.TB, svc *service.Service, code string, n, gone int) {
-	t.Helper()
-	ctx := context.Background()
-	for i := range n {
-		name := fmt.Sprintf("Guest %d", i)
-		joined, err := svc.JoinRoom(ctx, code, &name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if i < gone {
-			guestCtx := auth.WithPrincipal(ctx, &auth.Principal{ParticipantID: joined.Participant.ID, RoomID: joined.Participant.RoomID})
-			if _, err := svc.LeaveRoom(guestCtx, joined.Participant.ID); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
 }

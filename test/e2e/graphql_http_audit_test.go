@@ -1,20 +1,17 @@
 package e2e
 
+// The GraphQL over HTTP audit of the graphql-http package, run by node
+// against /query.
+
 import (
 	"bytes"
 	"encoding/json"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/neuronmeet/api/db/dbtest"
+	"github.com/neuronmeet/api/test/harness"
 )
-
-// auditDir holds the pinned graphql-http audit suite (make test installs
-// it with npm ci).
-const auditDir = "../graphql-http"
 
 // keptWarnings are the SHOULD audits /query does not follow, and why. The
 // README lists the same. An audit warning not listed here fails the test,
@@ -41,20 +38,13 @@ var keptWarnings = map[string]string{
 // against /query: every MUST, and every SHOULD but the ones we keep on
 // purpose.
 func TestGraphQLOverHTTP_Audit(t *testing.T) {
-	node, err := exec.LookPath("node")
-	if err == nil {
-		_, err = os.Stat(filepath.Join(auditDir, "node_modules", "graphql-http", "package.json"))
-	}
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("graphql-http audit suite not installed (%v): run make test, which installs it", err)
-		}
-		t.Skipf("graphql-http audit suite not installed (%v): run make test or npm ci --prefix %s", err, auditDir)
-	}
-	srv := newTestServer(t, dbtest.Open(t, "sqlite"))
+	// The pinned graphql-http audit suite; make test installs it.
+	const dir = "test/graphql-http"
+	node := harness.NodePackage(t, dir, "graphql-http")
+	srv := harness.Start(t)
 	var stdout, stderr bytes.Buffer
 	cmd := exec.Command(node, "audit.mjs", srv.URL+"/query")
-	cmd.Dir = auditDir
+	cmd.Dir = harness.Path(t, dir)
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
 		t.Fatalf("audit: %v\n%s", err, stderr.String())
