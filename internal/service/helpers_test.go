@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"reflect"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/uptrace/bun"
 
+	"github.com/neuronmeet/api/db/dbtest"
 	"github.com/neuronmeet/api/internal/apperr"
 	"github.com/neuronmeet/api/internal/auth"
 	"github.com/neuronmeet/api/internal/service"
@@ -195,64 +195,22 @@ func (e *env) activeParticipants(t testing.TB, roomID string) int {
 	return e.count(t, "participants", "room_id = ? AND is_active = ?", roomID, true)
 }
 
-var tables = []string{"users", "rooms", "room_settings", "participants"}
-
-// snapshot is every row of every table, rendered as text, plus the row
-// counts: two equal snapshots mean nothing was written.
-func (e *env) snapshot(t testing.TB) map[string][]string {
-	t.Helper()
-	ctx := context.Background()
-	out := map[string][]string{}
-	for _, table := range tables {
-		rows, err := e.db.QueryContext(ctx, "SELECT * FROM "+table+" ORDER BY id")
-		if err != nil {
-			t.Fatalf("snapshot %s: %v", table, err)
-		}
-		cols, err := rows.Columns()
-		if err != nil {
-			t.Fatal(err)
-		}
-		lines := []string{}
-		for rows.Next() {
-			vals := make([]any, len(cols))
-			ptrs := make([]any, len(cols))
-			for i := range vals {
-				ptrs[i] = &vals[i]
-			}
-			if err := rows.Scan(ptrs...); err != nil {
-				t.Fatalf("snapshot %s: %v", table, err)
-			}
-			var b strings.Builder
-			for i, v := range vals {
-				if b2, ok := v.([]byte); ok {
-					v = string(b2)
-				}
-				fmt.Fprintf(&b, "%s=%v ", cols[i], v)
-			}
-			lines = append(lines, b.String())
-		}
-		if err := rows.Err(); err != nil {
-			t.Fatal(err)
-		}
-		_ = rows.Close()
-		out[table] = lines
-		out[table+"#count"] = []string{fmt.Sprint(e.count(t, table, ""))}
-	}
-	return out
-}
-
 // unchanged fails the test when fn writes anything to the database.
 func (e *env) unchanged(t testing.TB, fn func()) {
 	t.Helper()
-	before := e.snapshot(t)
+	before := map[string]string{}
+	for _, table := range dbtest.Tables {
+		before[table] = dbtest.DumpTables(t, e.db, table)
+	}
 	fn()
-	after := e.snapshot(t)
-	if !reflect.DeepEqual(before, after) {
-		for _, table := range tables {
-			if !reflect.DeepEqual(before[table], after[table]) {
-				t.Errorf("table %s changed:\nbefore: %q\nafter:  %q", table, before[table], after[table])
-			}
+	changed := false
+	for _, table := range dbtest.Tables {
+		if after := dbtest.DumpTables(t, e.db, table); after != before[table] {
+			t.Errorf("table %s changed:\nbefore: %s\nafter:  %s", table, before[table], after)
+			changed = true
 		}
+	}
+	if changed {
 		t.FailNow()
 	}
 }

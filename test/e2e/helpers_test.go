@@ -16,6 +16,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/neuronmeet/api/db/dbtest"
 	"github.com/neuronmeet/api/internal/auth"
 	"github.com/neuronmeet/api/internal/service"
 	"github.com/neuronmeet/api/test/harness"
@@ -126,7 +127,7 @@ func snapshot(t testing.TB, srv *harness.Server, hostToken string) state {
 	if res.Status != http.StatusOK {
 		t.Fatalf("GET /users/me/rooms = %d %s, want 200", res.Status, res.Body)
 	}
-	return state{rows: harness.DumpTables(t, srv.DB()), rest: string(res.Body)}
+	return state{rows: dbtest.DumpTables(t, srv.DB()), rest: string(res.Body)}
 }
 
 // expectUnchanged takes the state again and fails t unless it is before;

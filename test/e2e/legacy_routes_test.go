@@ -310,7 +310,7 @@ func TestLegacyREST_PatchUsersMe(t *testing.T) {
 				}
 			}
 		}
-		users := func(t *testing.T) string { return harness.DumpTables(t, srv.DB(), "users") }
+		users := func(t *testing.T) string { return dbtest.DumpTables(t, srv.DB(), "users") }
 		cases := []legacyCase{
 			{name: "set avatar", body: `{"avatarUrl":"` + avatar + `"}`, status: http.StatusOK, check: user("Hannah Host", avatar)},
 			{name: "rename keeps avatar", body: `{"displayName":"  Hannah H. "}`, status: http.StatusOK, check: user("Hannah H.", avatar)},

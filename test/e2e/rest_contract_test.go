@@ -356,7 +356,7 @@ func TestRESTAuth_RegisterAndLogin(t *testing.T) {
 			}
 			expectNoRooms(prefix, regToken)
 
-			users := harness.DumpTables(t, bdb, "users")
+			users := dbtest.DumpTables(t, bdb, "users")
 			res = srv.REST(http.MethodPost, prefix+"/auth/login", map[string]any{"email": " " + strings.ToUpper(email), "password": harness.Password})
 			loginUser, loginToken := checkAuthResponse(t, "POST "+prefix+"/auth/login", res, email, "New User")
 			if !slices.Equal(loginUser.Keys, regUser.Keys) {
@@ -368,7 +368,7 @@ func TestRESTAuth_RegisterAndLogin(t *testing.T) {
 				}
 			}
 			expectNoRooms(prefix, loginToken)
-			if harness.DumpTables(t, bdb, "users") != users {
+			if dbtest.DumpTables(t, bdb, "users") != users {
 				t.Errorf("login changed the users table")
 			}
 		}
@@ -386,14 +386,14 @@ func TestRESTAuth_DuplicateEmailConflict(t *testing.T) {
 		}
 		for _, prefix := range restPrefixes {
 			for _, email := range []string{"alice@example.com", " ALICE@Example.com "} {
-				users := harness.DumpTables(t, bdb, "users")
+				users := dbtest.DumpTables(t, bdb, "users")
 				path := prefix + "/auth/register"
 				res := srv.REST(http.MethodPost, path, map[string]any{"email": email, "password": "second-password", "displayName": "Impostor"})
 				if res.Status != http.StatusConflict || string(res.Body) != want {
 					t.Errorf("POST %s %q again: HTTP %d %s, want 409 %s", path, email, res.Status, res.Body, want)
 				}
 				expectJSONContentType(t, "POST "+path, res)
-				if harness.DumpTables(t, bdb, "users") != users {
+				if dbtest.DumpTables(t, bdb, "users") != users {
 					t.Errorf("a rejected registration changed the users table")
 				}
 			}
@@ -424,13 +424,13 @@ func TestRESTAuth_InvalidCredentials(t *testing.T) {
 		for _, prefix := range restPrefixes {
 			path := prefix + "/auth/login"
 			for name, body := range cases {
-				users := harness.DumpTables(t, bdb, "users")
+				users := dbtest.DumpTables(t, bdb, "users")
 				res := srv.REST(http.MethodPost, path, body)
 				if res.Status != http.StatusUnauthorized || string(res.Body) != want {
 					t.Errorf("%s, POST %s: HTTP %d %s, want 401 %s", name, path, res.Status, res.Body, want)
 				}
 				expectJSONContentType(t, name, res)
-				if harness.DumpTables(t, bdb, "users") != users {
+				if dbtest.DumpTables(t, bdb, "users") != users {
 					t.Errorf("%s: a failed login changed the users table", name)
 				}
 			}
