@@ -55,4 +55,3 @@ func DumpTables(t testing.TB, bdb *bun.DB, tables ...string) string {
 	}
 	return b.String()
 }
-
