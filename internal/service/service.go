@@ -138,7 +138,15 @@ func ViewerID(ctx context.Context) string {
 	return ""
 }
 
+// userByID loads one user; sql.ErrNoRows when there is none.
 func (s *Service) userByID(ctx context.Context, id string) (*models.User, error) {
+	if s.postgres {
+		return s.userByIDPG(ctx, id)
+	}
+	return s.userByIDBun(ctx, id)
+}
+
+func (s *Service) userByIDBun(ctx context.Context, id string) (*models.User, error) {
 	u := new(models.User)
 	if err := s.db.NewSelect().Model(u).Where("id = ?", id).Limit(1).Scan(ctx); err != nil {
 		return nil, err
