@@ -42,16 +42,8 @@ func (s *Service) HostedRooms(ctx context.Context, userID string, page RoomPage)
 	if !auth.IsSelf(ctx, userID) {
 		return nil, apperr.ForbiddenReason(apperr.NotSelf, "only the user themself may list their rooms")
 	}
-	switch page.Status {
-	case "", RoomStatusAll, RoomStatusActive, RoomStatusEnded:
-	default:
-		return nil, apperr.Invalid("status", "status must be one of ALL, ACTIVE, ENDED")
-	}
-	if page.First != nil && (*page.First < 1 || *page.First > MaxPageSize) {
-		return nil, apperr.Invalid("first", fmt.Sprintf("first must be between 1 and %d", MaxPageSize))
-	}
-	if page.After != nil && !isKey(*page.After) {
-		return nil, apperr.Invalid("after", "after must be the id of one of the user's rooms")
+	if err := checkRoomPage(page); err != nil {
+		return nil, err
 	}
 	var rooms []*models.Room
 	var err error
@@ -63,10 +55,66 @@ func (s *Service) HostedRooms(ctx context.Context, userID string, page RoomPage)
 	if err != nil {
 		return nil, fmt.Errorf("load rooms: %w", err)
 	}
+	return s.checkRoomCursor(ctx, userID, page, rooms)
+}
+
+// ViewerRooms is Viewer and then HostedRooms of the viewer's rooms. On
+// PostgreSQL, when the viewer is still to be loaded and the page is valid,
+// both statements travel in one round trip; otherwise (and on SQLite) it
+// is the two calls, which answer the same, errors included: the viewer's
+// first.
+func (s *Service) ViewerRooms(ctx context.Context, page RoomPage) (*models.User, []*models.Room, error) {
+	p := auth.FromContext(ctx)
+	if !s.postgres || p == nil || p.Err != nil || p.UserID == "" || checkRoomPage(page) != nil {
+		viewer, err := s.Viewer(ctx)
+		if err != nil {
+			return nil, nil, err
+		}
+		rooms, err := s.HostedRooms(ctx, viewer.ID, page)
+		return viewer, rooms, err
+	}
+	var rooms []*models.Room
+	batched := false
+	viewer, err := p.User(func(id string) (*models.User, error) {
+		batched = true
+		u, r, err := s.viewerAndRoomsPG(ctx, id, page)
+		rooms = r
+		return viewerLookup(u, err)
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	if !batched { // the viewer was loaded already: its rooms alone
+		rooms, err = s.HostedRooms(ctx, viewer.ID, page)
+		return viewer, rooms, err
+	}
+	rooms, err = s.checkRoomCursor(ctx, viewer.ID, page, rooms)
+	return viewer, rooms, err
+}
+
+// checkRoomPage validates a page of HostedRooms.
+func checkRoomPage(page RoomPage) error {
+	switch page.Status {
+	case "", RoomStatusAll, RoomStatusActive, RoomStatusEnded:
+	default:
+		return apperr.Invalid("status", "status must be one of ALL, ACTIVE, ENDED")
+	}
+	if page.First != nil && (*page.First < 1 || *page.First > MaxPageSize) {
+		return apperr.Invalid("first", fmt.Sprintf("first must be between 1 and %d", MaxPageSize))
+	}
+	if page.After != nil && !isKey(*page.After) {
+		return apperr.Invalid("after", "after must be the id of one of the user's rooms")
+	}
+	return nil
+}
+
+// checkRoomCursor returns a page's rooms, or an error when the page came
+// out empty because its cursor names none of the host's rooms.
+func (s *Service) checkRoomCursor(ctx context.Context, hostID string, page RoomPage, rooms []*models.Room) ([]*models.Room, error) {
 	if len(rooms) == 0 && page.After != nil {
 		// An unknown cursor also yields no rows; tell it apart from the end
 		// of the list only now, so a normal page costs no extra statement.
-		exists, err := s.cursorRoom(userID, *page.After).Exists(ctx)
+		exists, err := s.cursorRoom(hostID, *page.After).Exists(ctx)
 		if err != nil {
 			return nil, fmt.Errorf("load rooms: check cursor: %w", err)
 		}

@@ -17,8 +17,8 @@ package service
 // pool's lifetime, idle and health rules apply to every statement alike.
 //
 // The statements still go through Bun's query hooks (statement counters,
-// metrics, tracing): nativeQuery runs them as a Bun raw query whose
-// connection is pgxConn. What each statement returns is the model: the
+// metrics, tracing): observed runs each as a Bun raw query whose
+// connection is hookConn. What each statement returns is the model: the
 // column lists below are the Bun tables' fields, in order (held to that by
 // TestNativeColumns_MatchModels), and TestNativeQueries_MatchBun runs both
 // paths on the same random data.
@@ -72,19 +72,40 @@ var (
 // binaryResults asks for every result column in binary.
 var binaryResults = pgx.QueryResultFormats{pgx.BinaryFormatCode}
 
-// nativeQuery runs one statement through fn on a pgx connection of the
-// pool, observed by Bun's query hooks as a SELECT of sqlText. fn must read
-// its rows to the end before returning.
-func (s *Service) nativeQuery(ctx context.Context, sqlText string, fn func(ctx context.Context, c *pgx.Conn) error) error {
-	_, err := s.db.NewRaw(sqlText).Conn(pgxConn{db: s.db.DB, fn: fn}).Exec(ctx)
+// observed runs fn as one statement, sqlText, observed by Bun's query
+// hooks: a Bun raw query whose connection (hookConn) calls fn. fn gets the
+// context the hooks returned (a tracing span's, say).
+func (s *Service) observed(ctx context.Context, sqlText string, fn func(ctx context.Context) error) error {
+	_, err := s.db.NewRaw(sqlText).Conn(hookConn(fn)).Exec(ctx)
 	return err
 }
 
-// pgxConn is the bun.IConn of one native statement: Bun's hooks run around
-// ExecContext, which runs fn on a pgx connection from db's pool.
-type pgxConn struct {
-	db *sql.DB
-	fn func(ctx context.Context, c *pgx.Conn) error
+// nativeQuery runs one statement through fn on a pgx connection of the
+// pool, observed as a SELECT of sqlText. fn must read its rows to the end
+// before returning.
+func (s *Service) nativeQuery(ctx context.Context, sqlText string, fn func(ctx context.Context, c *pgx.Conn) error) error {
+	return s.observed(ctx, sqlText, func(ctx context.Context) error {
+		return s.withPgx(ctx, func(c *pgx.Conn) error { return fn(ctx, c) })
+	})
+}
+
+// hookConn is the bun.IConn of an observed statement: Bun's hooks run
+// around ExecContext, which runs the function.
+type hookConn func(ctx context.Context) error
+
+func (f hookConn) ExecContext(ctx context.Context, _ string, _ ...any) (sql.Result, error) {
+	if err := f(ctx); err != nil {
+		return nil, err
+	}
+	return driver.RowsAffected(0), nil
+}
+
+func (hookConn) QueryContext(context.Context, string, ...any) (*sql.Rows, error) {
+	return nil, errors.New("native query: QueryContext is not supported")
+}
+
+func (hookConn) QueryRowContext(context.Context, string, ...any) *sql.Row {
+	panic("native query: QueryRowContext is not supported")
 }
 
 // badConnAttempts matches database/sql's: a statement that failed before
@@ -92,10 +113,11 @@ type pgxConn struct {
 // database restart) is retried on another, as database/sql would.
 const badConnAttempts = 3
 
-func (c pgxConn) ExecContext(ctx context.Context, _ string, _ ...any) (sql.Result, error) {
+// withPgx runs fn on a pgx connection borrowed from the pool.
+func (s *Service) withPgx(ctx context.Context, fn func(c *pgx.Conn) error) error {
 	var err error
 	for range badConnAttempts {
-		if err = c.once(ctx); !errors.Is(err, driver.ErrBadConn) {
+		if err = s.withPgxOnce(ctx, fn); !errors.Is(err, driver.ErrBadConn) {
 			break
 		}
 	}
@@ -103,14 +125,11 @@ func (c pgxConn) ExecContext(ctx context.Context, _ string, _ ...any) (sql.Resul
 	if errors.As(err, &bad) {
 		err = bad.err
 	}
-	if err != nil {
-		return nil, err
-	}
-	return driver.RowsAffected(0), nil
+	return err
 }
 
-func (c pgxConn) once(ctx context.Context) error {
-	conn, err := c.db.Conn(ctx)
+func (s *Service) withPgxOnce(ctx context.Context, fn func(c *pgx.Conn) error) error {
+	conn, err := s.db.DB.Conn(ctx)
 	if err != nil {
 		return err
 	}
@@ -120,10 +139,10 @@ func (c pgxConn) once(ctx context.Context) error {
 		if !ok {
 			return fmt.Errorf("native query: driver connection is %T, not pgx's", dc)
 		}
-		err := c.fn(ctx, sc.Conn())
+		err := fn(sc.Conn())
 		if err != nil && pgconn.SafeToRetry(err) {
 			// Nothing was sent: drop the connection (database/sql closes
-			// it on ErrBadConn) and let ExecContext try another.
+			// it on ErrBadConn) and let withPgx try another.
 			return badConnError{err}
 		}
 		return err
@@ -138,14 +157,6 @@ func (e badConnError) Error() string        { return e.err.Error() }
 func (e badConnError) Is(target error) bool { return target == driver.ErrBadConn }
 func (e badConnError) Unwrap() error        { return e.err }
 
-func (pgxConn) QueryContext(context.Context, string, ...any) (*sql.Rows, error) {
-	return nil, errors.New("native query: QueryContext is not supported")
-}
-
-func (pgxConn) QueryRowContext(context.Context, string, ...any) *sql.Row {
-	panic("native query: QueryRowContext is not supported")
-}
-
 // checkColumns fails on a result whose column types the decoders do not
 // expect (a schema change), rather than decoding garbage.
 func checkColumns(rows pgx.Rows, want []uint32) error {
@@ -156,9 +167,11 @@ func checkColumns(rows pgx.Rows, want []uint32) error {
 	for i, f := range fields {
 		got := f.DataTypeOID
 		if got == pgtype.TextOID {
-			got = pgtype.VarcharOID // the same binary format
+			got = pgtype.VarcharOID // the same bytes
 		}
-		if got != want[i] || f.Format != pgx.BinaryFormatCode {
+		// A string's bytes are the same in text and binary (pgx sets
+		// client_encoding to UTF8), and pgx asks for text in batches.
+		if got != want[i] || (f.Format != pgx.BinaryFormatCode && got != pgtype.VarcharOID) {
 			return fmt.Errorf("native query: column %s has type %d (format %d), want %d in binary", f.Name, f.DataTypeOID, f.Format, want[i])
 		}
 	}
@@ -350,22 +363,27 @@ func (s *Service) scanAll(ctx context.Context, sqlText string, types []uint32, d
 		if err != nil {
 			return err
 		}
-		defer rows.Close()
-		checked := false
-		for rows.Next() {
-			if !checked { // the columns are known once a row (or an error) arrived
-				if err := checkColumns(rows, types); err != nil {
-					return err
-				}
-				checked = true
-			}
-			row(rows.RawValues())
-			if d.err != nil {
-				return d.err
-			}
-		}
-		return rows.Err()
+		return decodeRows(rows, types, d, row)
 	})
+}
+
+// decodeRows hands each of rows' raw values to row, and closes rows.
+func decodeRows(rows pgx.Rows, types []uint32, d *decoder, row func(v [][]byte)) error {
+	defer rows.Close()
+	checked := false
+	for rows.Next() {
+		if !checked { // the columns are known once a row (or an error) arrived
+			if err := checkColumns(rows, types); err != nil {
+				return err
+			}
+			checked = true
+		}
+		row(rows.RawValues())
+		if d.err != nil {
+			return d.err
+		}
+	}
+	return rows.Err()
 }
 
 // participantsByRoomIDsPG is ParticipantsByRoomIDs' statement: the rows in
@@ -400,20 +418,86 @@ func (s *Service) usersByIDsPG(ctx context.Context, ids []string) ([]*models.Use
 
 // userByIDPG is userByID's statement: sql.ErrNoRows when there is none.
 func (s *Service) userByIDPG(ctx context.Context, id string) (*models.User, error) {
-	var d decoder
-	var u *models.User
-	err := s.scanAll(ctx, sqlUserByID, userTypes, &d, func(v [][]byte) {
-		u = new(models.User)
-		d.user(v, u)
-	}, id)
-	if err == nil && u == nil {
+	var r userReader
+	err := s.scanAll(ctx, sqlUserByID, userTypes, &r.d, r.row, id)
+	return r.result(err)
+}
+
+// userReader reads sqlUserByID's row.
+type userReader struct {
+	d decoder
+	u *models.User
+}
+
+func (r *userReader) row(v [][]byte) {
+	r.u = new(models.User)
+	r.d.user(v, r.u)
+}
+
+func (r *userReader) result(err error) (*models.User, error) {
+	if err == nil && r.u == nil {
 		err = sql.ErrNoRows
 	}
-	return u, err
+	return r.u, err
 }
 
 // hostedRoomsPG is HostedRooms' statement for a validated page.
 func (s *Service) hostedRoomsPG(ctx context.Context, userID string, page RoomPage) ([]*models.Room, error) {
+	sqlText, args, types := roomsQuery(userID, page)
+	r := newRoomsReader(page)
+	err := s.scanAll(ctx, sqlText, types, &r.d, r.row, args...)
+	return r.result(), err
+}
+
+// viewerAndRoomsPG runs userByID's statement for id and hostedRooms' for
+// id's rooms in one round trip (a pgx batch). The hooks observe two
+// statements, the rooms' nested in the viewer's: they share one round
+// trip, and its outcome.
+func (s *Service) viewerAndRoomsPG(ctx context.Context, id string, page RoomPage) (*models.User, []*models.Room, error) {
+	roomsSQL, args, types := roomsQuery(id, page)
+	var ur userReader
+	var rr roomsReader
+	err := s.observed(ctx, sqlUserByID, func(ctx context.Context) error {
+		return s.observed(ctx, roomsSQL, func(ctx context.Context) error {
+			return s.withPgx(ctx, func(c *pgx.Conn) error {
+				ur, rr = userReader{}, newRoomsReader(page) // afresh on a retry
+				var b pgx.Batch
+				b.Queue(sqlUserByID, id)
+				b.Queue(roomsSQL, args...)
+				br := c.SendBatch(ctx, &b)
+				err := readBatch(br, func(rows pgx.Rows) error { return decodeRows(rows, userTypes, &ur.d, ur.row) },
+					func(rows pgx.Rows) error { return decodeRows(rows, types, &rr.d, rr.row) })
+				if cerr := br.Close(); err == nil {
+					err = cerr
+				}
+				return err
+			})
+		})
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	u, err := ur.result(nil)
+	return u, rr.result(), err
+}
+
+// readBatch reads a batch's results in order, one function each.
+func readBatch(br pgx.BatchResults, read ...func(rows pgx.Rows) error) error {
+	for _, fn := range read {
+		rows, err := br.Query()
+		if err != nil {
+			return err
+		}
+		if err := fn(rows); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// roomsQuery is hostedRooms' statement for a validated page: its text,
+// arguments and column types.
+func roomsQuery(userID string, page RoomPage) (string, []any, []uint32) {
 	var b strings.Builder
 	b.WriteString(sqlRoomsSelect)
 	types := roomTypes
@@ -441,31 +525,51 @@ func (s *Service) hostedRoomsPG(ctx context.Context, userID string, page RoomPag
 		args = append(args, *page.First)
 		fmt.Fprintf(&b, " LIMIT $%d", len(args))
 	}
-	var d decoder
-	vals := make([]models.Room, 0, 16)
-	var settings []models.RoomSettings
-	if page.WithSettings {
-		settings = make([]models.RoomSettings, 0, 16)
+	return b.String(), args, types
+}
+
+// roomsReader reads roomsQuery's rows.
+type roomsReader struct {
+	d            decoder
+	withSettings bool
+	vals         []models.Room
+	settings     []models.RoomSettings
+}
+
+func newRoomsReader(page RoomPage) roomsReader {
+	n := 16
+	if page.First != nil {
+		n = min(*page.First, 64)
 	}
-	err := s.scanAll(ctx, b.String(), types, &d, func(v [][]byte) {
-		vals = append(vals, models.Room{})
-		d.room(v, &vals[len(vals)-1])
-		if page.WithSettings {
-			settings = append(settings, models.RoomSettings{})
-			if !d.settings(v[len(roomTypes):], &settings[len(settings)-1]) {
-				settings = settings[:len(settings)-1]
-			}
+	r := roomsReader{withSettings: page.WithSettings, vals: make([]models.Room, 0, n)}
+	if page.WithSettings {
+		r.settings = make([]models.RoomSettings, 0, n)
+	}
+	return r
+}
+
+func (r *roomsReader) row(v [][]byte) {
+	r.vals = append(r.vals, models.Room{})
+	r.d.room(v, &r.vals[len(r.vals)-1])
+	if r.withSettings {
+		r.settings = append(r.settings, models.RoomSettings{})
+		if !r.d.settings(v[len(roomTypes):], &r.settings[len(r.settings)-1]) {
+			r.settings = r.settings[:len(r.settings)-1]
 		}
-	}, args...)
-	// Pointers only now: the slices have stopped growing.
-	out := make([]*models.Room, len(vals))
+	}
+}
+
+// result points at the rows only once they are all read: the slices have
+// stopped growing.
+func (r *roomsReader) result() []*models.Room {
+	out := make([]*models.Room, len(r.vals))
 	k := 0
-	for i := range vals {
-		out[i] = &vals[i]
-		if page.WithSettings && k < len(settings) && settings[k].RoomID == vals[i].ID {
-			vals[i].JoinedSettings = &settings[k]
+	for i := range r.vals {
+		out[i] = &r.vals[i]
+		if r.withSettings && k < len(r.settings) && r.settings[k].RoomID == r.vals[i].ID {
+			r.vals[i].JoinedSettings = &r.settings[k]
 			k++
 		}
 	}
-	return out, err
+	return out
 }

@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"reflect"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/uptrace/bun"
 
+	"github.com/neuronmeet/api/db"
 	"github.com/neuronmeet/api/db/dbtest"
 	"github.com/neuronmeet/api/internal/auth"
 	"github.com/neuronmeet/api/models"
@@ -102,6 +104,8 @@ func TestNativeQueries_MatchBun(t *testing.T) {
 		b, bErr := s.userByIDBun(ctx, id)
 		p, pErr := s.userByIDPG(ctx, id)
 		same("user "+id, b, p, bErr, pErr)
+		p, _, pErr = s.viewerAndRoomsPG(ctx, id, RoomPage{})
+		same("user "+id+" with their rooms", b, p, bErr, pErr)
 	}
 	hosts := users[:3]
 	for _, host := range hosts {
@@ -121,6 +125,11 @@ func TestNativeQueries_MatchBun(t *testing.T) {
 						b, bErr := s.hostedRoomsBun(ctx, host, page)
 						p, pErr := s.hostedRoomsPG(ctx, host, page)
 						same(fmt.Sprintf("rooms of %s, page %s", host, dump(page)), b, p, bErr, pErr)
+						// The same in one round trip with the viewer.
+						bu, buErr := s.userByIDBun(ctx, host)
+						pu, p, pErr := s.viewerAndRoomsPG(ctx, host, page)
+						same("viewer "+host, bu, pu, buErr, pErr)
+						same(fmt.Sprintf("rooms of %s with the viewer, page %s", host, dump(page)), b, p, bErr, pErr)
 					}
 				}
 			}
@@ -265,4 +274,51 @@ func seedRandom(t *testing.T, bdb *bun.DB, rng *rand.Rand) (users, rooms []strin
 		}
 	}
 	return users, rooms
+}
+
+// A native statement is bounded like any other: by the request's context
+// (PostgreSQL is told to cancel it) and by DB_STATEMENT_TIMEOUT, whose
+// error still reads as the database being unavailable. A table lock held
+// by another transaction keeps the statement waiting.
+func TestNativeQueries_CancelledAndTimedOut(t *testing.T) {
+	url := dbtest.NewPostgresDatabase(t)
+	bdb, err := db.Connect(db.Config{URL: url, StatementTimeout: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = bdb.Close() })
+	ctx := context.Background()
+	if _, err := db.Migrate(ctx, bdb); err != nil {
+		t.Fatal(err)
+	}
+	s := New(Deps{DB: bdb, Tokens: auth.NewTokens([]byte("a-test-secret-that-is-32-bytes!!"), time.Hour)})
+	tx, err := bdb.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	if _, err := tx.ExecContext(ctx, "SET LOCAL statement_timeout = 0; LOCK TABLE participants IN ACCESS EXCLUSIVE MODE"); err != nil {
+		t.Fatal(err)
+	}
+
+	start := time.Now()
+	_, err = s.ParticipantsByRoomIDs(ctx, []string{"croom"})
+	if !db.IsUnavailable(err) || time.Since(start) > 5*time.Second {
+		t.Fatalf("after %v: err %v, want the statement timeout (unavailable)", time.Since(start), err)
+	}
+
+	cctx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+	defer cancel()
+	start = time.Now()
+	_, err = s.ParticipantsByRoomIDs(cctx, []string{"croom"})
+	if !errors.Is(err, context.DeadlineExceeded) || time.Since(start) > 250*time.Millisecond {
+		t.Fatalf("after %v: err %v, want the context's deadline, before the statement timeout", time.Since(start), err)
+	}
+	// The pool is healthy afterwards.
+	if err := tx.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.ParticipantsByRoomIDs(ctx, []string{"croom"}); err != nil {
+		t.Fatalf("after the lock: %v", err)
+	}
 }

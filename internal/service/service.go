@@ -82,15 +82,20 @@ func (s *Service) Viewer(ctx context.Context) (*models.User, error) {
 		return nil, apperr.Unauthenticatedf("a participant token cannot be used here; sign in required")
 	}
 	return p.User(func(id string) (*models.User, error) {
-		u, err := s.userByID(ctx, id)
-		if errors.Is(err, sql.ErrNoRows) {
-			return nil, apperr.Unauthenticatedf("invalid or expired token")
-		}
-		if err != nil {
-			return nil, fmt.Errorf("load viewer: %w", err)
-		}
-		return u, nil
+		return viewerLookup(s.userByID(ctx, id))
 	})
+}
+
+// viewerLookup maps the token's user lookup to Viewer's answer: a token of
+// a user who no longer exists is refused.
+func viewerLookup(u *models.User, err error) (*models.User, error) {
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, apperr.Unauthenticatedf("invalid or expired token")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load viewer: %w", err)
+	}
+	return u, nil
 }
 
 // optionalViewer is Viewer for operations open to anonymous callers: it
