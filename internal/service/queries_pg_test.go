@@ -322,3 +322,39 @@ func TestNativeQueries_CancelledAndTimedOut(t *testing.T) {
 		t.Fatalf("after the lock: %v", err)
 	}
 }
+
+// BenchmarkViewerAndRooms compares the viewer lookup and the rooms'
+// statement in one round trip (a batch) with the two run one after the
+// other.
+func BenchmarkViewerAndRooms(b *testing.B) {
+	bdb := dbtest.Open(b, "postgres")
+	s := New(Deps{DB: bdb, Tokens: auth.NewTokens([]byte("a-test-secret-that-is-32-bytes!!"), time.Hour)})
+	ctx := context.Background()
+	host := "cbenchhost"
+	dbtest.Exec(b, bdb, `INSERT INTO users (id, email, password_hash, display_name, created_at, updated_at) VALUES (?, 'h@x', 'x', 'Host', now(), now())`, host)
+	for i := range 50 {
+		dbtest.Exec(b, bdb, `INSERT INTO rooms (id, code, name, host_id, created_at, updated_at) VALUES (?, ?, 'Room', ?, now(), now())`,
+			fmt.Sprintf("croom%02d", i), fmt.Sprintf("abc-%04d-x", i), host)
+		dbtest.Exec(b, bdb, `INSERT INTO room_settings (id, room_id) VALUES (?, ?)`, fmt.Sprintf("cset%02d", i), fmt.Sprintf("croom%02d", i))
+	}
+	page := RoomPage{WithSettings: true}
+	b.Run("batched", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, _, err := s.viewerAndRoomsPG(ctx, host, page); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("sequential", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := s.userByIDPG(ctx, host); err != nil {
+				b.Fatal(err)
+			}
+			if _, err := s.hostedRoomsPG(ctx, host, page); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
