@@ -42,29 +42,106 @@ func (s *Service) HostedRooms(ctx context.Context, userID string, page RoomPage)
 	if !auth.IsSelf(ctx, userID) {
 		return nil, apperr.ForbiddenReason(apperr.NotSelf, "only the user themself may list their rooms")
 	}
+	if err := checkRoomPage(page); err != nil {
+		return nil, err
+	}
+	var rooms []*models.Room
+	var err error
+	if s.postgres {
+		rooms, err = s.hostedRoomsPG(ctx, userID, page)
+	} else {
+		rooms, err = s.hostedRoomsBun(ctx, userID, page)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load rooms: %w", err)
+	}
+	return s.checkRoomCursor(ctx, userID, page, rooms)
+}
+
+// ViewerRooms is Viewer and then HostedRooms of the viewer's rooms. On
+// PostgreSQL, when the viewer is still to be loaded and the page is valid,
+// both statements travel in one round trip; otherwise (and on SQLite) it
+// is the two calls, which answer the same, errors included: the viewer's
+// first.
+func (s *Service) ViewerRooms(ctx context.Context, page RoomPage) (*models.User, []*models.Room, error) {
+	p := auth.FromContext(ctx)
+	if !s.postgres || p == nil || p.Err != nil || p.UserID == "" || checkRoomPage(page) != nil {
+		viewer, err := s.Viewer(ctx)
+		if err != nil {
+			return nil, nil, err
+		}
+		rooms, err := s.HostedRooms(ctx, viewer.ID, page)
+		return viewer, rooms, err
+	}
+	var rooms []*models.Room
+	batched := false
+	viewer, err := p.User(func(id string) (*models.User, error) {
+		batched = true
+		u, r, err := s.viewerAndRoomsPG(ctx, id, page)
+		rooms = r
+		return viewerLookup(u, err)
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	if !batched { // the viewer was loaded already: its rooms alone
+		rooms, err = s.HostedRooms(ctx, viewer.ID, page)
+		return viewer, rooms, err
+	}
+	rooms, err = s.checkRoomCursor(ctx, viewer.ID, page, rooms)
+	return viewer, rooms, err
+}
+
+// checkRoomPage validates a page of HostedRooms.
+func checkRoomPage(page RoomPage) error {
+	switch page.Status {
+	case "", RoomStatusAll, RoomStatusActive, RoomStatusEnded:
+	default:
+		return apperr.Invalid("status", "status must be one of ALL, ACTIVE, ENDED")
+	}
+	if page.First != nil && (*page.First < 1 || *page.First > MaxPageSize) {
+		return apperr.Invalid("first", fmt.Sprintf("first must be between 1 and %d", MaxPageSize))
+	}
+	if page.After != nil && !isKey(*page.After) {
+		return apperr.Invalid("after", "after must be the id of one of the user's rooms")
+	}
+	return nil
+}
+
+// checkRoomCursor returns a page's rooms, or an error when the page came
+// out empty because its cursor names none of the host's rooms.
+func (s *Service) checkRoomCursor(ctx context.Context, hostID string, page RoomPage, rooms []*models.Room) ([]*models.Room, error) {
+	if len(rooms) == 0 && page.After != nil {
+		// An unknown cursor also yields no rows; tell it apart from the end
+		// of the list only now, so a normal page costs no extra statement.
+		exists, err := s.cursorRoom(hostID, *page.After).Exists(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("load rooms: check cursor: %w", err)
+		}
+		if !exists {
+			return nil, apperr.Invalid("after", "after must be the id of one of the user's rooms")
+		}
+	}
+	return rooms, nil
+}
+
+// hostedRoomsBun is HostedRooms' statement for a validated page through
+// Bun (SQLite; hostedRoomsPG is PostgreSQL's).
+func (s *Service) hostedRoomsBun(ctx context.Context, userID string, page RoomPage) ([]*models.Room, error) {
 	rooms := make([]*models.Room, 0, 16)
 	q := s.db.NewSelect().Model(&rooms).
 		Where("room.host_id = ?", userID).
 		OrderExpr("room.created_at DESC, room.id DESC")
 	switch page.Status {
-	case "", RoomStatusAll:
 	case RoomStatusActive:
 		q = q.Where("room.is_active = ?", true)
 	case RoomStatusEnded:
 		q = q.Where("room.is_active = ?", false)
-	default:
-		return nil, apperr.Invalid("status", "status must be one of ALL, ACTIVE, ENDED")
 	}
 	if page.First != nil {
-		if *page.First < 1 || *page.First > MaxPageSize {
-			return nil, apperr.Invalid("first", fmt.Sprintf("first must be between 1 and %d", MaxPageSize))
-		}
 		q = q.Limit(int64(*page.First))
 	}
 	if page.After != nil {
-		if !isKey(*page.After) {
-			return nil, apperr.Invalid("after", "after must be the id of one of the user's rooms")
-		}
 		// Keyset pagination: rows strictly after the cursor room in the
 		// (created_at, id) order, which the host index serves directly.
 		q = q.Where("(room.created_at, room.id) < (?)", s.cursorRoom(userID, *page.After))
@@ -73,18 +150,7 @@ func (s *Service) HostedRooms(ctx context.Context, userID string, page RoomPage)
 		q = s.joinSettings(q)
 	}
 	if err := q.Scan(ctx); err != nil {
-		return nil, fmt.Errorf("load rooms: %w", err)
-	}
-	if len(rooms) == 0 && page.After != nil {
-		// An unknown cursor also yields no rows; tell it apart from the end
-		// of the list only now, so a normal page costs no extra statement.
-		exists, err := s.cursorRoom(userID, *page.After).Exists(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("load rooms: check cursor: %w", err)
-		}
-		if !exists {
-			return nil, apperr.Invalid("after", "after must be the id of one of the user's rooms")
-		}
+		return nil, err
 	}
 	return rooms, nil
 }
@@ -118,10 +184,13 @@ func (s *Service) ParticipantsByRoomIDs(ctx context.Context, roomIDs []string) (
 	// thousand participants cost a handful of allocations instead of one
 	// per row plus one per growing list.
 	var rows []models.Participant
-	if err := s.db.NewSelect().Model(&rows).
-		Where("room_id IN (?)", bun.In(roomIDs)).
-		OrderExpr("room_id, joined_at ASC, id ASC").
-		Scan(ctx); err != nil {
+	var err error
+	if s.postgres {
+		rows, err = s.participantsByRoomIDsPG(ctx, roomIDs)
+	} else {
+		rows, err = s.participantsByRoomIDsBun(ctx, roomIDs)
+	}
+	if err != nil {
 		return nil, fmt.Errorf("load participants: %w", err)
 	}
 	ptrs := make([]*models.Participant, len(rows))
@@ -145,10 +214,27 @@ func (s *Service) ParticipantsByRoomIDs(ctx context.Context, roomIDs []string) (
 	return out, nil
 }
 
+// participantsByRoomIDsBun is ParticipantsByRoomIDs' statement through Bun
+// (SQLite; participantsByRoomIDsPG is PostgreSQL's).
+func (s *Service) participantsByRoomIDsBun(ctx context.Context, roomIDs []string) ([]models.Participant, error) {
+	var rows []models.Participant
+	err := s.db.NewSelect().Model(&rows).
+		Where("room_id IN (?)", bun.In(roomIDs)).
+		OrderExpr("room_id, joined_at ASC, id ASC").
+		Scan(ctx)
+	return rows, err
+}
+
 // UsersByIDs loads many users in one statement.
 func (s *Service) UsersByIDs(ctx context.Context, ids []string) (map[string]*models.User, error) {
-	rows := make([]*models.User, 0, len(ids))
-	if err := s.db.NewSelect().Model(&rows).Where("id IN (?)", bun.In(ids)).Scan(ctx); err != nil {
+	var rows []*models.User
+	var err error
+	if s.postgres {
+		rows, err = s.usersByIDsPG(ctx, ids)
+	} else {
+		rows, err = s.usersByIDsBun(ctx, ids)
+	}
+	if err != nil {
 		return nil, fmt.Errorf("load users: %w", err)
 	}
 	out := make(map[string]*models.User, len(rows))
@@ -156,6 +242,14 @@ func (s *Service) UsersByIDs(ctx context.Context, ids []string) (map[string]*mod
 		out[u.ID] = u
 	}
 	return out, nil
+}
+
+// usersByIDsBun is UsersByIDs' statement through Bun (SQLite;
+// usersByIDsPG is PostgreSQL's).
+func (s *Service) usersByIDsBun(ctx context.Context, ids []string) ([]*models.User, error) {
+	rows := make([]*models.User, 0, len(ids))
+	err := s.db.NewSelect().Model(&rows).Where("id IN (?)", bun.In(ids)).Scan(ctx)
+	return rows, err
 }
 
 // joinSettings adds each room's settings to a rooms query (into

@@ -82,15 +82,20 @@ func (s *Service) Viewer(ctx context.Context) (*models.User, error) {
 		return nil, apperr.Unauthenticatedf("a participant token cannot be used here; sign in required")
 	}
 	return p.User(func(id string) (*models.User, error) {
-		u, err := s.userByID(ctx, id)
-		if errors.Is(err, sql.ErrNoRows) {
-			return nil, apperr.Unauthenticatedf("invalid or expired token")
-		}
-		if err != nil {
-			return nil, fmt.Errorf("load viewer: %w", err)
-		}
-		return u, nil
+		return viewerLookup(s.userByID(ctx, id))
 	})
+}
+
+// viewerLookup maps the token's user lookup to Viewer's answer: a token of
+// a user who no longer exists is refused.
+func viewerLookup(u *models.User, err error) (*models.User, error) {
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, apperr.Unauthenticatedf("invalid or expired token")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load viewer: %w", err)
+	}
+	return u, nil
 }
 
 // optionalViewer is Viewer for operations open to anonymous callers: it
@@ -138,7 +143,15 @@ func ViewerID(ctx context.Context) string {
 	return ""
 }
 
+// userByID loads one user; sql.ErrNoRows when there is none.
 func (s *Service) userByID(ctx context.Context, id string) (*models.User, error) {
+	if s.postgres {
+		return s.userByIDPG(ctx, id)
+	}
+	return s.userByIDBun(ctx, id)
+}
+
+func (s *Service) userByIDBun(ctx context.Context, id string) (*models.User, error) {
 	u := new(models.User)
 	if err := s.db.NewSelect().Model(u).Where("id = ?", id).Limit(1).Scan(ctx); err != nil {
 		return nil, err

@@ -78,11 +78,13 @@ func checkMaxParticipants(n int) error {
 }
 
 // isKey reports whether s can be an id or a room code. Clients send them;
-// one containing a NUL byte names nothing (no stored key contains one) and
-// must not reach a query, which Bun refuses to build with it: callers
-// answer as for any unknown key instead of with an internal error.
+// one containing a NUL byte or invalid UTF-8 names nothing (no stored key
+// contains either) and must not reach a query: Bun refuses to build one
+// with a NUL, and PostgreSQL refuses invalid UTF-8 in a parameter of the
+// native statements (SQLSTATE 22021). Callers answer as for any unknown
+// key instead of with an internal error.
 func isKey(s string) bool {
-	return !strings.ContainsRune(s, 0)
+	return !strings.ContainsRune(s, 0) && utf8.ValidString(s)
 }
 
 // appendInvalid collects err into errs when it is an input error.
