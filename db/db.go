@@ -99,6 +99,19 @@ func Connect(cfg Config) (*bun.DB, error) {
 			return nil, fmt.Errorf("open database: parse DATABASE_URL: %w", err)
 		}
 		pgcfg.ConnectTimeout = cmp.Or(cfg.ConnectTimeout, def.ConnectTimeout)
+		// Bun inlines every argument into its SQL text, so pgx's default
+		// mode (cache each text as a prepared statement) cost a Parse and
+		// Describe round trip per distinct statement and filled the
+		// per-connection cache with texts never seen again. Exec sends
+		// each as an unnamed statement in one round trip; without
+		// arguments the text alone decides types, bytea and timestamps
+		// (the server parses the same literals either way), results come
+		// as text, which pgx decodes to the same values, and nothing
+		// outlives a statement, which suits PgBouncer's transaction mode.
+		// Not the simple protocol: that would run pgx batches as one
+		// client-side interpolated text. The native statements
+		// (internal/service/queries_pg.go) are prepared by name instead.
+		pgcfg.DefaultQueryExecMode = pgx.QueryExecModeExec
 		if cfg.StatementTimeout > 0 {
 			pgcfg.RuntimeParams["statement_timeout"] = strconv.FormatInt(cfg.StatementTimeout.Milliseconds(), 10)
 		}

@@ -7,7 +7,7 @@ package service
 // reflection, one string and one pointer per nullable column) and Bun
 // inlined the arguments into the SQL text, so every host's statement was a
 // new one for PostgreSQL to parse and plan. Here the statements have
-// parameters (pgx prepares each once per connection and caches it), the
+// parameters (prepared once per connection, see prepare), the
 // results come in binary, and rows are decoded by hand into one backing
 // slice per batch, their strings copied into shared chunks of bytes.
 //
@@ -356,9 +356,29 @@ func (d *decoder) settings(v [][]byte, s *models.RoomSettings) bool {
 	return true
 }
 
+// prepare prepares each statement on c once, named by its text: pgx then
+// runs it (alone or in a batch) as that prepared statement whatever the
+// pool's exec mode (db.Connect's, for Bun's inlined texts), with binary
+// results. A batch takes no per-query mode, so naming is the one way that
+// holds for both. The texts are the fixed set above, so this neither
+// grows without bound nor competes with other statements for pgx's cache.
+// PostgreSQL replans a prepared statement after a schema change by itself;
+// one whose result types changed fails, as checkColumns would anyway.
+func prepare(ctx context.Context, c *pgx.Conn, sqlTexts ...string) error {
+	for _, q := range sqlTexts {
+		if _, err := c.Prepare(ctx, q, q); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // scanAll runs sqlText with args and hands each row's raw values to row.
 func (s *Service) scanAll(ctx context.Context, sqlText string, types []uint32, d *decoder, row func(v [][]byte), args ...any) error {
 	return s.nativeQuery(ctx, sqlText, func(ctx context.Context, c *pgx.Conn) error {
+		if err := prepare(ctx, c, sqlText); err != nil {
+			return err
+		}
 		rows, err := c.Query(ctx, sqlText, append([]any{binaryResults}, args...)...)
 		if err != nil {
 			return err
@@ -461,6 +481,9 @@ func (s *Service) viewerAndRoomsPG(ctx context.Context, id string, page RoomPage
 		return s.observed(ctx, roomsSQL, func(ctx context.Context) error {
 			return s.withPgx(ctx, func(c *pgx.Conn) error {
 				ur, rr = userReader{}, newRoomsReader(page) // afresh on a retry
+				if err := prepare(ctx, c, sqlUserByID, roomsSQL); err != nil {
+					return err
+				}
 				var b pgx.Batch
 				b.Queue(sqlUserByID, id)
 				b.Queue(roomsSQL, args...)

@@ -281,17 +281,8 @@ func seedRandom(t *testing.T, bdb *bun.DB, rng *rand.Rand) (users, rooms []strin
 // error still reads as the database being unavailable. A table lock held
 // by another transaction keeps the statement waiting.
 func TestNativeQueries_CancelledAndTimedOut(t *testing.T) {
-	url := dbtest.NewPostgresDatabase(t)
-	bdb, err := db.Connect(db.Config{URL: url, StatementTimeout: 300 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = bdb.Close() })
+	bdb, s := openPostgres(t, db.Config{StatementTimeout: 300 * time.Millisecond})
 	ctx := context.Background()
-	if _, err := db.Migrate(ctx, bdb); err != nil {
-		t.Fatal(err)
-	}
-	s := New(Deps{DB: bdb, Tokens: auth.NewTokens([]byte("a-test-secret-that-is-32-bytes!!"), time.Hour)})
 	tx, err := bdb.BeginTx(ctx, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -357,4 +348,60 @@ func BenchmarkViewerAndRooms(b *testing.B) {
 			}
 		}
 	})
+}
+
+// Only the native statements are prepared on a connection: Bun's, whose
+// arguments are inlined into each text, run unnamed (db.Connect's exec
+// mode) instead of each costing a Parse round trip and a slot in pgx's
+// statement cache. The native ones, alone or batched, stay prepared.
+func TestStatements_OnlyNativeArePrepared(t *testing.T) {
+	bdb, s := openPostgres(t, db.Config{MaxOpenConns: 1})
+	ctx := context.Background()
+	host := "cprephost"
+	dbtest.Exec(t, bdb, `INSERT INTO users (id, email, password_hash, display_name, created_at, updated_at) VALUES (?, 'p@x', 'x', 'Host', now(), now())`, host)
+	for i := range 3 { // Bun reads and writes, each text a new one
+		dbtest.Exec(t, bdb, `INSERT INTO rooms (id, code, name, host_id, created_at, updated_at) VALUES (?, ?, 'Room', ?, now(), now())`,
+			fmt.Sprintf("cproom%d", i), fmt.Sprintf("prp-%04d-x", i), host)
+		if err := bdb.NewSelect().Model(new(models.Room)).Where("id = ?", fmt.Sprintf("cproom%d", i)).Scan(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	page := RoomPage{WithSettings: true}
+	for range 2 {
+		if _, err := s.userByIDPG(ctx, host); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := s.viewerAndRoomsPG(ctx, host, page); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.participantsByRoomIDsPG(ctx, []string{"cproom0"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var got []string // one connection: the session every statement ran on
+	if err := bdb.NewRaw("SELECT statement FROM pg_prepared_statements ORDER BY statement").Scan(ctx, &got); err != nil {
+		t.Fatal(err)
+	}
+	roomsSQL, _, _ := roomsQuery(host, page)
+	want := []string{sqlParticipantsByRoomIDs, roomsSQL, sqlUserByID}
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Fatalf("prepared statements:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// openPostgres is a service over a fresh migrated PostgreSQL database
+// opened with cfg (its URL filled in), for tests that tune the pool.
+func openPostgres(t *testing.T, cfg db.Config) (*bun.DB, *Service) {
+	t.Helper()
+	cfg.URL = dbtest.NewPostgresDatabase(t)
+	bdb, err := db.Connect(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = bdb.Close() })
+	if _, err := db.Migrate(context.Background(), bdb); err != nil {
+		t.Fatal(err)
+	}
+	return bdb, New(Deps{DB: bdb, Tokens: auth.NewTokens([]byte("a-test-secret-that-is-32-bytes!!"), time.Hour)})
 }
