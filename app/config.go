@@ -157,6 +157,11 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	if cfg.FastPathShadow, err = switchEnv(getenv, "GRAPHQL_FASTPATH_SHADOW", false); err != nil {
 		return cfg, err
 	}
+	if cfg.FastPathShadow && cfg.Production {
+		// It doubles the cost of the hottest query and answers any
+		// difference with an error: a test instrument, never a setting.
+		return cfg, errors.New("GRAPHQL_FASTPATH_SHADOW is for tests and is refused when APP_ENV=production")
+	}
 	for _, o := range strings.Split(getenv("CORS_ALLOWED_ORIGINS"), ",") {
 		if o = strings.TrimSpace(o); o != "" {
 			cfg.CORSOrigins = append(cfg.CORSOrigins, o)

@@ -74,6 +74,9 @@ func TestConfig_RefusesBadValues(t *testing.T) {
 	if _, err := LoadConfig(envFrom(map[string]string{"APP_ENV": "production", "JWT_SECRET": "too-short"})); err == nil {
 		t.Error("production accepted a JWT_SECRET under 32 bytes")
 	}
+	if _, err := LoadConfig(envFrom(map[string]string{"APP_ENV": "production", "JWT_SECRET": strings.Repeat("s", 32), "GRAPHQL_FASTPATH_SHADOW": "on"})); err == nil || !strings.Contains(err.Error(), "GRAPHQL_FASTPATH_SHADOW") {
+		t.Errorf("production with the test-only fast-path shadow: %v, want a refusal naming it", err)
+	}
 	cfg, err := LoadConfig(envFrom(map[string]string{"RATE_LIMITS": "off", "RATE_LIMIT_LOGIN_IP": "off"}))
 	if err != nil || cfg.RateLimits != nil {
 		t.Errorf("RATE_LIMITS=off: %v, %v", cfg.RateLimits, err)
