@@ -8,6 +8,8 @@ package harness
 
 import (
 	"maps"
+	"slices"
+	"strings"
 	"sync/atomic"
 	"time"
 )
@@ -42,6 +44,14 @@ func Env(overrides ...map[string]string) map[string]string {
 	env := maps.Clone(defaultEnv)
 	for _, o := range overrides {
 		maps.Copy(env, o)
+	}
+	// APP_ENV=production refuses the shadow, so a production server runs
+	// without it unless a test asks for it (to see the refusal).
+	if strings.EqualFold(env["APP_ENV"], "production") && !slices.ContainsFunc(overrides, func(o map[string]string) bool {
+		_, set := o["GRAPHQL_FASTPATH_SHADOW"]
+		return set
+	}) {
+		delete(env, "GRAPHQL_FASTPATH_SHADOW")
 	}
 	return env
 }
