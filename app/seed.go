@@ -29,6 +29,7 @@ func Seed(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) erro
 	if err != nil {
 		return err
 	}
+	defer a.CloseLive()
 	svc := a.svc
 	host, err := svc.Register(ctx, service.RegisterInput{Email: demoEmail, Password: demoPassword, DisplayName: "Demo Host"})
 	if apperr.CodeOf(err) == apperr.Conflict {

@@ -134,3 +134,17 @@ bench_meta() {
 bench_rss() {
   awk -v l="$2" '/^(VmRSS|VmHWM)/ {printf "{\"name\":\"rss\",\"key\":\"%s %s\",\"kb\":%s}\n", l, $1, $2}' "/proc/$3/status" >>"$1"
 }
+
+# bench_setup RESULTS: what every bench script does first: an empty results
+# file, PostgreSQL up, the machine's load noted, everything built, nm_bench
+# seeded, and the product started (stopped again on exit).
+bench_setup() {
+  mkdir -p "$OUT"
+  : >"$1"
+  bash .ci/ensure-postgres
+  bench_meta "$1" start
+  bench_build
+  bench_seed
+  trap bench_cleanup EXIT
+  bench_start product
+}

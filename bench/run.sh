@@ -14,15 +14,7 @@ export PATH="$PATH:/usr/local/go/bin"
 source bench/lib.sh
 
 RESULTS="$OUT/results.jsonl"
-mkdir -p "$OUT"
-: >"$RESULTS"
-bash .ci/ensure-postgres
-bench_meta "$RESULTS" start
-
-bench_build
-bench_seed
-trap bench_cleanup EXIT
-bench_start product
+bench_setup "$RESULTS"
 
 echo "== exact-bytes check: the references against the product's GET /users/me/rooms" >&2
 P="http://127.0.0.1:$PORT/users/me/rooms"

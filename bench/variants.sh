@@ -12,14 +12,7 @@ export PATH="$PATH:/usr/local/go/bin"
 source bench/lib.sh
 
 RESULTS="$OUT/variants.jsonl"
-mkdir -p "$OUT"
-: >"$RESULTS"
-bash .ci/ensure-postgres
-bench_meta "$RESULTS" start
-bench_build
-bench_seed
-trap bench_cleanup EXIT
-bench_start product
+bench_setup "$RESULTS"
 
 specs=("rest-c|$SERVER_PID|http://127.0.0.1:$PORT/users/me/rooms|$TOKEN||50|400|")
 for f in bench/refserver/sql/*.sql; do
