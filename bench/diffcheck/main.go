@@ -18,6 +18,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/neuronmeet/api/bench/internal/ref"
 )
 
 type check struct {
@@ -93,19 +95,7 @@ func get(url, token string) ([]byte, error) {
 		return nil, err
 	}
 	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return nil, err
-	}
-	if resp.StatusCode != http.StatusOK {
-		return b, fmt.Errorf("HTTP %d: %.200s", resp.StatusCode, b)
-	}
-	return b, nil
+	return ref.Body(http.DefaultClient, req)
 }
 
 func firstDifference(got, want []byte) string {

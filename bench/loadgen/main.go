@@ -19,6 +19,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/neuronmeet/api/bench/internal/ref"
 )
 
 type result struct {
@@ -90,19 +92,7 @@ func main() {
 		if *token != "" {
 			req.Header.Set("Authorization", "Bearer "+*token)
 		}
-		resp, err := client.Do(req)
-		if err != nil {
-			return nil, err
-		}
-		defer resp.Body.Close()
-		b, err := io.ReadAll(resp.Body)
-		if err != nil {
-			return nil, err
-		}
-		if resp.StatusCode != http.StatusOK {
-			return b, fmt.Errorf("HTTP %d: %.200s", resp.StatusCode, b)
-		}
-		return b, nil
+		return ref.Body(client, req)
 	}
 
 	first, err := do()
