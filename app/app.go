@@ -19,6 +19,7 @@ import (
 	"github.com/neuronmeet/api/internal/metrics"
 	"github.com/neuronmeet/api/internal/ratelimit"
 	"github.com/neuronmeet/api/internal/requestid"
+	"github.com/neuronmeet/api/internal/respcache"
 	"github.com/neuronmeet/api/internal/service"
 	"github.com/neuronmeet/api/internal/tracing"
 )
@@ -41,7 +42,10 @@ type App struct {
 	gate     *admission.Gate
 	metrics  *metrics.Metrics
 	sqlHook  *metrics.QueryHook
-	handler  http.Handler
+	// answers is the response cache the GraphQL and REST edges share (one
+	// memory bound); nil when it is off.
+	answers *respcache.Cache
+	handler http.Handler
 }
 
 // Option changes how New wires the app.
@@ -81,6 +85,10 @@ func New(cfg Config, bdb *bun.DB, log *slog.Logger, opts ...Option) (*App, error
 	if cfg.Metrics {
 		a.metrics = metrics.New(bdb.DB)
 		bdb.AddQueryHook(a.sqlHook)
+	}
+	if cfg.ResponseCacheMaxBytes > 0 {
+		a.answers = respcache.New(cfg.ResponseCacheMaxBytes)
+		a.metrics.ObserveResponseCache(a.answers)
 	}
 	var guard *ratelimit.Guard
 	if cfg.RateLimits != nil {

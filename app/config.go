@@ -16,6 +16,7 @@ import (
 	"github.com/neuronmeet/api/internal/clientip"
 	"github.com/neuronmeet/api/internal/events"
 	"github.com/neuronmeet/api/internal/ratelimit"
+	"github.com/neuronmeet/api/internal/respcache"
 )
 
 // Config is everything the server reads from its environment. See the
@@ -45,6 +46,9 @@ type Config struct {
 	// still be delivered.
 	AdmissionMaxWait time.Duration
 	Metrics          bool
+	// ResponseCacheMaxBytes bounds the response cache (internal/respcache);
+	// 0 when RESPONSE_CACHE=off.
+	ResponseCacheMaxBytes int64
 	// FastPathShadow checks every fast-path GraphQL answer against gqlgen's
 	// executor (graph.HandlerConfig.ShadowFastPath): for tests only.
 	FastPathShadow bool
@@ -154,6 +158,9 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	if cfg.Metrics, err = switchEnv(getenv, "METRICS", true); err != nil {
 		return cfg, err
 	}
+	if err := loadResponseCache(getenv, &cfg); err != nil {
+		return cfg, err
+	}
 	if cfg.FastPathShadow, err = switchEnv(getenv, "GRAPHQL_FASTPATH_SHADOW", false); err != nil {
 		return cfg, err
 	}
@@ -184,6 +191,25 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		cfg.JWTSecret = []byte(secret)
 	}
 	return cfg, nil
+}
+
+// loadResponseCache reads RESPONSE_CACHE and RESPONSE_CACHE_MAX_BYTES.
+func loadResponseCache(getenv func(string) string, cfg *Config) error {
+	on, err := switchEnv(getenv, "RESPONSE_CACHE", true)
+	if err != nil || !on {
+		return err
+	}
+	maxBytes, err := atoiEnv(getenv, "RESPONSE_CACHE_MAX_BYTES", respcache.DefaultMaxBytes)
+	if err != nil {
+		return err
+	}
+	if maxBytes < 1<<20 {
+		// Below a megabyte, one dashboard's answer would not fit in the
+		// eighth an entry may take.
+		return fmt.Errorf("RESPONSE_CACHE_MAX_BYTES must be at least 1048576 (1 MiB), got %d; RESPONSE_CACHE=off turns the cache off", maxBytes)
+	}
+	cfg.ResponseCacheMaxBytes = int64(maxBytes)
+	return nil
 }
 
 // loadStreamLimits reads the admission gate's longest wait and the limits

@@ -48,6 +48,12 @@ func TestConfig_Defaults(t *testing.T) {
 	if short, _ := LoadConfig(envFrom(map[string]string{"HTTP_WRITE_TIMEOUT": "4s"})); short.AdmissionMaxWait != 2*time.Second {
 		t.Errorf("with a 4s write timeout the gate waits %s, want half of it", short.AdmissionMaxWait)
 	}
+	if cfg.ResponseCacheMaxBytes != 64<<20 {
+		t.Errorf("the response cache holds %d bytes by default, want 64 MiB", cfg.ResponseCacheMaxBytes)
+	}
+	if off, _ := LoadConfig(envFrom(map[string]string{"RESPONSE_CACHE": "off"})); off.ResponseCacheMaxBytes != 0 {
+		t.Errorf("RESPONSE_CACHE=off still sizes a cache of %d bytes", off.ResponseCacheMaxBytes)
+	}
 	if l := cfg.Subscriptions.Limits; l != (graph.StreamLimits{PerUser: 16, PerAddress: 256, SubscriptionsPerConnection: 50,
 		OperationsPerConnection: 8, InitTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second}) {
 		t.Errorf("stream limits %+v", l)
@@ -65,6 +71,7 @@ func TestConfig_RefusesBadValues(t *testing.T) {
 		"MAX_CONCURRENT_REQUESTS": "-1", "ADMISSION_MAX_WAIT": "60s", "STREAMS_PER_USER": "-1",
 		"SUBSCRIPTIONS_PER_CONNECTION": "many", "WEBSOCKET_INIT_TIMEOUT": "0", "STREAM_WRITE_TIMEOUT": "-2s",
 		"GRAPHQL_MAX_SUBSCRIPTION_COMPLEXITY": "-1", "GRAPHQL_FASTPATH_SHADOW": "yes",
+		"RESPONSE_CACHE": "sometimes", "RESPONSE_CACHE_MAX_BYTES": "1000",
 	} {
 		_, err := LoadConfig(envFrom(map[string]string{key: value}))
 		if err == nil || !strings.Contains(err.Error(), key) {

@@ -35,7 +35,7 @@ func (a *App) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/query", graph.NewHandler(a.svc, a.log, graph.HandlerConfig{
 		Production: a.cfg.Production, Limits: a.cfg.GraphQL, APQCacheSize: a.cfg.APQCacheSize, Gate: a.gate,
-		ShadowFastPath: a.cfg.FastPathShadow,
+		ShadowFastPath: a.cfg.FastPathShadow, Answers: a.answers,
 		Subscriptions: graph.SubscriptionConfig{
 			Tokens: a.tokens, KeepAlive: a.cfg.Subscriptions.KeepAlive, AllowedOrigins: a.cfg.CORSOrigins, Closing: a.closing,
 			Limits: a.cfg.Subscriptions.Limits,
@@ -47,7 +47,7 @@ func (a *App) routes() http.Handler {
 		_, _ = w.Write([]byte(`{"status":"ok"}`))
 	})
 	mux.HandleFunc("GET /readyz", a.readiness)
-	rest.New(a.svc, a.log).Register(mux)
+	rest.New(a.svc, a.log, a.answers).Register(mux)
 	if a.metrics != nil {
 		// Same port as the API: restrict /metrics at the proxy (or set
 		// METRICS=off and scrape nothing) where the API is public.

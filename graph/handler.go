@@ -13,6 +13,7 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 
 	"github.com/neuronmeet/api/internal/admission"
+	"github.com/neuronmeet/api/internal/respcache"
 	"github.com/neuronmeet/api/internal/service"
 )
 
@@ -36,6 +37,10 @@ type HandlerConfig struct {
 	// gqlgen's executor and turns a difference into an error (see
 	// fastSchema). For tests: it doubles the work of the hottest query.
 	ShadowFastPath bool
+	// Answers, when set, keeps answers to the viewer's own queries (me
+	// { … }) and serves them again while the viewer's answers version
+	// stands (see answerCache).
+	Answers *respcache.Cache
 }
 
 // DefaultAPQCacheSize is HandlerConfig.APQCacheSize's default: far more
@@ -59,7 +64,11 @@ func NewHandler(svc *service.Service, log *slog.Logger, cfg HandlerConfig) http.
 	// Before POST, which would also take a POSTed JSON body: SSE answers
 	// the clients that accept text/event-stream.
 	srv.AddTransport(newSSETransport(cfg.Subscriptions))
-	srv.AddTransport(postTransport{})
+	post := postTransport{}
+	if cfg.Answers != nil {
+		post.answers = &answerCache{svc: svc, store: cfg.Answers}
+	}
+	srv.AddTransport(post)
 	srv.SetQueryCache(documentCache{lru.New[*ast.QueryDocument](1000)})
 	srv.SetParserTokenLimit(cfg.Limits.MaxTokens)
 	if !cfg.Production {

@@ -19,6 +19,7 @@ import (
 	"github.com/uptrace/bun"
 
 	"github.com/neuronmeet/api/internal/recorder"
+	"github.com/neuronmeet/api/internal/respcache"
 )
 
 // maxOperations bounds the distinct operation labels: GraphQL operation
@@ -208,6 +209,49 @@ func (m *Metrics) bounded(op string) string {
 	}
 	m.operations[op] = true
 	return op
+}
+
+// ObserveResponseCache exports c's counters: requests by edge and outcome
+// (hit, miss, not_modified: a hit or a fresh answer revalidated with a
+// 304), evictions, and the entries and bytes held.
+func (m *Metrics) ObserveResponseCache(c *respcache.Cache) {
+	if m != nil {
+		m.reg.MustRegister(responseCacheCollector{c})
+	}
+}
+
+var (
+	responseCacheRequests = prometheus.NewDesc("neuronmeet_response_cache_requests_total",
+		"Reads the response cache was asked for, by edge (graphql, rest) and outcome (hit, miss; not_modified counts the answers of either that were 304s).",
+		[]string{"edge", "outcome"}, nil)
+	responseCacheEvictions = prometheus.NewDesc("neuronmeet_response_cache_evictions_total",
+		"Entries the response cache dropped to stay within RESPONSE_CACHE_MAX_BYTES.", nil, nil)
+	responseCacheEntries = prometheus.NewDesc("neuronmeet_response_cache_entries",
+		"Answers the response cache holds.", nil, nil)
+	responseCacheBytes = prometheus.NewDesc("neuronmeet_response_cache_bytes",
+		"Bytes the response cache holds (bodies, keys and bookkeeping, approximately).", nil, nil)
+)
+
+// responseCacheCollector reads the cache's own counters at each scrape, so
+// the hot path counts with one atomic add.
+type responseCacheCollector struct{ c *respcache.Cache }
+
+func (rc responseCacheCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{responseCacheRequests, responseCacheEvictions, responseCacheEntries, responseCacheBytes} {
+		ch <- d
+	}
+}
+
+func (rc responseCacheCollector) Collect(ch chan<- prometheus.Metric) {
+	s := rc.c.Stats()
+	for _, e := range respcache.Edges() {
+		ch <- prometheus.MustNewConstMetric(responseCacheRequests, prometheus.CounterValue, float64(s.Hits[e]), e.String(), "hit")
+		ch <- prometheus.MustNewConstMetric(responseCacheRequests, prometheus.CounterValue, float64(s.Misses[e]), e.String(), "miss")
+		ch <- prometheus.MustNewConstMetric(responseCacheRequests, prometheus.CounterValue, float64(s.NotModified[e]), e.String(), "not_modified")
+	}
+	ch <- prometheus.MustNewConstMetric(responseCacheEvictions, prometheus.CounterValue, float64(s.Evictions))
+	ch <- prometheus.MustNewConstMetric(responseCacheEntries, prometheus.GaugeValue, float64(s.Entries))
+	ch <- prometheus.MustNewConstMetric(responseCacheBytes, prometheus.GaugeValue, float64(s.Bytes))
 }
 
 // ObserveBatch records one dataloader batch of size keys, fetched for the

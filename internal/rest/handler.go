@@ -18,6 +18,7 @@ import (
 
 	"github.com/neuronmeet/api/db"
 	"github.com/neuronmeet/api/internal/apperr"
+	"github.com/neuronmeet/api/internal/respcache"
 	"github.com/neuronmeet/api/internal/service"
 	"github.com/neuronmeet/api/models"
 )
@@ -29,11 +30,15 @@ const MaxBodyBytes = 64 << 10
 type Handler struct {
 	svc *service.Service
 	log *slog.Logger
+	// answers, when set, keeps GET /users/me/rooms answers (see
+	// myRoomsCached).
+	answers *respcache.Cache
 }
 
-// New returns the REST shim over svc.
-func New(svc *service.Service, log *slog.Logger) *Handler {
-	return &Handler{svc: svc, log: log}
+// New returns the REST shim over svc; answers is the response cache, or
+// nil for none.
+func New(svc *service.Service, log *slog.Logger, answers *respcache.Cache) *Handler {
+	return &Handler{svc: svc, log: log, answers: answers}
 }
 
 // Register adds the REST routes to mux, each both bare and under /api (the
@@ -178,9 +183,12 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	writeJSONBytes(w, status, bytes.TrimSuffix(buf.Bytes(), []byte("\n")))
 }
 
+// jsonContentType is the legacy service's (Express's) JSON content type.
+const jsonContentType = "application/json; charset=utf-8"
+
 func writeJSONBytes(w http.ResponseWriter, status int, b []byte) {
 	h := w.Header()
-	h.Set("Content-Type", "application/json; charset=utf-8")
+	h.Set("Content-Type", jsonContentType)
 	h.Set("Content-Length", strconv.Itoa(len(b)))
 	w.WriteHeader(status)
 	_, _ = w.Write(b)

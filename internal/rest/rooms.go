@@ -1,6 +1,7 @@
 package rest
 
 import (
+	"bytes"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -8,6 +9,7 @@ import (
 	"sync"
 
 	"github.com/neuronmeet/api/internal/apperr"
+	"github.com/neuronmeet/api/internal/respcache"
 	"github.com/neuronmeet/api/internal/service"
 	"github.com/neuronmeet/api/models"
 )
@@ -31,28 +33,87 @@ func (h *Handler) myRooms(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	page.WithSettings = true // one statement for rooms and their settings
+	if h.answers != nil {
+		// On an error the viewer's lookup is remembered, refusal and all:
+		// the uncached path below answers it without another statement.
+		if viewer, version, err := h.svc.ViewerVersion(ctx); err == nil {
+			h.myRoomsCached(w, r, viewer, version, page)
+			return
+		}
+	}
 	// The viewer's lookup and the rooms' statement share a round trip.
 	_, rooms, err := h.svc.ViewerRooms(ctx, page)
 	if err != nil {
 		h.error(w, r, limitNotFirst(err))
 		return
 	}
+	h.writeMyRooms(w, r, rooms, nil)
+}
+
+// myRoomsCached is myRooms from the response cache: the answer made at the
+// viewer's current answers version, or a new one, kept.
+func (h *Handler) myRoomsCached(w http.ResponseWriter, r *http.Request, viewer *models.User, version int64, page service.RoomPage) {
+	ctx := r.Context()
+	key := respcache.Key{Edge: respcache.REST, Viewer: viewer.ID, Request: pageKey(page)}
+	if e, ok := h.answers.Get(key, version); ok {
+		h.answers.Write(w, r, respcache.REST, e, jsonContentType)
+		return
+	}
+	rooms, err := h.svc.HostedRooms(ctx, viewer.ID, page)
+	if err != nil {
+		h.error(w, r, limitNotFirst(err))
+		return
+	}
+	h.writeMyRooms(w, r, rooms, func(body []byte) *respcache.Entry { return h.answers.Put(key, version, body) })
+}
+
+// writeMyRooms writes the contract's answer for rooms; with keep, it is
+// kept in the response cache and written as the cache writes its entries.
+func (h *Handler) writeMyRooms(w http.ResponseWriter, r *http.Request, rooms []*models.Room, keep func(body []byte) *respcache.Entry) {
+	buf := getBuffer()
+	defer putBuffer(buf)
+	var err error
+	if *buf, err = h.appendMyRooms((*buf)[:0], r, rooms); err != nil {
+		h.error(w, r, err)
+		return
+	}
+	if keep == nil {
+		writeJSONBytes(w, http.StatusOK, *buf)
+		return
+	}
+	// The cache keeps the body: a copy of the exact size, not the pool's.
+	h.answers.Write(w, r, respcache.REST, keep(bytes.Clone(*buf)), jsonContentType)
+}
+
+// pageKey is the page as the response cache's request key: parameters
+// that ask for the same page (or are ignored, as cache-busters are) share
+// one entry.
+func pageKey(page service.RoomPage) string {
+	key := "status=" + string(page.Status)
+	if page.First != nil {
+		key += "&first=" + strconv.Itoa(*page.First)
+	}
+	if page.After != nil {
+		key += "&after=" + *page.After
+	}
+	return key
+}
+
+// appendMyRooms appends the contract's answer for rooms: each with its
+// settings (joined already) and participants (loaded in one statement).
+func (h *Handler) appendMyRooms(b []byte, r *http.Request, rooms []*models.Room) ([]byte, error) {
 	var participants map[string][]*models.Participant
 	if len(rooms) > 0 {
 		ids := make([]string, len(rooms))
 		for i, room := range rooms {
 			ids[i] = room.ID
 		}
-		if participants, err = h.svc.ParticipantsByRoomIDs(ctx, ids); err != nil {
-			h.error(w, r, err)
-			return
+		var err error
+		if participants, err = h.svc.ParticipantsByRoomIDs(r.Context(), ids); err != nil {
+			return b, err
 		}
 	}
-	buf := getBuffer()
-	defer putBuffer(buf)
-	b := appendRooms((*buf)[:0], rooms, participants)
-	*buf = b
-	writeJSONBytes(w, http.StatusOK, b)
+	return appendRooms(b, rooms, participants), nil
 }
 
 // roomPage maps the legacy query parameters onto the service's page:

@@ -63,6 +63,8 @@ var (
 		" FROM participants AS p WHERE p.room_id = ANY($1) ORDER BY p.room_id, p.joined_at ASC, p.id ASC"
 	sqlUsersByIDs = "SELECT " + columnsOf("u", userColumns) + " FROM users AS u WHERE u.id = ANY($1)"
 	sqlUserByID   = "SELECT " + columnsOf("u", userColumns) + " FROM users AS u WHERE u.id = $1 LIMIT 1"
+	// The viewer and their answers version (see ViewerVersion).
+	sqlUserAndVersionByID = "SELECT " + columnsOf("u", userColumns) + ", u.answers_version FROM users AS u WHERE u.id = $1 LIMIT 1"
 	// The settings join is joinSettings' LATERAL subquery (see there why).
 	sqlRoomsSelect       = "SELECT " + columnsOf("room", roomColumns)
 	sqlRoomsWithSettings = ", " + columnsOf("joined_settings", settingsColumnList) +
@@ -182,6 +184,7 @@ const (
 	tVarchar = pgtype.VarcharOID
 	tBool    = pgtype.BoolOID
 	tInt4    = pgtype.Int4OID
+	tInt8    = pgtype.Int8OID
 	tTime    = pgtype.TimestamptzOID
 )
 
@@ -191,6 +194,7 @@ var (
 	roomTypes         = []uint32{tVarchar, tVarchar, tVarchar, tVarchar, tBool, tBool, tTime, tTime, tTime, tTime}
 	settingsTypes     = []uint32{tVarchar, tVarchar, tBool, tBool, tBool, tBool, tBool, tInt4, tBool, tBool}
 	roomSettingsTypes = append(append([]uint32{}, roomTypes...), settingsTypes...)
+	userVersionTypes  = append(append([]uint32{}, userTypes...), tInt8)
 )
 
 // decoder decodes one batch's binary values. Strings are copied into
@@ -252,6 +256,14 @@ func (d *decoder) int4(b []byte) int {
 		return 0
 	}
 	return int(int32(binary.BigEndian.Uint32(b)))
+}
+
+func (d *decoder) int8(b []byte) int64 {
+	if len(b) != 8 {
+		d.fail(fmt.Errorf("native query: int8 of %d bytes", len(b)))
+		return 0
+	}
+	return int64(binary.BigEndian.Uint64(b))
 }
 
 // pgEpochMicros is 2000-01-01T00:00:00Z, PostgreSQL's epoch, in Unix
@@ -459,6 +471,19 @@ func (r *userReader) result(err error) (*models.User, error) {
 		err = sql.ErrNoRows
 	}
 	return r.u, err
+}
+
+// userAndVersionByIDPG is userAndVersionByID's statement.
+func (s *Service) userAndVersionByIDPG(ctx context.Context, id string) (*models.User, int64, error) {
+	var r userReader
+	var version int64
+	err := s.scanAll(ctx, sqlUserAndVersionByID, userVersionTypes, &r.d, func(v [][]byte) {
+		r.row(v)
+		r.d.notNull(v, len(userColumns))
+		version = r.d.int8(v[len(userColumns)])
+	}, id)
+	u, err := r.result(err)
+	return u, version, err
 }
 
 // hostedRoomsPG is HostedRooms' statement for a validated page.

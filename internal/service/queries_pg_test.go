@@ -106,6 +106,9 @@ func TestNativeQueries_MatchBun(t *testing.T) {
 		same("user "+id, b, p, bErr, pErr)
 		p, _, pErr = s.viewerAndRoomsPG(ctx, id, RoomPage{})
 		same("user "+id+" with their rooms", b, p, bErr, pErr)
+		bv, bVersion, bvErr := s.userAndVersionByIDBun(ctx, id)
+		pv, pVersion, pvErr := s.userAndVersionByIDPG(ctx, id)
+		same("user "+id+" and their answers version", []any{bv, bVersion}, []any{pv, pVersion}, bvErr, pvErr)
 	}
 	hosts := users[:3]
 	for _, host := range hosts {

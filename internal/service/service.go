@@ -86,6 +86,65 @@ func (s *Service) Viewer(ctx context.Context) (*models.User, error) {
 	})
 }
 
+// errVersionUnknown: the viewer was loaded before its answers version was
+// asked for, so the version read now could be newer than the viewer's row.
+var errVersionUnknown = errors.New("the viewer was loaded without its answers version")
+
+// ViewerVersion is Viewer, and the viewer's answers version read in the
+// same statement: a value that changes, in the same transaction, with every
+// write that can change what the viewer's own reads show (see
+// db/migrations' answers_version). An answer made by reads that start
+// after this call reflects at least that version's data, so it may be
+// served again for as long as the version stays the same.
+//
+// It must be the request's first viewer lookup; after another it fails
+// (with an error no client sees: the caller then answers without the
+// cache), since a version read after the viewer's row could be newer than
+// the row.
+func (s *Service) ViewerVersion(ctx context.Context) (*models.User, int64, error) {
+	p := auth.FromContext(ctx)
+	if p == nil || p.Err != nil || p.UserID == "" {
+		_, err := s.Viewer(ctx) // its refusal
+		return nil, 0, err
+	}
+	var version int64
+	loaded := false
+	u, err := p.User(func(id string) (*models.User, error) {
+		loaded = true
+		var u *models.User
+		var err error
+		u, version, err = s.userAndVersionByID(ctx, id)
+		return viewerLookup(u, err)
+	})
+	switch {
+	case err != nil:
+		return nil, 0, err
+	case !loaded:
+		return nil, 0, errVersionUnknown
+	}
+	return u, version, nil
+}
+
+// userAndVersionByID loads one user and their answers version;
+// sql.ErrNoRows when there is none.
+func (s *Service) userAndVersionByID(ctx context.Context, id string) (*models.User, int64, error) {
+	if s.postgres {
+		return s.userAndVersionByIDPG(ctx, id)
+	}
+	return s.userAndVersionByIDBun(ctx, id)
+}
+
+func (s *Service) userAndVersionByIDBun(ctx context.Context, id string) (*models.User, int64, error) {
+	var row struct {
+		models.User    `bun:",extend"`
+		AnswersVersion int64 `bun:"answers_version"`
+	}
+	if err := s.db.NewSelect().Model(&row).Where("id = ?", id).Limit(1).Scan(ctx); err != nil {
+		return nil, 0, err
+	}
+	return &row.User, row.AnswersVersion, nil
+}
+
 // viewerLookup maps the token's user lookup to Viewer's answer: a token of
 // a user who no longer exists is refused.
 func viewerLookup(u *models.User, err error) (*models.User, error) {

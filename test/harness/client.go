@@ -111,6 +111,12 @@ func (c *Client) REST(method, path string, body any, opts ...RequestOption) Resp
 	return res
 }
 
+// TryREST is REST returning what went wrong instead of failing the test,
+// for goroutines other than the test's.
+func (c *Client) TryREST(method, path string, body any, opts ...RequestOption) (Response, error) {
+	return c.send(method, path, body, opts)
+}
+
 // GQL posts a GraphQL operation to /query.
 func (c *Client) GQL(query string, vars map[string]any, opts ...RequestOption) GQLResponse {
 	c.t.Helper()

@@ -1,0 +1,138 @@
+package graph
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"strings"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/ast"
+
+	"github.com/neuronmeet/api/internal/metrics"
+	"github.com/neuronmeet/api/internal/respcache"
+	"github.com/neuronmeet/api/internal/service"
+)
+
+// answerCache answers repeated queries about the viewer's own data (me and
+// what lies under it) from internal/respcache, as long as the viewer's
+// answers version has not changed: a hit costs the one statement that
+// loads the viewer with the version.
+type answerCache struct {
+	svc   *service.Service
+	store *respcache.Cache
+}
+
+// versionedFields says, per type, which fields the viewer's answers version
+// covers when they are reached from Query.me: their values change only by
+// writes that give the viewer a new version (see db/migrations'
+// answers_version). Only documents made of covered fields are cached.
+// TestAnswerCache_FieldsAreDecided makes a field added to any of these
+// types, or a new type reachable from them, fail until it is decided here:
+// a field whose value depends on anything else (the clock, another user's
+// data) would make cached answers stale.
+var versionedFields = map[string]map[string]bool{
+	// room and roomByCode read rooms of other hosts.
+	"Query": {"me": true, "room": false, "roomByCode": false},
+	// rooms of another user is refused (NOT_SELF), and answers with errors
+	// are never kept: under me, the rooms listed are the viewer's own.
+	"User": {"id": true, "email": true, "name": true, "displayName": true, "avatarUrl": true, "createdAt": true, "rooms": true},
+	// A room under me is hosted by the viewer, so host is the viewer.
+	"Room": {
+		"id": true, "code": true, "name": true, "hostId": true, "host": true, "isActive": true, "isLocked": true,
+		"startedAt": true, "endedAt": true, "createdAt": true, "updatedAt": true, "settings": true, "participants": true,
+	},
+	"RoomSettings": {
+		"allowChat": true, "allowScreenShare": true, "allowGuestAccess": true, "waitingRoom": true,
+		"muteParticipantsOnJoin": true, "maxParticipants": true, "allowParticipantVideo": true, "allowParticipantAudio": true,
+	},
+	// A participant's user's profile bumps the versions of the hosts of
+	// the rooms they took part in.
+	"Participant": {
+		"id": true, "roomId": true, "userId": true, "user": true, "guestName": true, "displayName": true,
+		"isActive": true, "isHost": true, "joinedAt": true, "leftAt": true,
+	},
+}
+
+// versioned reports whether every field set selects (at any depth, through
+// fragments, whatever @skip and @include decide) is covered by the
+// viewer's answers version.
+func versioned(set ast.SelectionSet) bool {
+	for _, sel := range set {
+		switch sel := sel.(type) {
+		case *ast.Field:
+			if sel.Name == "__typename" {
+				continue
+			}
+			if sel.ObjectDefinition == nil || !versionedFields[sel.ObjectDefinition.Name][sel.Name] || !versioned(sel.SelectionSet) {
+				return false
+			}
+		case *ast.InlineFragment:
+			if !versioned(sel.SelectionSet) {
+				return false
+			}
+		case *ast.FragmentSpread:
+			if sel.Definition == nil || !versioned(sel.Definition.SelectionSet) {
+				return false
+			}
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// serve answers a query over plain HTTP if it is one the cache may hold:
+// from a current entry, or by executing it and keeping the answer when it
+// has no errors. It reports false, having written nothing, for any other
+// operation, for callers without a viewer (the executor then refuses them
+// as it always does), and when the viewer's version cannot be known.
+func (c *answerCache) serve(ctx context.Context, w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor, opCtx *graphql.OperationContext, contentType string) bool {
+	if opCtx.Operation.Operation != ast.Query || !versioned(opCtx.Operation.SelectionSet) {
+		return false
+	}
+	viewer, version, err := c.svc.ViewerVersion(ctx)
+	if err != nil {
+		return false
+	}
+	request, ok := requestKey(opCtx)
+	if !ok {
+		return false
+	}
+	key := respcache.Key{Edge: respcache.GraphQL, Viewer: viewer.ID, Request: request}
+	if e, ok := c.store.Get(key, version); ok {
+		// The interceptors that name the operation do not run for a hit.
+		metrics.SetOperation(ctx, operationLabel(opCtx.Operation))
+		c.store.Write(w, r, respcache.GraphQL, e, contentType)
+		return true
+	}
+	responses, ctx := exec.DispatchOperation(ctx, opCtx)
+	resp := responses(ctx)
+	if resp == nil || len(resp.Errors) > 0 || resp.Data == nil {
+		writeResponse(w, resp)
+		return true
+	}
+	var body bytes.Buffer
+	writeResponse(&body, resp)
+	c.store.Write(w, r, respcache.GraphQL, c.store.Put(key, version, body.Bytes()), contentType)
+	return true
+}
+
+// requestKey is what an answer depends on in the request: the operation
+// picked, the document, and the variables as coerced (defaults applied;
+// encoding/json sorts map keys, so equal values make equal keys).
+func requestKey(opCtx *graphql.OperationContext) (string, bool) {
+	vars, err := json.Marshal(opCtx.Variables)
+	if err != nil {
+		return "", false
+	}
+	var b strings.Builder
+	b.Grow(len(opCtx.OperationName) + len(opCtx.RawQuery) + len(vars) + 2)
+	b.WriteString(opCtx.OperationName)
+	b.WriteByte(0)
+	b.WriteString(opCtx.RawQuery)
+	b.WriteByte(0)
+	b.Write(vars)
+	return b.String(), true
+}
