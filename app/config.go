@@ -307,25 +307,26 @@ func loadRateLimits(getenv func(string) string) (map[ratelimit.Op]ratelimit.Rate
 	}
 	out := ratelimit.Defaults()
 	for _, v := range []struct {
-		op   ratelimit.Op
-		name string
+		op     ratelimit.Op
+		name   string
+		scopes []string // the limits the operation has (see ratelimit.Defaults)
 	}{
-		{ratelimit.Login, "LOGIN"},
-		{ratelimit.Register, "REGISTER"},
-		{ratelimit.JoinRoom, "JOIN"},
+		{ratelimit.Login, "LOGIN", []string{"IP", "ACCOUNT", "ACCOUNT_IP"}},
+		{ratelimit.Register, "REGISTER", []string{"IP", "ACCOUNT"}},
+		{ratelimit.JoinRoom, "JOIN", []string{"IP", "ACCOUNT"}},
+		{ratelimit.RoomCode, "ROOM_CODE", []string{"IP"}},
+		{ratelimit.CreateRoom, "CREATE_ROOM", []string{"ACCOUNT"}},
 	} {
 		r := out[v.op]
-		for _, rv := range []struct {
-			dst   *ratelimit.Rate
-			scope string
-		}{{&r.PerIP, "IP"}, {&r.PerAccount, "ACCOUNT"}} {
-			key := "RATE_LIMIT_" + v.name + "_" + rv.scope
+		dst := map[string]*ratelimit.Rate{"IP": &r.PerIP, "ACCOUNT": &r.PerAccount, "ACCOUNT_IP": &r.PerAccountIP}
+		for _, scope := range v.scopes {
+			key := "RATE_LIMIT_" + v.name + "_" + scope
 			if s := getenv(key); s != "" {
 				rate, err := ratelimit.ParseRate(s)
 				if err != nil {
 					return nil, fmt.Errorf("%s: %w", key, err)
 				}
-				*rv.dst = rate
+				*dst[scope] = rate
 			}
 		}
 		out[v.op] = r

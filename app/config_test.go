@@ -27,8 +27,15 @@ func TestConfig_Defaults(t *testing.T) {
 		g.MaxComplexity != 250000 || g.DefaultListSize != 100 || g.MaxSubscriptionComplexity != 1000 || g.MaxSignIns != 1 || cfg.APQCacheSize != 1000 {
 		t.Errorf("GraphQL limits %+v, APQ %d", g, cfg.APQCacheSize)
 	}
-	if got := cfg.RateLimits[ratelimit.Login]; got.PerIP != (ratelimit.Rate{N: 30, Per: time.Minute}) || got.PerAccount != (ratelimit.Rate{N: 10, Per: 15 * time.Minute}) {
+	if got := cfg.RateLimits[ratelimit.Login]; got.PerIP != (ratelimit.Rate{N: 30, Per: time.Minute}) ||
+		got.PerAccountIP != (ratelimit.Rate{N: 10, Per: 15 * time.Minute}) || got.PerAccount != (ratelimit.Rate{N: 100, Per: time.Hour}) || !got.FailuresOnly {
 		t.Errorf("login limits %+v", got)
+	}
+	if got := cfg.RateLimits[ratelimit.RoomCode].PerIP; got != (ratelimit.Rate{N: 300, Per: time.Minute}) {
+		t.Errorf("room code lookups per address %v", got)
+	}
+	if got := cfg.RateLimits[ratelimit.CreateRoom].PerAccount; got != (ratelimit.Rate{N: 30, Per: time.Hour}) {
+		t.Errorf("rooms created per user %v", got)
 	}
 	if cfg.DB.MaxOpenConns != 20 || cfg.DB.StatementTimeout != 10*time.Second || cfg.DB.ConnectTimeout != 5*time.Second {
 		t.Errorf("database %+v", cfg.DB)
@@ -66,6 +73,7 @@ func TestConfig_RefusesBadValues(t *testing.T) {
 	for key, value := range map[string]string{
 		"GRAPHQL_MAX_DEPTH": "-1", "GRAPHQL_MAX_COMPLEXITY": "lots", "GRAPHQL_MAX_BODY_BYTES": "-5",
 		"RATE_LIMITS": "maybe", "RATE_LIMIT_LOGIN_IP": "10", "RATE_LIMIT_JOIN_ACCOUNT": "5/never",
+		"RATE_LIMIT_LOGIN_ACCOUNT_IP": "ten/15m", "RATE_LIMIT_ROOM_CODE_IP": "300", "RATE_LIMIT_CREATE_ROOM_ACCOUNT": "-3/1h",
 		"TRUSTED_PROXIES": "10.0.0.0/33", "HTTP_READ_TIMEOUT": "soon", "SHUTDOWN_TIMEOUT": "-1s",
 		"DB_STATEMENT_TIMEOUT": "0", "DB_MAX_OPEN_CONNS": "0", "METRICS": "sometimes",
 		"MAX_CONCURRENT_REQUESTS": "-1", "ADMISSION_MAX_WAIT": "60s", "STREAMS_PER_USER": "-1",

@@ -1,6 +1,7 @@
 // Package ratelimit throttles the operations worth guessing at or
-// flooding (signing in, signing up, joining rooms), per client address and
-// per account, with token buckets held in memory.
+// flooding (signing in, signing up, looking rooms up by code, joining and
+// creating rooms), per client address, per account and per both,
+// with token buckets held in memory.
 //
 // Buckets live in this process: behind a load balancer each instance
 // limits on its own, which bounds an attacker to N times the rate for N
@@ -75,6 +76,10 @@ const (
 	Login    Op = "login"
 	Register Op = "register"
 	JoinRoom Op = "joinRoom"
+	// RoomCode is looking a room up by its code, which is all that keeps
+	// a room private: roomByCode, the REST code routes, and joinRoom.
+	RoomCode   Op = "roomCode"
+	CreateRoom Op = "createRoom"
 )
 
 // Rates are one operation's limits.
@@ -83,26 +88,63 @@ type Rates struct {
 	// one subscriber usually holds whole).
 	PerIP Rate
 	// PerAccount limits each account: the email signed in or up with, or
-	// the user joining.
+	// the user joining or creating.
 	PerAccount Rate
+	// PerAccountIP limits each account from each address.
+	PerAccountIP Rate
+	// FailuresOnly makes PerAccount and PerAccountIP count only the
+	// attempts reported to Failed, so that nobody but the account's owner
+	// can spend them from the owner's address. Check still refuses once
+	// either is spent. PerAccount then does not hold an address the
+	// account succeeded from (Succeeded) in the last knownFor: a stranger
+	// spending the account's whole allowance does not lock its owner out
+	// where they usually sign in.
+	FailuresOnly bool
 }
 
-// Defaults are the limits unless configured. They let a person mistype a
-// password a few times, and a meeting of a hundred people behind one
-// office address join at once, while a guesser gets 10 tries per account
-// per quarter hour.
+// knownFor is how long an address the account succeeded from is exempt
+// from a FailuresOnly PerAccount limit. Long enough to cover an office or
+// home address used now and then; memory follows successful sign-ins,
+// which only people who know the password can add.
+const knownFor = 30 * 24 * time.Hour
+
+// Defaults are the limits unless configured.
+//
+// Login: 10 wrong passwords per account per address per quarter hour let
+// a person mistype a few times; the account as a whole takes 100 wrong
+// passwords an hour from everywhere, so a guesser with many addresses
+// still gets 2,400 a day at most; correct passwords spend neither.
+// Register bounds sign-up floods. Joins let a meeting of a hundred people
+// behind one office address join at once.
+//
+// Room codes: each of a hundred people behind one address may open the
+// room by its code, list who is there and join (3 lookups), so 300 a
+// minute; a guesser gets 5 a second after that burst instead of the
+// thousands an unlimited lookup allowed, against 26^9 codes.
+//
+// Rooms: 30 at once (a script setting up a week of meetings), then one
+// every two minutes per user.
 func Defaults() map[Op]Rates {
 	return map[Op]Rates{
-		Login:    {PerIP: Rate{N: 30, Per: time.Minute}, PerAccount: Rate{N: 10, Per: 15 * time.Minute}},
-		Register: {PerIP: Rate{N: 20, Per: time.Hour}, PerAccount: Rate{N: 5, Per: time.Hour}},
-		JoinRoom: {PerIP: Rate{N: 120, Per: time.Minute}, PerAccount: Rate{N: 30, Per: time.Minute}},
+		Login: {
+			PerIP:        Rate{N: 30, Per: time.Minute},
+			PerAccountIP: Rate{N: 10, Per: 15 * time.Minute},
+			PerAccount:   Rate{N: 100, Per: time.Hour},
+			FailuresOnly: true,
+		},
+		Register:   {PerIP: Rate{N: 20, Per: time.Hour}, PerAccount: Rate{N: 5, Per: time.Hour}},
+		JoinRoom:   {PerIP: Rate{N: 120, Per: time.Minute}, PerAccount: Rate{N: 30, Per: time.Minute}},
+		RoomCode:   {PerIP: Rate{N: 300, Per: time.Minute}},
+		CreateRoom: {PerAccount: Rate{N: 30, Per: time.Hour}},
 	}
 }
 
 // Guard enforces Rates per operation. A nil *Guard allows everything.
 type Guard struct {
-	buckets map[bucketKey]*buckets
-	now     func() time.Time
+	buckets      map[bucketKey]*buckets
+	failuresOnly map[Op]bool
+	known        *known
+	now          func() time.Time
 	// OnReject, when set, is told of every refusal (for metrics).
 	OnReject func(op Op, scope string)
 }
@@ -114,29 +156,31 @@ type bucketKey struct {
 
 // Scopes of a limit, as reported to OnReject.
 const (
-	ScopeIP      = "ip"
-	ScopeAccount = "account"
+	ScopeIP        = "ip"
+	ScopeAccount   = "account"
+	ScopeAccountIP = "account_ip"
 )
 
 // NewGuard returns a Guard applying rates.
 func NewGuard(rates map[Op]Rates) *Guard {
-	g := &Guard{buckets: map[bucketKey]*buckets{}, now: time.Now}
+	g := &Guard{buckets: map[bucketKey]*buckets{}, failuresOnly: map[Op]bool{}, known: newKnown(), now: time.Now}
 	for op, r := range rates {
-		if !r.PerIP.Off() {
-			g.buckets[bucketKey{op, ScopeIP}] = newBuckets(r.PerIP)
+		for scope, rate := range map[string]Rate{ScopeIP: r.PerIP, ScopeAccount: r.PerAccount, ScopeAccountIP: r.PerAccountIP} {
+			if !rate.Off() {
+				g.buckets[bucketKey{op, scope}] = newBuckets(rate)
+			}
 		}
-		if !r.PerAccount.Off() {
-			g.buckets[bucketKey{op, ScopeAccount}] = newBuckets(r.PerAccount)
-		}
+		g.failuresOnly[op] = r.FailuresOnly
 	}
 	return g
 }
 
-// Check counts one attempt at op by the caller (its address from ctx, see
-// clientip) on behalf of account ("" when there is none, e.g. a guest).
-// It refuses with TOO_MANY_REQUESTS, carrying when to retry, when either
-// limit is spent; a refused attempt uses up neither.
-func (g *Guard) Check(ctx context.Context, op Op, account string) error {
+// Check counts one attempt at op, and at each of also, by the caller (its
+// address from ctx, see clientip) on behalf of account ("" when there is
+// none, e.g. a guest). It refuses with TOO_MANY_REQUESTS, carrying when to
+// retry, when any limit is spent; a refused attempt uses up none. For a
+// FailuresOnly op the account limits are only looked at: see Failed.
+func (g *Guard) Check(ctx context.Context, op Op, account string, also ...Op) error {
 	if g == nil {
 		return nil
 	}
@@ -146,21 +190,29 @@ func (g *Guard) Check(ctx context.Context, op Op, account string) error {
 	}
 	var all []taken
 	now := g.now()
-	if ip := clientip.FromContext(ctx); ip.IsValid() {
-		if b := g.buckets[bucketKey{op, ScopeIP}]; b != nil {
-			all = append(all, taken{ScopeIP, b.reserve(ipKey(ip), now)})
-		}
-	}
-	if account != "" {
-		if b := g.buckets[bucketKey{op, ScopeAccount}]; b != nil {
-			all = append(all, taken{ScopeAccount, b.reserve(account, now)})
-		}
-	}
+	ip := clientip.FromContext(ctx)
 	var wait time.Duration
-	scope := ""
-	for _, t := range all {
-		if d := t.res.DelayFrom(now); d > wait {
-			wait, scope = d, t.scope
+	worst := bucketKey{}
+	for _, op := range append([]Op{op}, also...) {
+		for _, k := range g.keys(op, ip, account) {
+			b := g.buckets[k.bucketKey]
+			if b == nil {
+				continue
+			}
+			var d time.Duration
+			if k.scope != ScopeIP && g.failuresOnly[op] {
+				if k.scope == ScopeAccount && g.known.has(account, ip, now) {
+					continue
+				}
+				d = b.peek(k.key, now)
+			} else {
+				res := b.reserve(k.key, now)
+				all = append(all, taken{k.scope, res})
+				d = res.DelayFrom(now)
+			}
+			if d > wait {
+				wait, worst = d, k.bucketKey
+			}
 		}
 	}
 	if wait == 0 {
@@ -170,9 +222,57 @@ func (g *Guard) Check(ctx context.Context, op Op, account string) error {
 		t.res.CancelAt(now)
 	}
 	if g.OnReject != nil {
-		g.OnReject(op, scope)
+		g.OnReject(worst.op, worst.scope)
 	}
 	return TooMany(wait)
+}
+
+// Failed counts a failed attempt at a FailuresOnly op (a wrong password)
+// against the account's limits. Attempts that passed Check concurrently
+// may take them below empty; the debt is paid back before the next
+// attempt passes, so the rate holds exactly over time.
+func (g *Guard) Failed(ctx context.Context, op Op, account string) {
+	if g == nil || account == "" {
+		return
+	}
+	now := g.now()
+	for _, k := range g.keys(op, clientip.FromContext(ctx), account) {
+		if b := g.buckets[k.bucketKey]; b != nil && k.scope != ScopeIP {
+			b.reserve(k.key, now)
+		}
+	}
+}
+
+// Succeeded records that account succeeded at op from the caller's
+// address, which the account's FailuresOnly PerAccount limit then lets
+// through for knownFor.
+func (g *Guard) Succeeded(ctx context.Context, op Op, account string) {
+	if g == nil || account == "" || !g.failuresOnly[op] {
+		return
+	}
+	if ip := clientip.FromContext(ctx); ip.IsValid() {
+		g.known.add(account, ip, g.now())
+	}
+}
+
+type scopedKey struct {
+	bucketKey
+	key string
+}
+
+// keys are the buckets an attempt at op from ip for account falls in.
+func (g *Guard) keys(op Op, ip netip.Addr, account string) []scopedKey {
+	var out []scopedKey
+	if ip.IsValid() {
+		out = append(out, scopedKey{bucketKey{op, ScopeIP}, ipKey(ip)})
+	}
+	if account != "" {
+		out = append(out, scopedKey{bucketKey{op, ScopeAccount}, account})
+		if ip.IsValid() {
+			out = append(out, scopedKey{bucketKey{op, ScopeAccountIP}, account + "\x00" + ipKey(ip)})
+		}
+	}
+	return out
 }
 
 // TooMany is the refusal clients see: when to retry, not which limit
@@ -246,9 +346,60 @@ func (b *buckets) reserve(key string, now time.Time) *rate.Reservation {
 	return l.ReserveN(now, 1)
 }
 
+// peek returns how long until key's bucket holds a token, spending
+// nothing (and creating nothing: a missing bucket is a full one).
+func (b *buckets) peek(key string, now time.Time) time.Duration {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	l := b.m[key]
+	if l == nil {
+		return 0
+	}
+	tokens := l.TokensAt(now)
+	if tokens >= 1 {
+		return 0
+	}
+	return time.Duration((1 - tokens) / float64(b.limit) * float64(time.Second))
+}
+
 // size is the number of buckets held (for tests).
 func (b *buckets) size() int {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return len(b.m)
+}
+
+// known remembers, per account, the addresses it recently succeeded from.
+type known struct {
+	mu        sync.Mutex
+	m         map[string]time.Time
+	lastSweep time.Time
+}
+
+func newKnown() *known { return &known{m: map[string]time.Time{}} }
+
+func knownKey(account string, ip netip.Addr) string { return account + "\x00" + ipKey(ip) }
+
+func (k *known) add(account string, ip netip.Addr, now time.Time) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if now.Sub(k.lastSweep) >= sweepEvery {
+		k.lastSweep = now
+		for key, at := range k.m {
+			if now.Sub(at) >= knownFor {
+				delete(k.m, key)
+			}
+		}
+	}
+	k.m[knownKey(account, ip)] = now
+}
+
+func (k *known) has(account string, ip netip.Addr, now time.Time) bool {
+	if !ip.IsValid() {
+		return false
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	at, ok := k.m[knownKey(account, ip)]
+	return ok && now.Sub(at) < knownFor
 }

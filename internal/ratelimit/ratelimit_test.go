@@ -2,6 +2,7 @@ package ratelimit
 
 import (
 	"context"
+	"fmt"
 	"net/netip"
 	"sync"
 	"sync/atomic"
@@ -121,6 +122,114 @@ func TestGuard_RefusalSpendsNothing(t *testing.T) {
 	}
 	if err := g.Check(ctx, Login, "w@example.com"); err == nil {
 		t.Error("fourth account from a 3/h address allowed")
+	}
+}
+
+// loginRates count wrong passwords only: 3 per account per address, 5 per
+// account from everywhere.
+var loginRates = map[Op]Rates{Login: {
+	PerIP: Rate{100, time.Minute}, PerAccountIP: Rate{3, time.Hour}, PerAccount: Rate{5, time.Hour}, FailuresOnly: true,
+}}
+
+// wrongPassword is one login attempt that fails, as the service reports it.
+func wrongPassword(g *Guard, ctx context.Context, account string) error {
+	if err := g.Check(ctx, Login, account); err != nil {
+		return err
+	}
+	g.Failed(ctx, Login, account)
+	return nil
+}
+
+// A stranger's wrong passwords from one address spend that address's
+// allowance for the account, not the owner's elsewhere; correct passwords
+// spend nothing.
+func TestGuard_FailuresOnlyLockOutTheGuesserNotTheOwner(t *testing.T) {
+	g, _ := newTestGuard(loginRates)
+	attacker, owner := from("198.51.100.1"), from("203.0.113.9")
+	for i := 0; i < 3; i++ {
+		if err := wrongPassword(g, attacker, "ada@example.com"); err != nil {
+			t.Fatalf("wrong password %d refused: %v", i+1, err)
+		}
+	}
+	if d := retryAfter(t, g.Check(attacker, Login, "ada@example.com")); d != 20*time.Minute {
+		t.Errorf("the guesser's address retries after %v, want 20m (an hour / 3)", d)
+	}
+	for i := 0; i < 10; i++ {
+		if err := g.Check(owner, Login, "ada@example.com"); err != nil {
+			t.Fatalf("the owner's correct password %d refused: %v", i+1, err)
+		}
+		g.Succeeded(owner, Login, "ada@example.com")
+	}
+	if err := g.Check(attacker, Login, "bob@example.com"); err != nil {
+		t.Errorf("another account from the guesser's address refused: %v", err)
+	}
+}
+
+// Wrong passwords from many addresses stop at the account's ceiling, for
+// every address but those the account signed in from lately.
+func TestGuard_FailureCeilingBoundsManyAddresses(t *testing.T) {
+	g, c := newTestGuard(loginRates)
+	owner := from("203.0.113.9")
+	if err := g.Check(owner, Login, "ada@example.com"); err != nil {
+		t.Fatal(err)
+	}
+	g.Succeeded(owner, Login, "ada@example.com")
+	for i := 0; i < 5; i++ {
+		if err := wrongPassword(g, from(fmt.Sprintf("198.51.100.%d", i+1)), "ada@example.com"); err != nil {
+			t.Fatalf("wrong password %d refused: %v", i+1, err)
+		}
+	}
+	if d := retryAfter(t, g.Check(from("198.51.100.99"), Login, "ada@example.com")); d != 12*time.Minute {
+		t.Errorf("a fresh address retries after %v, want 12m (an hour / 5)", d)
+	}
+	if err := g.Check(owner, Login, "ada@example.com"); err != nil {
+		t.Errorf("the owner's known address refused under the ceiling: %v", err)
+	}
+	// Failures that passed together are all counted: the debt is paid
+	// back before the next stranger passes.
+	g.Failed(from("198.51.100.7"), Login, "ada@example.com")
+	c.advance(12 * time.Minute)
+	if err := g.Check(from("198.51.100.99"), Login, "ada@example.com"); err == nil {
+		t.Error("a fresh address allowed while the ceiling was still in debt")
+	}
+	c.advance(12 * time.Minute)
+	if err := g.Check(from("198.51.100.99"), Login, "ada@example.com"); err != nil {
+		t.Errorf("a fresh address once the debt is paid: %v", err)
+	}
+}
+
+// An address the account succeeded from is exempt from the ceiling only
+// for knownFor.
+func TestGuard_KnownAddressesAreForgotten(t *testing.T) {
+	g, c := newTestGuard(loginRates)
+	owner := from("203.0.113.9")
+	g.Succeeded(owner, Login, "ada@example.com")
+	c.advance(knownFor)
+	for i := 0; i < 5; i++ {
+		_ = wrongPassword(g, from(fmt.Sprintf("198.51.100.%d", i+1)), "ada@example.com")
+	}
+	if err := g.Check(owner, Login, "ada@example.com"); err == nil {
+		t.Error("an address last known a month ago still exempt")
+	}
+}
+
+// An attempt charged to two operations spends both or neither.
+func TestGuard_AlsoSpendsBothOrNeither(t *testing.T) {
+	g, _ := newTestGuard(map[Op]Rates{JoinRoom: {PerIP: Rate{2, time.Hour}}, RoomCode: {PerIP: Rate{3, time.Hour}}})
+	ctx := from("192.0.2.5")
+	for i := 0; i < 2; i++ {
+		if err := g.Check(ctx, JoinRoom, "", RoomCode); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := g.Check(ctx, JoinRoom, "", RoomCode); err == nil {
+		t.Fatal("a third join on a 2/h limit allowed")
+	}
+	if err := g.Check(ctx, RoomCode, ""); err != nil {
+		t.Errorf("the refused join spent a lookup: %v", err)
+	}
+	if err := g.Check(ctx, RoomCode, ""); err == nil {
+		t.Error("a fourth lookup on a 3/h limit allowed: joins did not spend lookups")
 	}
 }
 

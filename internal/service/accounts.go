@@ -87,8 +87,10 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (*AuthResult, error)
 	if in.Password == "" {
 		return nil, apperr.Invalid("password", "password must not be empty")
 	}
-	// Per address and per email: guessing one account's password from
-	// many addresses is limited as much as guessing many from one.
+	// Every attempt counts against the address; only wrong passwords count
+	// against the email, from this address and from all addresses (see
+	// ratelimit.Defaults), so a stranger's guesses cannot lock the owner
+	// out, yet guessing one account from many addresses stays bounded.
 	if err := s.limits.Check(ctx, ratelimit.Login, email); err != nil {
 		return nil, err
 	}
@@ -106,8 +108,10 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (*AuthResult, error)
 		return nil, fmt.Errorf("login: %w", err)
 	}
 	if !ok {
+		s.limits.Failed(ctx, ratelimit.Login, email)
 		return nil, ErrInvalidCredentials
 	}
+	s.limits.Succeeded(ctx, ratelimit.Login, email)
 	return s.signIn(ctx, u)
 }
 

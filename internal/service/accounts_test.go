@@ -9,6 +9,7 @@ import (
 
 	"github.com/neuronmeet/api/db/dbtest"
 	"github.com/neuronmeet/api/internal/apperr"
+	"github.com/neuronmeet/api/internal/ratelimit"
 	"github.com/neuronmeet/api/internal/service"
 )
 
@@ -264,6 +265,31 @@ func TestLogin_RejectsMalformedInput(t *testing.T) {
 				_, err := e.svc.Login(anon(), c.in)
 				wantInvalid(t, err, c.field)
 			})
+		}
+	})
+}
+
+// With the default limits, a stranger's wrong passwords from one address
+// stop that address, even with the right password, while the owner still
+// signs in from theirs.
+func TestLogin_WrongPasswordsLockTheirAddressNotTheOwner(t *testing.T) {
+	t.Parallel()
+	dbtest.ForEachDialect(t, func(t *testing.T, bdb *bun.DB) {
+		e := newEnv(t, bdb, withLimits(ratelimit.Defaults()))
+		u := e.user(t, "Ada")
+		attacker, owner := from(anon(), "198.51.100.66"), from(anon(), "203.0.113.10")
+		for i := 0; i < 10; i++ {
+			_, err := e.svc.Login(attacker, service.LoginInput{Email: u.Email, Password: "wrong password"})
+			wantErr(t, err, apperr.Unauthenticated, apperr.InvalidCredentials)
+		}
+		_, err := e.svc.Login(attacker, service.LoginInput{Email: u.Email, Password: "correct horse"})
+		wantErr(t, err, apperr.TooManyRequests, "")
+		for i := 0; i < 12; i++ { // correct passwords spend nothing
+			res, err := e.svc.Login(owner, service.LoginInput{Email: u.Email, Password: "correct horse"})
+			mustNoErr(t, err)
+			if res.User.ID != u.ID {
+				t.Fatalf("signed in as %s, want %s", res.User.ID, u.ID)
+			}
 		}
 	})
 }

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"net/netip"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -15,6 +16,8 @@ import (
 	"github.com/neuronmeet/api/db/dbtest"
 	"github.com/neuronmeet/api/internal/apperr"
 	"github.com/neuronmeet/api/internal/auth"
+	"github.com/neuronmeet/api/internal/clientip"
+	"github.com/neuronmeet/api/internal/ratelimit"
 	"github.com/neuronmeet/api/internal/service"
 	"github.com/neuronmeet/api/models"
 )
@@ -67,6 +70,16 @@ func asBadToken() context.Context {
 // asGuest is the context a participant's own token puts into requests.
 func asGuest(j *service.JoinResult) context.Context {
 	return asParticipant(j.Participant.ID, j.Participant.RoomID)
+}
+
+// from makes ctx's calls come from the client address ip.
+func from(ctx context.Context, ip string) context.Context {
+	return clientip.With(ctx, netip.MustParseAddr(ip))
+}
+
+// withLimits gives the service a rate-limit guard with rates.
+func withLimits(rates map[ratelimit.Op]ratelimit.Rates) func(*service.Deps) {
+	return func(d *service.Deps) { d.RateLimits = ratelimit.NewGuard(rates) }
 }
 
 func ptr[T any](v T) *T { return &v }

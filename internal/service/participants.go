@@ -41,15 +41,18 @@ func (s *Service) JoinRoom(ctx context.Context, code string, guestName *string) 
 			return nil, err
 		}
 	}
-	if !isKey(code) {
-		return nil, errRoomNotFound
-	}
 	account := "" // guests are limited by address only
 	if viewer != nil {
 		account = viewer.ID
 	}
-	if err := s.limits.Check(ctx, ratelimit.JoinRoom, account); err != nil {
+	// A join tries a code as a lookup does (an unknown one is NOT_FOUND),
+	// so it spends a lookup too: otherwise joins would be a second
+	// allowance for guessing beside roomByCode's.
+	if err := s.limits.Check(ctx, ratelimit.JoinRoom, account, ratelimit.RoomCode); err != nil {
 		return nil, err
+	}
+	if !isKey(code) {
+		return nil, errRoomNotFound
 	}
 	var participant *models.Participant
 	created := false // a new presence, not a repeated join

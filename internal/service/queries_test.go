@@ -11,6 +11,7 @@ import (
 
 	"github.com/neuronmeet/api/db/dbtest"
 	"github.com/neuronmeet/api/internal/apperr"
+	"github.com/neuronmeet/api/internal/ratelimit"
 	"github.com/neuronmeet/api/internal/service"
 	"github.com/neuronmeet/api/models"
 )
@@ -371,5 +372,31 @@ func TestRoomByCode_AnyoneFindsTheRoomByItsCode(t *testing.T) {
 		}
 		_, err := e.svc.RoomByCode(anon(), "zzz-zzz-zzz")
 		wantErr(t, err, apperr.NotFound, "")
+	})
+}
+
+// Every way of trying a room code spends one lookup of the caller's
+// address, found or not: RoomByCode, AttendeesByCode and JoinRoom.
+func TestRoomByCode_LookupsLimitedPerAddress(t *testing.T) {
+	t.Parallel()
+	dbtest.ForEachDialect(t, func(t *testing.T, bdb *bun.DB) {
+		e := newEnv(t, bdb, withLimits(map[ratelimit.Op]ratelimit.Rates{ratelimit.RoomCode: {PerIP: ratelimit.Rate{N: 4, Per: time.Hour}}}))
+		host := e.user(t, "Host")
+		room := e.room(t, host.ID, service.CreateRoomInput{})
+		ctx := from(anon(), "198.51.100.7")
+		_, err := e.svc.RoomByCode(ctx, "zzz-zzz-zzz")
+		wantErr(t, err, apperr.NotFound, "")
+		_, err = e.svc.RoomByCode(ctx, room.Room.Code)
+		mustNoErr(t, err)
+		_, err = e.svc.AttendeesByCode(ctx, room.Room.Code)
+		mustNoErr(t, err)
+		_, err = e.svc.JoinRoom(ctx, "zzz-zzz-zzz", ptr("Guesser"))
+		wantErr(t, err, apperr.NotFound, "")
+		_, err = e.svc.RoomByCode(ctx, room.Room.Code)
+		wantErr(t, err, apperr.TooManyRequests, "")
+		_, err = e.svc.JoinRoom(ctx, room.Room.Code, ptr("Guesser"))
+		wantErr(t, err, apperr.TooManyRequests, "")
+		_, err = e.svc.RoomByCode(from(anon(), "203.0.113.20"), room.Room.Code)
+		mustNoErr(t, err)
 	})
 }

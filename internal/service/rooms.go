@@ -14,6 +14,7 @@ import (
 	"github.com/neuronmeet/api/internal/apperr"
 	"github.com/neuronmeet/api/internal/auth"
 	"github.com/neuronmeet/api/internal/events"
+	"github.com/neuronmeet/api/internal/ratelimit"
 	"github.com/neuronmeet/api/models"
 )
 
@@ -72,6 +73,11 @@ func (s *Service) CreateRoom(ctx context.Context, in CreateRoomInput) (*RoomWith
 	}
 	if in.Name == nil {
 		name = DefaultRoomName
+	}
+	// Per user, after the form: the rows are what a flood costs us, and a
+	// refused form writes none.
+	if err := s.limits.Check(ctx, ratelimit.CreateRoom, viewer.ID); err != nil {
+		return nil, err
 	}
 	maxP := valueOr(in.MaxParticipants, DefaultParticipants)
 	now := s.now()
@@ -321,8 +327,12 @@ func (s *Service) Room(ctx context.Context, id string) (*models.Room, error) {
 }
 
 // RoomByCode returns the room with code to anyone, signed in or not: the
-// code is the invitation.
+// code is the invitation. Every lookup, found or not, counts against the
+// caller's address, so codes cannot be guessed at speed.
 func (s *Service) RoomByCode(ctx context.Context, code string) (*models.Room, error) {
+	if err := s.limits.Check(ctx, ratelimit.RoomCode, ""); err != nil {
+		return nil, err
+	}
 	if !isKey(code) {
 		return nil, errRoomNotFound
 	}

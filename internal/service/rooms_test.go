@@ -11,6 +11,7 @@ import (
 
 	"github.com/neuronmeet/api/db/dbtest"
 	"github.com/neuronmeet/api/internal/apperr"
+	"github.com/neuronmeet/api/internal/ratelimit"
 	"github.com/neuronmeet/api/internal/service"
 	"github.com/neuronmeet/api/models"
 )
@@ -471,5 +472,25 @@ func TestEndRoom_OnlyTheHostMayEndAnActiveRoomOnce(t *testing.T) {
 				t.Fatalf("endedAt moved from %v to %v", first.EndedAt, got)
 			}
 		})
+	})
+}
+
+// Each user may create so many rooms; a refused one writes nothing, and
+// other users are untouched.
+func TestCreateRoom_LimitedPerUser(t *testing.T) {
+	t.Parallel()
+	dbtest.ForEachDialect(t, func(t *testing.T, bdb *bun.DB) {
+		e := newEnv(t, bdb, withLimits(map[ratelimit.Op]ratelimit.Rates{ratelimit.CreateRoom: {PerAccount: ratelimit.Rate{N: 2, Per: time.Hour}}}))
+		ada, bob := e.user(t, "Ada"), e.user(t, "Bob")
+		for i := 0; i < 2; i++ {
+			_, err := e.svc.CreateRoom(asUser(ada.ID), service.CreateRoomInput{})
+			mustNoErr(t, err)
+		}
+		e.unchanged(t, func() {
+			_, err := e.svc.CreateRoom(asUser(ada.ID), service.CreateRoomInput{})
+			wantErr(t, err, apperr.TooManyRequests, "")
+		})
+		_, err := e.svc.CreateRoom(asUser(bob.ID), service.CreateRoomInput{})
+		mustNoErr(t, err)
 	})
 }

@@ -43,8 +43,8 @@ type Deps struct {
 	// Events receives room events after their changes commit, and serves
 	// RoomEvents. Nil: nothing is published and RoomEvents fails.
 	Events events.Broker
-	// RateLimits makes Login, Register and JoinRoom refuse attempts over
-	// its limits with TOO_MANY_REQUESTS. The limits live here, not in an
+	// RateLimits makes Login, Register, the lookups by room code, JoinRoom
+	// and CreateRoom refuse attempts over its limits with TOO_MANY_REQUESTS. The limits live here, not in an
 	// edge, so GraphQL (aliases included) and REST spend one allowance.
 	// Nil: unlimited.
 	RateLimits *ratelimit.Guard

@@ -1,7 +1,7 @@
 package e2e
 
-// Rate limits on sign-ins, sign-ups and joins: per account and per
-// address, counted alike over GraphQL and REST.
+// Rate limits on sign-ins, sign-ups, room-code lookups, joins and new
+// rooms: per account and per address, counted alike over GraphQL and REST.
 
 import (
 	"encoding/json"
@@ -22,6 +22,9 @@ func limitsWith(kv ...string) map[string]string {
 			out["RATE_LIMIT_"+op+"_"+scope] = "off"
 		}
 	}
+	out["RATE_LIMIT_LOGIN_ACCOUNT_IP"] = "off"
+	out["RATE_LIMIT_ROOM_CODE_IP"] = "off"
+	out["RATE_LIMIT_CREATE_ROOM_ACCOUNT"] = "off"
 	for i := 0; i+1 < len(kv); i += 2 {
 		out[kv[i]] = kv[i+1]
 	}
@@ -48,11 +51,33 @@ func tooMany(t *testing.T, e harness.GQLError) int {
 	return int(secs)
 }
 
-// Attempts on one account count together whether they come through
-// GraphQL or REST, and once spent even the right password is refused;
-// other accounts are untouched.
+// legacyTooMany checks a REST answer is 429 in the legacy shape with a
+// Retry-After of 1..maxSecs seconds.
+func legacyTooMany(t *testing.T, rest harness.Response, maxSecs int) {
+	t.Helper()
+	var legacy struct {
+		Message    string `json:"message"`
+		Error      string `json:"error"`
+		StatusCode int    `json:"statusCode"`
+	}
+	_ = json.Unmarshal(rest.Body, &legacy)
+	if rest.Status != http.StatusTooManyRequests || legacy.StatusCode != 429 || legacy.Error != "Too Many Requests" || legacy.Message == "" {
+		t.Errorf("REST over the limit: HTTP %d %s; want 429 in the legacy shape", rest.Status, rest.Body)
+	}
+	if ra, err := strconv.Atoi(rest.Header.Get("Retry-After")); err != nil || ra < 1 || ra > maxSecs {
+		t.Errorf("Retry-After %q, want 1..%d seconds", rest.Header.Get("Retry-After"), maxSecs)
+	}
+}
+
+// from makes a request come from addr, through the trusted proxy the
+// tests' servers are told the loopback address is.
+func from(addr string) harness.RequestOption { return harness.Header("X-Forwarded-For", addr) }
+
+// Wrong passwords on one account count together whether they come
+// through GraphQL or REST, and once spent even the right password is
+// refused from that address; other accounts are untouched.
 func TestRateLimit_LoginPerAccountAcrossGraphQLAndREST(t *testing.T) {
-	srv := harness.Start(t, harness.WithEnv(limitsWith("RATE_LIMIT_LOGIN_ACCOUNT", "3/1h")))
+	srv := harness.Start(t, harness.WithEnv(limitsWith("RATE_LIMIT_LOGIN_ACCOUNT_IP", "3/1h")))
 	srv.Register("ada@example.com", "Ada")
 	srv.Register("bob@example.com", "Bob")
 	for i := 0; i < 2; i++ {
@@ -72,21 +97,72 @@ func TestRateLimit_LoginPerAccountAcrossGraphQLAndREST(t *testing.T) {
 	if secs != 1200 { // 3 per hour: one back every 20 minutes
 		t.Errorf("retryAfter %d s, want 1200", secs)
 	}
-	rest := srv.REST(http.MethodPost, "/auth/login", map[string]string{"email": "ada@example.com", "password": harness.Password})
-	var legacy struct {
-		Message    string `json:"message"`
-		Error      string `json:"error"`
-		StatusCode int    `json:"statusCode"`
-	}
-	_ = json.Unmarshal(rest.Body, &legacy)
-	if rest.Status != http.StatusTooManyRequests || legacy.StatusCode != 429 || legacy.Error != "Too Many Requests" || legacy.Message == "" {
-		t.Errorf("REST over the limit: HTTP %d %s; want 429 in the legacy shape", rest.Status, rest.Body)
-	}
-	if ra, err := strconv.Atoi(rest.Header.Get("Retry-After")); err != nil || ra < 1 || ra > 1200 {
-		t.Errorf("Retry-After %q, want 1..1200 seconds", rest.Header.Get("Retry-After"))
-	}
+	legacyTooMany(t, srv.REST(http.MethodPost, "/auth/login", map[string]string{"email": "ada@example.com", "password": harness.Password}), 1200)
 	if res := srv.GQL(loginMutation, loginVars("bob@example.com", harness.Password)); len(res.Errors) != 0 {
 		t.Errorf("another account refused: %+v", res.Errors)
+	}
+}
+
+// A stranger hammering an account with wrong passwords from one address
+// is stopped there, but cannot lock the owner out: with the default
+// limits, the owner still signs in from their own address, over GraphQL
+// and REST, while the stranger stays refused even with the right password.
+func TestRateLimit_WrongPasswordsDoNotLockTheOwnerOut(t *testing.T) {
+	srv := harness.Start(t, harness.WithEnv(map[string]string{"RATE_LIMITS": "on", "TRUSTED_PROXIES": "127.0.0.1"}))
+	srv.Register("ada@example.com", "Ada")
+	const attacker, owner = "198.51.100.66", "203.0.113.10"
+	for i := 0; i < 10; i++ {
+		if res := srv.GQL(loginMutation, loginVars("ada@example.com", fmt.Sprintf("guess-%d-wrong", i)), from(attacker)); res.Code() != "UNAUTHENTICATED" {
+			t.Fatalf("wrong password %d: %+v", i+1, res.Errors)
+		}
+	}
+	for i := 0; i < 3; i++ {
+		if res := srv.GQL(loginMutation, loginVars("ada@example.com", "guess-more-wrong"), from(attacker)); res.Code() != "TOO_MANY_REQUESTS" {
+			t.Fatalf("wrong password %d from the attacker's address: %+v, want TOO_MANY_REQUESTS", 11+i, res.Errors)
+		}
+	}
+	if res := srv.GQL(loginMutation, loginVars("ada@example.com", harness.Password), from(owner)); len(res.Errors) != 0 {
+		t.Errorf("the owner, from their own address, after the stranger's guesses: %+v", res.Errors)
+	}
+	if rest := srv.REST(http.MethodPost, "/api/auth/login", map[string]string{"email": "ada@example.com", "password": harness.Password}, from(owner)); rest.Status != http.StatusCreated {
+		t.Errorf("the owner over REST: HTTP %d %s", rest.Status, rest.Body)
+	}
+	legacyTooMany(t, srv.REST(http.MethodPost, "/auth/login", map[string]string{"email": "ada@example.com", "password": harness.Password}, from(attacker)), 15*60)
+}
+
+// Guessing one account from many addresses stops at the account's
+// ceiling: a fresh address is refused once it is spent, while the owner's
+// address, which signed in before the attack, still gets in.
+func TestRateLimit_LoginCeilingBoundsManyAddresses(t *testing.T) {
+	srv := harness.Start(t, harness.WithEnv(limitsWith(
+		"RATE_LIMIT_LOGIN_ACCOUNT_IP", "2/1h", "RATE_LIMIT_LOGIN_ACCOUNT", "6/1h", "TRUSTED_PROXIES", "127.0.0.1")))
+	srv.Register("ada@example.com", "Ada")
+	const owner = "203.0.113.10"
+	if res := srv.GQL(loginMutation, loginVars("ada@example.com", harness.Password), from(owner)); len(res.Errors) != 0 {
+		t.Fatalf("the owner's sign-in before the attack: %+v", res.Errors)
+	}
+	wrong := 0
+	for a := 1; a <= 5; a++ {
+		for i := 0; i < 2; i++ {
+			res := srv.GQL(loginMutation, loginVars("ada@example.com", "wrong-password"), from(fmt.Sprintf("198.51.100.%d", a)))
+			switch res.Code() {
+			case "UNAUTHENTICATED":
+				wrong++
+			case "TOO_MANY_REQUESTS":
+			default:
+				t.Fatalf("guess from address %d: %+v", a, res.Errors)
+			}
+		}
+	}
+	if wrong != 6 {
+		t.Errorf("%d wrong passwords checked across 5 addresses, want the ceiling's 6", wrong)
+	}
+	res := srv.GQL(loginMutation, loginVars("ada@example.com", harness.Password), from("192.0.2.200"))
+	if res.Code() != "TOO_MANY_REQUESTS" {
+		t.Errorf("a fresh address with the right password under the ceiling: %+v, want TOO_MANY_REQUESTS", res.Errors)
+	}
+	if res := srv.GQL(loginMutation, loginVars("ada@example.com", harness.Password), from(owner)); len(res.Errors) != 0 {
+		t.Errorf("the owner's known address under the ceiling: %+v", res.Errors)
 	}
 }
 
@@ -189,5 +265,101 @@ func TestRateLimit_SpoofedForwardedForIgnored(t *testing.T) {
 		harness.Header("X-Forwarded-For", "192.0.2.99"))
 	if res.Status != http.StatusTooManyRequests {
 		t.Errorf("third login with a made-up Forwarded-For: HTTP %d, want 429", res.Status)
+	}
+}
+
+const roomByCodeQuery = `query($code: String!) { roomByCode(code: $code) { id } }`
+
+// Room codes are the only secret of a room, so looking them up is limited
+// per address: aliases count one by one, unknown codes count, and
+// GraphQL, both REST code routes and joinRoom spend one allowance, while
+// another address is untouched.
+func TestRateLimit_RoomCodeLookupsPerAddress(t *testing.T) {
+	srv := harness.Start(t, harness.WithEnv(limitsWith("RATE_LIMIT_ROOM_CODE_IP", "6/1h", "TRUSTED_PROXIES", "127.0.0.1")))
+	host := srv.Register("host@example.com", "Host")
+	room := srv.WithToken(host.Token).CreateRoom(map[string]any{})
+	const guesser = "198.51.100.7"
+
+	res := srv.GQL(`query($code: String!) { a: roomByCode(code: "aaa-aaa-aaa") { id } b: roomByCode(code: "aaa-aaa-aab") { id }
+		c: roomByCode(code: "not a code") { id } d: roomByCode(code: $code) { id } }`, map[string]any{"code": room.Code}, from(guesser))
+	var found struct{ A, B, C, D *struct{ ID string } }
+	res.Decode(t, &found)
+	if found.A != nil || found.B != nil || found.C != nil || found.D == nil || found.D.ID != room.ID {
+		t.Fatalf("four aliased lookups within the limit: %s", res.Data)
+	}
+	if rest := srv.REST(http.MethodGet, "/api/rooms/code/"+room.Code, nil, from(guesser)); rest.Status != http.StatusOK {
+		t.Fatalf("fifth lookup, over REST: HTTP %d", rest.Status)
+	}
+	join := `mutation($code: String!) { joinRoom(code: $code, guestName: "Guesser") { participant { id } } }`
+	if res := srv.GQL(join, map[string]any{"code": "zzz-zzz-zzz"}, from(guesser)); res.Code() != "NOT_FOUND" {
+		t.Fatalf("sixth lookup, a join with a guessed code: %+v", res.Errors)
+	}
+	// Spent: every way of trying a code is refused from this address.
+	if res := srv.GQL(roomByCodeQuery, map[string]any{"code": room.Code}, from(guesser)); len(res.Errors) != 1 {
+		t.Errorf("roomByCode over the limit: %s %+v, want refused", res.Data, res.Errors)
+	} else {
+		tooMany(t, res.Errors[0])
+	}
+	legacyTooMany(t, srv.REST(http.MethodGet, "/rooms/code/"+room.Code, nil, from(guesser)), 600)
+	legacyTooMany(t, srv.REST(http.MethodGet, "/api/rooms/code/"+room.Code+"/participants", nil, from(guesser)), 600)
+	if res := srv.GQL(join, map[string]any{"code": room.Code}, from(guesser)); res.Code() != "TOO_MANY_REQUESTS" {
+		t.Errorf("joinRoom over the lookup limit: %+v", res.Errors)
+	}
+	if n := harness.CountRows(t, srv.DB(), "participants"); n != 0 {
+		t.Errorf("%d participants after refused joins, want 0", n)
+	}
+	// Someone else, from another address, finds and joins the room.
+	if res := srv.GQL(roomByCodeQuery, map[string]any{"code": room.Code}, from("203.0.113.20")); len(res.Errors) != 0 {
+		t.Errorf("a lookup from another address: %+v", res.Errors)
+	}
+	if res := srv.GQL(join, map[string]any{"code": room.Code}, from("203.0.113.20")); len(res.Errors) != 0 {
+		t.Errorf("a join from another address: %+v", res.Errors)
+	}
+
+	// Within one request, aliases past the limit are refused one by one.
+	q := "query {"
+	for i := 0; i < 8; i++ {
+		q += fmt.Sprintf(" a%d: roomByCode(code: %q) { id }", i, room.Code)
+	}
+	res = srv.GQL(q+" }", nil, from("192.0.2.30"))
+	refused := 0
+	for _, e := range res.Errors {
+		if e.Extensions["code"] == "TOO_MANY_REQUESTS" {
+			refused++
+		}
+	}
+	if refused != 2 {
+		t.Errorf("8 aliased lookups on a limit of 6: %d refused, want 2 (%+v)", refused, res.Errors)
+	}
+}
+
+// New rooms are limited per user, over GraphQL and REST together; a
+// refused one creates nothing, and other users are untouched.
+func TestRateLimit_CreateRoomPerUser(t *testing.T) {
+	srv := harness.Start(t, harness.WithEnv(limitsWith("RATE_LIMIT_CREATE_ROOM_ACCOUNT", "3/1h")))
+	ada := srv.WithToken(srv.Register("ada@example.com", "Ada").Token)
+	const create = `mutation { createRoom(input: {name: "Standup"}) { id } }`
+	for i := 0; i < 2; i++ {
+		if res := ada.GQL(create, nil); len(res.Errors) != 0 {
+			t.Fatalf("room %d: %+v", i+1, res.Errors)
+		}
+	}
+	if rest := ada.REST(http.MethodPost, "/api/rooms", map[string]any{"name": "Retro"}); rest.Status != http.StatusCreated {
+		t.Fatalf("third room, over REST: HTTP %d %s", rest.Status, rest.Body)
+	}
+	res := ada.GQL(create, nil)
+	if len(res.Errors) != 1 {
+		t.Fatalf("fourth room: %s %+v, want refused", res.Data, res.Errors)
+	}
+	if secs := tooMany(t, res.Errors[0]); secs != 1200 { // 3 per hour: one back every 20 minutes
+		t.Errorf("retryAfter %d s, want 1200", secs)
+	}
+	legacyTooMany(t, ada.REST(http.MethodPost, "/rooms", map[string]any{}), 1200)
+	if n := harness.CountRows(t, srv.DB(), "rooms"); n != 3 {
+		t.Errorf("%d rooms after refused creations, want 3", n)
+	}
+	bob := srv.WithToken(srv.Register("bob@example.com", "Bob").Token)
+	if res := bob.GQL(create, nil); len(res.Errors) != 0 {
+		t.Errorf("another user's room: %+v", res.Errors)
 	}
 }
