@@ -54,7 +54,7 @@ func NewHandler(svc *service.Service, log *slog.Logger, cfg HandlerConfig) http.
 	// cross-site links can never change anything.
 	srv.AddTransport(transport.GET{})
 	if cfg.Subscriptions.Tokens != nil {
-		srv.AddTransport(websocketTransport(cfg.Subscriptions, streams, cfg.Limits.MaxBodyBytes))
+		srv.AddTransport(websocketTransport(cfg.Subscriptions, streams, cfg.Limits.MaxBodyBytes, log))
 	}
 	// Before POST, which would also take a POSTed JSON body: SSE answers
 	// the clients that accept text/event-stream.
