@@ -62,7 +62,9 @@ func NewHandler(svc *service.Service, log *slog.Logger, cfg HandlerConfig) http.
 	srv.AddTransport(postTransport{})
 	srv.SetQueryCache(documentCache{lru.New[*ast.QueryDocument](1000)})
 	srv.SetParserTokenLimit(cfg.Limits.MaxTokens)
-	if !cfg.Production {
+	if cfg.Production {
+		srv.Use(closedSchema{})
+	} else {
 		srv.Use(extension.Introspection{})
 	}
 	srv.SetDisableSuggestion(cfg.Production)
