@@ -29,6 +29,7 @@ func main() {
 		os.Exit(2)
 	}
 	log := app.NewLogger(os.Stderr, cfg.LogLevel)
+	app.RouteStandardLog(log)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	switch cmd {

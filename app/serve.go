@@ -27,6 +27,16 @@ func NewLogger(w io.Writer, level string) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l}))
 }
 
+// RouteStandardLog sends what the libraries write through the standard
+// library's logger (gqlgen's transports, among others, call log.Printf)
+// to log, as JSON records at warn level, instead of plain text beside it
+// on stderr. It changes the process's standard logger, so it is for the
+// commands, which own the process, not for servers started by tests.
+func RouteStandardLog(log *slog.Logger) {
+	slog.SetDefault(log)
+	slog.SetLogLoggerLevel(slog.LevelWarn)
+}
+
 // NewHTTPServer bounds what one connection may cost: slow or huge headers,
 // slow bodies, slow readers and idle keep-alives all end in a timeout.
 func NewHTTPServer(cfg Config, h http.Handler, log *slog.Logger) *http.Server {

@@ -59,7 +59,7 @@ func NewHandler(svc *service.Service, log *slog.Logger, cfg HandlerConfig) http.
 	// cross-site links can never change anything.
 	srv.AddTransport(transport.GET{})
 	if cfg.Subscriptions.Tokens != nil {
-		srv.AddTransport(websocketTransport(cfg.Subscriptions, streams, cfg.Limits.MaxBodyBytes))
+		srv.AddTransport(websocketTransport(cfg.Subscriptions, streams, cfg.Limits.MaxBodyBytes, log))
 	}
 	// Before POST, which would also take a POSTed JSON body: SSE answers
 	// the clients that accept text/event-stream.
@@ -71,7 +71,9 @@ func NewHandler(svc *service.Service, log *slog.Logger, cfg HandlerConfig) http.
 	srv.AddTransport(post)
 	srv.SetQueryCache(documentCache{lru.New[*ast.QueryDocument](1000)})
 	srv.SetParserTokenLimit(cfg.Limits.MaxTokens)
-	if !cfg.Production {
+	if cfg.Production {
+		srv.Use(closedSchema{})
+	} else {
 		srv.Use(extension.Introspection{})
 	}
 	srv.SetDisableSuggestion(cfg.Production)

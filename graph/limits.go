@@ -76,7 +76,7 @@ func init() {
 	// is answered 422 (400 for application/graphql-response+json) without
 	// data. gqlgen keeps these kinds in an unguarded global map: register
 	// them once, before any request can read it.
-	for _, c := range []apperr.Code{apperr.QueryTooDeep, apperr.TooManyAliases, apperr.QueryTooComplex, apperr.TooManySignIns, apperr.StreamingTransportRequired, apperr.BadUserInput} {
+	for _, c := range []apperr.Code{apperr.QueryTooDeep, apperr.TooManyAliases, apperr.QueryTooComplex, apperr.TooManySignIns, apperr.StreamingTransportRequired, apperr.IntrospectionDisabled, apperr.BadUserInput} {
 		errcode.RegisterErrorType(string(c), errcode.KindProtocol)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
 
+	"github.com/neuronmeet/api/internal/auth"
 	"github.com/neuronmeet/api/internal/metrics"
 )
 
@@ -19,20 +20,42 @@ func observed[K comparable, V any](loader string, fetch func(context.Context, []
 	}
 }
 
-// labelOperation names the request in the metrics: "query MyRooms" when the
-// client names its operation, else the operation type and its root fields
-// ("mutation login"), which the schema bounds.
+// labelOperation labels the request in the metrics with the operation type
+// and its root fields ("mutation login"), which the schema bounds, and
+// offers the client's name for it ("query MyRooms"). The name may claim a
+// label slot only for an operation that a signed-in user ran without an
+// error (it validated to get here): anyone else's names count under a
+// slot some such operation holds, or under the root fields. Streams are
+// not counted as requests, so subscriptions offer no name.
 func labelOperation(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
-	if opCtx := graphql.GetOperationContext(ctx); opCtx != nil && opCtx.Operation != nil {
-		metrics.SetOperation(ctx, operationLabel(opCtx.Operation))
+	opCtx := graphql.GetOperationContext(ctx)
+	if opCtx == nil || opCtx.Operation == nil {
+		return next(ctx)
 	}
-	return next(ctx)
+	op := opCtx.Operation
+	metrics.SetOperation(ctx, rootFieldsLabel(op))
+	if op.Name == "" || len(op.Name) > 64 || op.Operation == ast.Subscription {
+		return next(ctx)
+	}
+	name := string(op.Operation) + " " + op.Name
+	responses := next(ctx)
+	return func(ctx context.Context) *graphql.Response {
+		resp := responses(ctx)
+		if resp != nil {
+			metrics.NameOperation(ctx, name, len(resp.Errors) == 0 && signedInUser(ctx))
+		}
+		return resp
+	}
 }
 
-func operationLabel(op *ast.OperationDefinition) string {
-	if op.Name != "" && len(op.Name) <= 64 {
-		return string(op.Operation) + " " + op.Name
-	}
+// signedInUser reports whether ctx's caller holds a user's token that
+// verified (guests' participant tokens come from anyone's joinRoom).
+func signedInUser(ctx context.Context) bool {
+	p := auth.FromContext(ctx)
+	return p != nil && p.Err == nil && p.UserID != ""
+}
+
+func rootFieldsLabel(op *ast.OperationDefinition) string {
 	var fields []string
 	seen := map[string]bool{}
 	for _, sel := range op.SelectionSet {

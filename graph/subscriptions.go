@@ -1,8 +1,11 @@
 package graph
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"io"
+	"log/slog"
 	"net/http"
 	"sync"
 	"time"
@@ -54,15 +57,16 @@ func (c SubscriptionConfig) keepAlive() time.Duration {
 // websocketTransport serves graphql-transport-ws (and graphql-ws).
 // maxMessage caps one client message (a document with its variables), as
 // the body limit caps a POST.
-func websocketTransport(cfg SubscriptionConfig, counts *streamCounts, maxMessage int64) transport.Websocket {
+func websocketTransport(cfg SubscriptionConfig, counts *streamCounts, maxMessage int64, log *slog.Logger) wsTransport {
+	impl := wsImplementation{
+		accept:       websocket.AcceptOptions{OriginPatterns: cfg.AllowedOrigins},
+		keepAlive:    cfg.keepAlive(),
+		initTimeout:  cfg.Limits.InitTimeout,
+		writeTimeout: cfg.Limits.WriteTimeout,
+	}
 	t := transport.Websocket{
-		Implementation: wsImplementation{
-			accept:       websocket.AcceptOptions{OriginPatterns: cfg.AllowedOrigins},
-			keepAlive:    cfg.keepAlive(),
-			initTimeout:  cfg.Limits.InitTimeout,
-			writeTimeout: cfg.Limits.WriteTimeout,
-		},
-		InitFunc: wsInit{cfg: cfg, counts: counts}.initConnection,
+		Implementation: impl,
+		InitFunc:       wsInit{cfg: cfg, counts: counts}.initConnection,
 		// The connection enforces its own init deadline (closing with
 		// 4408, as graphql-transport-ws asks; gqlgen would send 1002).
 		InitTimeout: 0,
@@ -76,7 +80,42 @@ func websocketTransport(cfg SubscriptionConfig, counts *streamCounts, maxMessage
 	if maxMessage > 0 {
 		t.PayloadReadLimit = &maxMessage
 	}
-	return t
+	return wsTransport{Websocket: t, impl: impl, log: log}
+}
+
+// wsSubprotocols are the subprotocols gqlgen's transport speaks, which it
+// offers when it accepts a connection itself.
+var wsSubprotocols = []string{"graphql-ws", subprotocolTransportWS}
+
+// wsTransport is gqlgen's websocket transport with the upgrade done
+// first, here. When gqlgen's upgrade fails it logs the failure in plain
+// text through the standard logger (outside slog, without the request id)
+// and writes a second answer over the one coder/websocket has written. A
+// refused upgrade (a foreign origin, a broken handshake) is the client's
+// doing: it is answered by coder/websocket alone and logged at debug.
+type wsTransport struct {
+	transport.Websocket
+	impl wsImplementation
+	log  *slog.Logger
+}
+
+// Do implements graphql.Transport.
+func (t wsTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
+	conn, err := t.impl.Accept(w, r, transport.WebsocketAcceptOptions{ResponseHeader: http.Header{}, Subprotocols: wsSubprotocols})
+	if err != nil {
+		t.log.DebugContext(r.Context(), "websocket upgrade refused", "err", err)
+		return
+	}
+	ws := t.Websocket
+	ws.Implementation = accepted{conn}
+	ws.Do(w, r, exec)
+}
+
+// accepted hands gqlgen's transport a connection already upgraded.
+type accepted struct{ conn transport.WebsocketConn }
+
+func (a accepted) Accept(http.ResponseWriter, *http.Request, transport.WebsocketAcceptOptions) (transport.WebsocketConn, error) {
+	return a.conn, nil
 }
 
 type wsInit struct {
@@ -225,7 +264,10 @@ func reportEnd(ctx context.Context, sub *events.Subscription) {
 //     client that stops reading. Queries and mutations over SSE keep the
 //     ordinary timeouts;
 //   - gqlgen's keep-alive goroutine can tick after Do returns; writes are
-//     refused from then on, as the ResponseWriter is no longer ours.
+//     refused from then on, as the ResponseWriter is no longer ours;
+//   - gqlgen logs a body that does not decode, whole, through the standard
+//     logger, and echoes it in its answer: the body is decoded here first,
+//     and one that does not decode is answered as a plain POST's is.
 type sseTransport struct {
 	transport.SSE
 	writeTimeout time.Duration
@@ -237,6 +279,20 @@ func newSSETransport(cfg SubscriptionConfig) sseTransport {
 
 // Do implements graphql.Transport.
 func (t sseTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
+	// bodyLimit has read the body into memory already: reading it twice
+	// costs a copy, not a wait.
+	body, err := io.ReadAll(r.Body)
+	bad := decodeParams(body, &graphql.RawParams{})
+	if err != nil {
+		bad = gqlerror.Errorf("could not read request body: %+v", err)
+	}
+	if bad != nil {
+		w.Header().Set("Content-Type", contentTypeJSON)
+		w.WriteHeader(http.StatusBadRequest)
+		writeResponse(w, exec.DispatchError(r.Context(), gqlerror.List{bad}))
+		return
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
 	rc := http.NewResponseController(w)
 	sw := &streamWriter{ResponseWriter: w, rc: rc}
 	defer sw.finish()

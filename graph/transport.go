@@ -50,11 +50,9 @@ func (t postTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.G
 		return
 	}
 	var params graphql.RawParams
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	if err := dec.Decode(&params); err != nil {
+	if err := decodeParams(body, &params); err != nil {
 		w.WriteHeader(http.StatusBadRequest)
-		writeResponse(w, exec.DispatchError(ctx, gqlerror.List{gqlerror.Errorf("json request body could not be decoded: %+v", err)}))
+		writeResponse(w, exec.DispatchError(ctx, gqlerror.List{err}))
 		return
 	}
 	params.Headers = r.Header
@@ -84,6 +82,19 @@ func (t postTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.G
 	}
 	responses, ctx := exec.DispatchOperation(ctx, opCtx)
 	writeResponse(w, responses(ctx))
+}
+
+// decodeParams decodes a POSTed GraphQL request as gqlgen does (numbers
+// kept as json.Number). Its error names what was wrong, never the body:
+// a body that does not decode may still hold a password, and gqlgen's
+// transports quote it whole, in the answer and in the standard logger.
+func decodeParams(body []byte, params *graphql.RawParams) *gqlerror.Error {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	if err := dec.Decode(params); err != nil {
+		return gqlerror.Errorf("json request body could not be decoded: %+v", err)
+	}
+	return nil
 }
 
 func streamRequiredError() *gqlerror.Error {

@@ -49,6 +49,9 @@ const (
 	// StreamingTransportRequired refuses a subscription sent over a
 	// transport that answers once.
 	StreamingTransportRequired Code = "STREAMING_TRANSPORT_REQUIRED"
+	// IntrospectionDisabled refuses an introspection query (__schema,
+	// __type) where introspection is off (APP_ENV=production).
+	IntrospectionDisabled Code = "INTROSPECTION_DISABLED"
 
 	// gqlgen sets these itself; they are named here so that the
 	// vocabulary is whole, and graph's tests hold them to gqlgen's.

@@ -22,10 +22,12 @@ import (
 	"github.com/neuronmeet/api/internal/respcache"
 )
 
-// maxOperations bounds the distinct operation labels: GraphQL operation
-// names come from clients, and each new label value is a new time series.
-// Names past the bound are counted as "other".
-const maxOperations = 200
+// maxNames bounds the operation names that become labels: GraphQL
+// operation names come from clients, and each new label value is a new
+// time series, kept for good. Past the bound, and for callers who may not
+// claim a name (see NameOperation), an operation counts under the label
+// the server bounds itself (SetOperation's).
+const maxNames = 200
 
 // Metrics is one server's registry and instruments. A nil *Metrics
 // records nothing.
@@ -44,8 +46,8 @@ type Metrics struct {
 	streamsTotal    *prometheus.CounterVec
 	streamDurations *prometheus.HistogramVec
 
-	mu         sync.Mutex
-	operations map[string]bool
+	mu    sync.Mutex
+	names map[string]bool
 }
 
 // New registers the instruments, the Go runtime's and the pool's stats.
@@ -92,7 +94,7 @@ func New(pool *sql.DB) *Metrics {
 			Help:    "How long streams lasted, by transport (websocket, sse).",
 			Buckets: []float64{1, 10, 60, 300, 900, 1800, 3600, 4 * 3600, 12 * 3600},
 		}, []string{"transport"}),
-		operations: map[string]bool{},
+		names: map[string]bool{},
 	}
 	m.reg.MustRegister(m.requests, m.latency, m.statements, m.batches, m.rejections, m.fastPath,
 		m.streamsOpen, m.streamsTotal, m.streamDurations,
@@ -110,8 +112,12 @@ func (m *Metrics) Handler() http.Handler {
 
 // request is what the middleware learns about a request while it runs.
 type request struct {
-	m          *Metrics
-	operation  atomic.Pointer[string]
+	m         *Metrics
+	operation atomic.Pointer[string]
+	// name is the client's name for its operation, and claim whether it
+	// may take a free label slot (see NameOperation).
+	name       atomic.Pointer[string]
+	claim      atomic.Bool
 	route      atomic.Pointer[string]
 	statements atomic.Int64
 	// stream is set once the request has become a stream.
@@ -122,11 +128,26 @@ type request struct {
 
 type requestKey struct{}
 
-// SetOperation names the request's operation (the GraphQL edge calls it
-// with the operation's name). Without a name the route pattern is used.
-func SetOperation(ctx context.Context, name string) {
+// SetOperation labels the request's operation with a label from a set the
+// server bounds (the GraphQL edge: the operation's type and root fields,
+// which the schema bounds). Without one the route pattern is used.
+func SetOperation(ctx context.Context, label string) {
 	if r, ok := ctx.Value(requestKey{}).(*request); ok {
-		r.operation.Store(&name)
+		r.operation.Store(&label)
+	}
+}
+
+// NameOperation offers the client's own name for the request's operation
+// ("query MyRooms"). The request counts under it if the name already holds
+// one of the maxNames label slots, or if claim is true and one is free;
+// otherwise under SetOperation's label. A slot is held for good, so only
+// operations the edge trusts may claim one: otherwise whoever sends the
+// first 200 names, junk ones included, chooses the labels, and the real
+// clients' names never get one.
+func NameOperation(ctx context.Context, name string, claim bool) {
+	if r, ok := ctx.Value(requestKey{}).(*request); ok {
+		r.name.Store(&name)
+		r.claim.Store(claim)
 	}
 }
 
@@ -157,7 +178,9 @@ func (m *Metrics) Middleware(hook *QueryHook) func(http.Handler) http.Handler {
 			if op == "" {
 				op = "unmatched"
 			}
-			op = m.bounded(op)
+			if name := req.name.Load(); name != nil && m.named(*name, req.claim.Load()) {
+				op = *name
+			}
 			status := strconv.Itoa(rec.Status())
 			m.requests.WithLabelValues(op, status).Inc()
 			m.latency.WithLabelValues(op, status).Observe(time.Since(start).Seconds())
@@ -198,17 +221,19 @@ func Routes(mux http.Handler) http.Handler {
 	})
 }
 
-func (m *Metrics) bounded(op string) string {
+// named reports whether name is a label: it holds a slot, or claim is
+// true and it takes a free one.
+func (m *Metrics) named(name string, claim bool) bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.operations[op] {
-		return op
+	if m.names[name] {
+		return true
 	}
-	if len(m.operations) >= maxOperations {
-		return "other"
+	if !claim || len(m.names) >= maxNames {
+		return false
 	}
-	m.operations[op] = true
-	return op
+	m.names[name] = true
+	return true
 }
 
 // ObserveResponseCache exports c's counters: requests by edge and outcome

@@ -178,6 +178,37 @@ func TestGraphQL_ProductionClosesTheSchema(t *testing.T) {
 	}
 }
 
+// In production an introspection query is the client's mistake, not the
+// server's: it is refused before execution with a code of its own, however
+// the meta-field is reached, and nothing is logged above debug for it.
+// __typename still works.
+func TestGraphQL_ProductionRefusesIntrospectionAsAClientError(t *testing.T) {
+	srv := harness.Start(t, harness.CaptureLogs(), harness.WithEnv(map[string]string{"APP_ENV": "production"}))
+	for _, doc := range []string{
+		`{ __schema { types { name } } }`,
+		`query Probe { __type(name: "Room") { fields { name } } }`,
+		`{ ... on Query { __schema { queryType { name } } } }`,
+		`{ ...F } fragment F on Query { roomByCode(code: "x") { name } __type(name: "User") { name } }`,
+	} {
+		res := srv.GQL(doc, nil)
+		if res.Status != http.StatusUnprocessableEntity || res.Code() != "INTROSPECTION_DISABLED" || (len(res.Data) > 0 && string(res.Data) != "null") {
+			t.Errorf("%s: HTTP %d, code %q, data %s; want 422 INTROSPECTION_DISABLED without data", doc, res.Status, res.Code(), res.Data)
+		}
+	}
+	var typename struct {
+		Typename string `json:"__typename"`
+	}
+	srv.GQL(`{ __typename }`, nil).Decode(t, &typename)
+	if typename.Typename != "Query" {
+		t.Errorf("__typename in production: %q", typename.Typename)
+	}
+	for _, rec := range srv.Logs.Records(t) {
+		if rec["msg"] != "request" && rec["level"] != "DEBUG" {
+			t.Errorf("logged above debug: %v", rec)
+		}
+	}
+}
+
 // persistedQuery is the APQ extension naming a document by its hash.
 func persistedQuery(hash string) map[string]any {
 	return map[string]any{"persistedQuery": map[string]any{"version": 1, "sha256Hash": hash}}

@@ -4,10 +4,14 @@ package e2e
 // secret a client sends ever appears.
 
 import (
+	"context"
 	"net/http"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/coder/websocket"
 
 	"github.com/neuronmeet/api/test/harness"
 )
@@ -46,9 +50,13 @@ func TestHTTP_RequestIDsInResponsesAndLogs(t *testing.T) {
 
 // Nothing a client sends as a secret reaches the logs, even at debug
 // level, through any path that logs: failed logins, bad tokens, bad
-// bodies, oversized bodies, refused documents, GET queries.
+// bodies, oversized bodies, refused documents, GET queries, SSE bodies that
+// do not decode, broken websocket messages and failed upgrades. The server
+// runs as its own process and the test reads all it wrote to stderr, so
+// the libraries' logging through the standard logger is caught too: every
+// line must be one of slog's JSON records.
 func TestHTTP_LogsHoldNoSecrets(t *testing.T) {
-	srv := harness.Start(t, harness.CaptureLogs(), harness.WithEnv(map[string]string{"GRAPHQL_MAX_BODY_BYTES": "2048"}))
+	srv := harness.Start(t, harness.RealProcess(), harness.CaptureLogs(), harness.WithEnv(map[string]string{"GRAPHQL_MAX_BODY_BYTES": "2048"}))
 	const password, wrong = "pw-Secret-1234", "pw-Wrong-5678"
 	var reg struct{ Register struct{ AccessToken string } }
 	srv.GQL(`mutation($in: RegisterInput!) { register(input: $in) { accessToken } }`,
@@ -63,12 +71,51 @@ func TestHTTP_LogsHoldNoSecrets(t *testing.T) {
 	forged.GQL(`{ me { id } }`, nil)
 	forged.REST(http.MethodGet, "/users/me/rooms", nil)
 	ada.REST(http.MethodGet, "/query?query={me{id}}&variables="+wrong, nil)
-	srv.REST(http.MethodPost, "/query", nil, harness.RawBody(`{"query":"mutation { login(input: {email: \"a@example.com\", password: \"`+wrong+`\"}) { accessToken } }`+strings.Repeat(" ", 2048)+`"}`))
+	loginDoc := `mutation { login(input: {email: \"a@example.com\", password: \"` + wrong + `\"}) { accessToken } }`
+	srv.REST(http.MethodPost, "/query", nil, harness.RawBody(`{"query":"`+loginDoc+strings.Repeat(" ", 2048)+`"}`))
 	srv.REST(http.MethodPost, "/query", nil, harness.RawBody(`{"query":"mutation { login(input: {email: \"a@example.com\", password: \"`+wrong+`\"}) { nope } }"}`))
+
+	// SSE: a body that does not decode, and a document that does not validate.
+	sse := harness.Header("Accept", "text/event-stream")
+	if res := srv.REST(http.MethodPost, "/query", nil, sse, harness.RawBody(`{"query":"`+loginDoc+`"`)); res.Status != http.StatusBadRequest || strings.Contains(string(res.Body), wrong) {
+		t.Errorf("SSE body that does not decode: HTTP %d %s, want 400 without the body echoed", res.Status, res.Body)
+	}
+	srv.REST(http.MethodPost, "/query", nil, sse, harness.RawBody(`{"query":"mutation { login(input: {email: \"a@example.com\", password: \"`+wrong+`\"}) { nope } }"}`))
+
+	// Websockets: a document that does not validate, then a message that is
+	// not JSON; and upgrades that fail.
+	ws := harness.DialWS(t, srv.URL, token)
+	if code, _ := ws.Subscribe(`mutation { login(input: {email: "a@example.com", password: "`+wrong+`"}) { nope } }`, nil).Refused(5 * time.Second); code != "GRAPHQL_VALIDATION_FAILED" {
+		t.Errorf("websocket: invalid document refused with %q", code)
+	}
+	raw := harness.DialRawWS(t, srv.URL, "graphql-transport-ws")
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+	defer cancel()
+	if err := raw.Write(ctx, websocket.MessageText, []byte(`{"type":"connection_init","payload":{"Authorization":"Bearer `+token+`"}}`)); err != nil {
+		t.Fatal(err)
+	}
+	if err := raw.Write(ctx, websocket.MessageText, []byte(`{"type":"subscribe","id":"1","payload":{"query":"`+loginDoc+`"`)); err != nil {
+		t.Fatal(err)
+	}
+	if _, closed := harness.ReadUntilClosed(raw, 5*time.Second); !closed {
+		t.Error("a websocket message that is not JSON left the connection open")
+	}
+	for _, h := range []harness.RequestOption{harness.Header("Origin", "https://evil.example"), harness.Header("Sec-WebSocket-Key", "")} {
+		res := srv.REST(http.MethodGet, "/query", nil, harness.Header("Connection", "Upgrade"), harness.Header("Upgrade", "websocket"),
+			harness.Header("Sec-WebSocket-Version", "13"), harness.Header("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="),
+			harness.Header("Authorization", "Bearer "+token), h)
+		if res.Status == http.StatusSwitchingProtocols || res.Status >= 500 {
+			t.Errorf("failed upgrade: HTTP %d", res.Status)
+		}
+	}
+
 	var hash string
 	if err := srv.DB().NewRaw("SELECT password_hash FROM users").Scan(t.Context(), &hash); err != nil {
 		t.Fatal(err)
 	}
+	// Every line the process wrote is slog's JSON (Records fails on any
+	// other); the standard logger's plain text would carry no request id.
+	srv.Logs.Records(t)
 	out := srv.Logs.String()
 	if !strings.Contains(out, `"msg":"request"`) {
 		t.Fatalf("nothing was logged; the test proves nothing:\n%s", out)

@@ -88,8 +88,53 @@ func TestMetrics_ReportWhatHappened(t *testing.T) {
 	if len(series) > 210 {
 		t.Errorf("%d request series after 250 operation names; the label is unbounded", len(series))
 	}
-	if metricValue(t, string(raw), `neuronmeet_http_requests_total{operation="other",status="200"}`) < 1 {
-		t.Error("operations past the bound are not counted as other")
+	if metricValue(t, string(raw), `neuronmeet_http_requests_total{operation="query me",status="200"}`) < 1 {
+		t.Error("operations past the bound are not counted under their root fields")
+	}
+}
+
+// Only operations a signed-in user ran without an error may give their name
+// a label: a stranger's junk names, however many, and names of operations
+// that fail, take no slot, so a real dashboard's query still gets its own.
+func TestMetrics_StrangersCannotChooseOperationLabels(t *testing.T) {
+	srv := harness.Start(t)
+	host := srv.WithToken(srv.Register("host@example.com", "Host").Token)
+	for i := 0; i < 250; i++ {
+		n := strconv.Itoa(i)
+		// Valid, and answered without an error, but anonymous.
+		harness.MustSucceed(t, "anonymous query", srv.GQL("query Junk"+n+` { roomByCode(code: "none") { name } }`, nil))
+		if i < 25 {
+			// Signed in, but refused by validation or failing as it runs.
+			if res := host.GQL("query Invalid"+n+" { me { nope } }", nil); res.Code() != "GRAPHQL_VALIDATION_FAILED" {
+				t.Fatalf("invalid document: %s", res.Outcome())
+			}
+			if res := host.GQL("query Failing"+n+` { room(id: "none") { id } }`, nil); res.Code() != "NOT_FOUND" {
+				t.Fatalf("room(id) of no room: %s", res.Outcome())
+			}
+		}
+	}
+	host.GQL(`query MyRooms { me { rooms { id name } } }`, nil)
+	body := string(srv.REST(http.MethodGet, "/metrics", nil).Body)
+	for _, junk := range []string{"Junk", "Invalid", "Failing"} {
+		if lines := grepLines(body, `operation="query `+junk); lines != "" {
+			t.Errorf("%s operation names became labels:\n%.500s", junk, lines)
+		}
+	}
+	for prefix, want := range map[string]float64{
+		`neuronmeet_http_requests_total{operation="query MyRooms",status="200"}`:    1,
+		`neuronmeet_http_requests_total{operation="query roomByCode",status="200"}`: 250,
+		`neuronmeet_http_requests_total{operation="query room",status="200"}`:       25,
+	} {
+		if got := metricValue(t, body, prefix); got != want {
+			t.Errorf("%s = %v, want %v", prefix, got, want)
+		}
+	}
+	// A name a signed-in user's operation holds counts anyone's operation
+	// of that name.
+	srv.GQL(`query MyRooms { roomByCode(code: "none") { name } }`, nil)
+	body = string(srv.REST(http.MethodGet, "/metrics", nil).Body)
+	if got := metricValue(t, body, `neuronmeet_http_requests_total{operation="query MyRooms",status="200"}`); got != 2 {
+		t.Errorf("query MyRooms counted %v times, want 2", got)
 	}
 }
 

@@ -77,6 +77,11 @@ func (s *Server) startProcess(o options) string {
 	// port itself and say which: one picked here and handed over could be
 	// taken by another process first.
 	env["PORT"], env["LOG_LEVEL"] = "0", "info"
+	var tee io.Writer
+	if s.Logs != nil {
+		// Debug is below info: the listening line is still written.
+		env["LOG_LEVEL"], tee = "debug", s.Logs
+	}
 	cmd := exec.Command(ServerBinary(t), "serve")
 	cmd.Env = os.Environ()
 	for k, v := range env {
@@ -89,7 +94,7 @@ func (s *Server) startProcess(o options) string {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	stderr := readServerLog(stderrPipe)
+	stderr := readServerLog(stderrPipe, tee)
 	s.proc = &process{cmd: cmd, exited: make(chan error, 1)}
 	go func() {
 		<-stderr.done // Wait closes the pipe: read it all first
@@ -127,7 +132,8 @@ func (s *Server) Exited() <-chan error {
 }
 
 // serverLog collects a child server's stderr and reports the address from
-// its "listening" line.
+// its "listening" line. With CaptureLogs every line also goes to the
+// Server's Logs: all the process wrote, whichever logger wrote it.
 type serverLog struct {
 	mu    sync.Mutex
 	lines []string
@@ -135,7 +141,7 @@ type serverLog struct {
 	done  chan struct{} // closed once stderr has ended
 }
 
-func readServerLog(r io.Reader) *serverLog {
+func readServerLog(r io.Reader, tee io.Writer) *serverLog {
 	l := &serverLog{addr: make(chan string, 1), done: make(chan struct{})}
 	go func() {
 		defer close(l.done)
@@ -146,6 +152,9 @@ func readServerLog(r io.Reader) *serverLog {
 			l.mu.Lock()
 			l.lines = append(l.lines, line)
 			l.mu.Unlock()
+			if tee != nil {
+				_, _ = io.WriteString(tee, line+"\n")
+			}
 			var entry struct{ Msg, Addr string }
 			if json.Unmarshal([]byte(line), &entry) == nil && entry.Msg == "listening" && entry.Addr != "" {
 				select {

@@ -80,7 +80,9 @@ func WithEnv(env map[string]string) Option { return func(o *options) { o.env = a
 
 // CaptureLogs records the server's JSON logs, from debug level up, in
 // Server.Logs. Otherwise they are discarded (shown at warn level and up
-// with -v). A RealProcess logs to its stderr, shown when the test fails.
+// with -v). A RealProcess logs to its stderr, shown when the test fails;
+// with CaptureLogs, at debug level, its whole stderr is in Server.Logs too,
+// so the standard library logger's lines are caught as well.
 func CaptureLogs() Option { return func(o *options) { o.logs = true } }
 
 // RealServer serves through app.Run, as the serve command does: its own
