@@ -10,7 +10,6 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
 
-	"github.com/neuronmeet/api/internal/metrics"
 	"github.com/neuronmeet/api/internal/respcache"
 	"github.com/neuronmeet/api/internal/service"
 )
@@ -103,7 +102,7 @@ func (c *answerCache) serve(ctx context.Context, w http.ResponseWriter, r *http.
 	key := respcache.Key{Edge: respcache.GraphQL, Viewer: viewer.ID, Request: request}
 	if e, ok := c.store.Get(key, version); ok {
 		// The interceptors that name the operation do not run for a hit.
-		metrics.SetOperation(ctx, operationLabel(opCtx.Operation))
+		labelCachedAnswer(ctx, opCtx.Operation)
 		c.store.Write(w, r, respcache.GraphQL, e, contentType)
 		return true
 	}

@@ -34,10 +34,10 @@ func labelOperation(ctx context.Context, next graphql.OperationHandler) graphql.
 	}
 	op := opCtx.Operation
 	metrics.SetOperation(ctx, rootFieldsLabel(op))
-	if op.Name == "" || len(op.Name) > 64 || op.Operation == ast.Subscription {
+	name, named := operationName(op)
+	if !named {
 		return next(ctx)
 	}
-	name := string(op.Operation) + " " + op.Name
 	responses := next(ctx)
 	return func(ctx context.Context) *graphql.Response {
 		resp := responses(ctx)
@@ -45,6 +45,24 @@ func labelOperation(ctx context.Context, next graphql.OperationHandler) graphql.
 			metrics.NameOperation(ctx, name, len(resp.Errors) == 0 && signedInUser(ctx))
 		}
 		return resp
+	}
+}
+
+// operationName is the label a named operation offers ("query MyRooms").
+func operationName(op *ast.OperationDefinition) (string, bool) {
+	if op.Name == "" || len(op.Name) > 64 || op.Operation == ast.Subscription {
+		return "", false
+	}
+	return string(op.Operation) + " " + op.Name, true
+}
+
+// labelCachedAnswer labels a request the response cache answered, which
+// labelOperation does not see: as it would have, for the signed-in
+// viewer's answer without errors it was when it was made.
+func labelCachedAnswer(ctx context.Context, op *ast.OperationDefinition) {
+	metrics.SetOperation(ctx, rootFieldsLabel(op))
+	if name, named := operationName(op); named {
+		metrics.NameOperation(ctx, name, true)
 	}
 }
 
