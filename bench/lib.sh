@@ -10,7 +10,8 @@ PGURL="${BENCH_PG_ADMIN_URL:-postgres://postgres@127.0.0.1:5432/postgres?sslmode
 DBNAME="nm_bench"
 DBURL="postgres://postgres@127.0.0.1:5432/${DBNAME}?sslmode=disable"
 SECRET="bench-secret-bench-secret-bench-secret"
-PORT=18181    # the product
+PORT=18181    # the product, RESPONSE_CACHE=off (the uncached goals)
+CPORT=18182   # the product, RESPONSE_CACHE=on (the default)
 REFPORT=18190 # reference (a), bench/refserver
 GOPORT=18191  # reference (b), bench/refgo
 OUT=bench/out
@@ -67,14 +68,21 @@ bench_wait_http() {
   return 1
 }
 
-# bench_start [product]: the references, and the product when asked; sets
-# SERVER_PID, REF_PID, GO_PID, TOKEN, BIGTOKEN, DIFFTOKEN.
+# bench_start [product]: the references, and the product (without and with
+# its response cache) when asked; sets SERVER_PID, CACHED_PID, REF_PID,
+# GO_PID, TOKEN, BIGTOKEN, DIFFTOKEN.
 bench_start() {
   if [ "${1:-}" = product ]; then
-    DATABASE_URL="$DBURL" JWT_SECRET="$SECRET" PORT=$PORT LOG_LEVEL=warn APP_ENV=production \
+    DATABASE_URL="$DBURL" JWT_SECRET="$SECRET" PORT=$PORT LOG_LEVEL=warn APP_ENV=production RESPONSE_CACHE=off \
       bench/bin/neuronmeet serve 2>"$OUT/server.log" &
     SERVER_PID=$!
     pids+=("$SERVER_PID")
+    # The write mix joins rooms from one address far faster than the join
+    # limits allow a real one; nothing the reads do is rate-limited.
+    DATABASE_URL="$DBURL" JWT_SECRET="$SECRET" PORT=$CPORT LOG_LEVEL=warn APP_ENV=production RATE_LIMITS=off \
+      bench/bin/neuronmeet serve 2>"$OUT/server-cached.log" &
+    CACHED_PID=$!
+    pids+=("$CACHED_PID")
   fi
   DATABASE_URL="$DBURL" JWT_SECRET="$SECRET" bench/bin/refserver -addr 127.0.0.1:$REFPORT 2>"$OUT/refserver.log" &
   REF_PID=$!
@@ -84,9 +92,12 @@ bench_start() {
   pids+=("$GO_PID")
   if [ "${1:-}" = product ]; then
     local _
-    for _ in $(seq 1 100); do
-      curl -fs "http://127.0.0.1:$PORT/readyz" >/dev/null 2>&1 && break
-      sleep 0.2
+    local port
+    for port in $PORT $CPORT; do
+      for _ in $(seq 1 100); do
+        curl -fs "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break
+        sleep 0.2
+      done
     done
   fi
   bench_wait_http "http://127.0.0.1:$REFPORT/users/me/rooms"

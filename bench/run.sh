@@ -35,6 +35,14 @@ QA="{\"query\":\"{ me { rooms { $ROOM $SETTINGS participants { $PART } } } }\"}"
 QB="{\"query\":\"{ me { rooms { $ROOM host { displayName } $SETTINGS participants { $PART user { displayName } } } } }\"}"
 QPAGE="{\"query\":\"{ me { rooms(first: 50) { $ROOM $SETTINGS participants { $PART } } } }\"}"
 G="http://127.0.0.1:$PORT/query"
+# The same product with its response cache on (the default): warm reads,
+# 304 revalidations, and a 1 % write mix of guests joining and leaving the
+# host's open rooms.
+CG="http://127.0.0.1:$CPORT/query"
+CP="http://127.0.0.1:$CPORT/users/me/rooms"
+WRITECODES=$(psql "$DBURL" -tA -c "SELECT string_agg(r.code, ',') FROM rooms r JOIN room_settings s ON s.room_id = r.id
+  WHERE r.host_id = 'cbenchhost000000000000001' AND r.is_active AND NOT r.is_locked AND s.allow_guest_access AND NOT s.waiting_room")
+WRITES="-write-fraction 0.01 -write-url $CG -write-codes $WRITECODES -write-cleanup-dsn $DBURL"
 
 # name|pid|url|token|body|rooms|participants|loadgen flags
 bench_rounds "$RESULTS" \
@@ -44,12 +52,19 @@ bench_rounds "$RESULTS" \
   "graphql-a|$SERVER_PID|$G|$TOKEN|$QA|50|400|" \
   "graphql-b|$SERVER_PID|$G|$TOKEN|$QB|50|400|-expect-users" \
   "rest-c|$SERVER_PID|$P|$TOKEN||50|400|" \
+  "graphql-a-cached|$CACHED_PID|$CG|$TOKEN|$QA|50|400|" \
+  "rest-c-cached|$CACHED_PID|$CP|$TOKEN||50|400|" \
+  "graphql-a-304|$CACHED_PID|$CG|$TOKEN|$QA|50|400|-revalidate" \
+  "rest-c-304|$CACHED_PID|$CP|$TOKEN||50|400|-revalidate" \
+  "graphql-a-cached-w1|$CACHED_PID|$CG|$TOKEN|$QA|50|400|$WRITES" \
+  "rest-c-cached-w1|$CACHED_PID|$CP|$TOKEN||50|400|$WRITES" \
   "ref-a-1000|$REF_PID|$A|$BIGTOKEN||1000|8000|" \
   "ref-b-1000|$GO_PID|$B|$BIGTOKEN||1000|8000|" \
   "graphql-page-1000|$SERVER_PID|$G|$BIGTOKEN|$QPAGE|50|400|" \
   "rest-c-1000|$SERVER_PID|$P|$BIGTOKEN||1000|8000|"
 bench_meta "$RESULTS" end
 bench_rss "$RESULTS" product "$SERVER_PID"
+bench_rss "$RESULTS" product-cached "$CACHED_PID"
 bench_rss "$RESULTS" ref-a "$REF_PID"
 bench_rss "$RESULTS" ref-b "$GO_PID"
 bench_cleanup

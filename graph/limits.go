@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -186,28 +187,35 @@ const maxVisits = 1 << 20
 // limit, since every visited field costs at least 1.
 func (m *measure) selectionCost(set ast.SelectionSet, depth int, root bool) int {
 	total := 0
-	for _, group := range collectFields(set) {
+	groups := collectFields(set)
+	for i := range groups {
 		if m.overBudget {
 			return total
 		}
-		total = satAdd(total, m.fieldCost(group, depth, root))
+		total = satAdd(total, m.fieldCost(&groups[i], depth, root))
 	}
 	return total
 }
 
-// fieldGroup is every occurrence of one response key in a selection set.
+// fieldGroup is every occurrence of one response key in a selection set:
+// first, and the rest (rarely any) in more.
 type fieldGroup struct {
-	key    string
-	fields []*ast.Field
+	key   string
+	first *ast.Field
+	more  []*ast.Field
 }
 
 // collectFields groups set's fields by response key, expanding fragments.
 // Each fragment is expanded once per selection set, as gqlgen does, so
 // fragments spreading each other twice over cannot multiply the work.
-func collectFields(set ast.SelectionSet) []*fieldGroup {
-	var groups []*fieldGroup
-	byKey := map[string]*fieldGroup{}
-	seen := map[string]bool{}
+//
+// It runs for every field with a selection of every request, so it looks
+// keys up by scanning the groups (selection sets are small; a map per set
+// cost two allocations and most of the walk's time) and allocates the
+// fragment set only when there is a fragment.
+func collectFields(set ast.SelectionSet) []fieldGroup {
+	groups := make([]fieldGroup, 0, len(set))
+	var seen map[string]bool
 	var collect func(set ast.SelectionSet)
 	collect = func(set ast.SelectionSet) {
 		for _, sel := range set {
@@ -217,17 +225,18 @@ func collectFields(set ast.SelectionSet) []*fieldGroup {
 				if key == "" {
 					key = s.Name
 				}
-				g := byKey[key]
-				if g == nil {
-					g = &fieldGroup{key: key}
-					byKey[key] = g
-					groups = append(groups, g)
+				if g := findGroup(groups, key); g != nil {
+					g.more = append(g.more, s)
+				} else {
+					groups = append(groups, fieldGroup{key: key, first: s})
 				}
-				g.fields = append(g.fields, s)
 			case *ast.InlineFragment:
 				collect(s.SelectionSet)
 			case *ast.FragmentSpread:
 				if s.Definition != nil && !seen[s.Name] {
+					if seen == nil {
+						seen = map[string]bool{}
+					}
 					seen[s.Name] = true
 					collect(s.Definition.SelectionSet)
 				}
@@ -238,8 +247,20 @@ func collectFields(set ast.SelectionSet) []*fieldGroup {
 	return groups
 }
 
+// findGroup is groups' group for key, or nil. A hostile document's set of
+// thousands of distinct keys makes this quadratic, which the token limit
+// (GRAPHQL_MAX_TOKENS) and the complexity walk's visit bound keep small.
+func findGroup(groups []fieldGroup, key string) *fieldGroup {
+	for i := range groups {
+		if groups[i].key == key {
+			return &groups[i]
+		}
+	}
+	return nil
+}
+
 func (m *measure) fieldCost(g *fieldGroup, depth int, root bool) int {
-	f := g.fields[0]
+	f := g.first
 	m.visited++
 	budget := m.limit
 	if budget <= 0 {
@@ -264,9 +285,12 @@ func (m *measure) fieldCost(g *fieldGroup, depth int, root bool) int {
 	if depth > m.depth {
 		m.depth = depth
 	}
-	var children ast.SelectionSet
-	for _, occ := range g.fields {
-		children = append(children, occ.SelectionSet...)
+	children := f.SelectionSet
+	if len(g.more) > 0 {
+		children = slices.Clone(children)
+		for _, occ := range g.more {
+			children = append(children, occ.SelectionSet...)
+		}
 	}
 	cost := m.itemCost(children, depth)
 	if f.Definition != nil && f.Definition.Type.Elem != nil {

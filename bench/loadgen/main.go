@@ -12,11 +12,9 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -63,6 +61,11 @@ func main() {
 		serverPID   = flag.Int("pid", 0, "server process to charge CPU to (0: none)")
 		pgAdmin     = flag.String("pg-admin", "", "DSN of a database other than -pg-db, to find the backends (empty: no PostgreSQL CPU)")
 		pgDB        = flag.String("pg-db", "nm_bench", "database whose backends are charged to the load")
+		revalidate  = flag.Bool("revalidate", false, "send the first answer's ETag as If-None-Match; a 304 is the expected answer")
+		writeShare  = flag.Float64("write-fraction", 0, "this share of requests are writes: a guest joins, then leaves, a room of -write-codes over GraphQL at -write-url")
+		writeURL    = flag.String("write-url", "", "the GraphQL endpoint the writes go to")
+		writeCodes  = flag.String("write-codes", "", "the codes of the rooms the writes join, comma-separated (connections take them in turn)")
+		pgBenchDSN  = flag.String("write-cleanup-dsn", "", "database the writers' departed guests are deleted from, so the answer does not grow over the run")
 	)
 	flag.Parse()
 	if *url == "" {
@@ -75,22 +78,15 @@ func main() {
 		MaxConnsPerHost:     *conns,
 		DisableCompression:  true,
 	}, Timeout: 30 * time.Second}
+	etag := ""
 	do := func() ([]byte, error) {
-		method := http.MethodGet
-		var rd io.Reader
-		if *body != "" {
-			method = http.MethodPost
-			rd = strings.NewReader(*body)
-		}
-		req, err := http.NewRequest(method, *url, rd)
+		req, err := newRequest(*url, *body, *token)
 		if err != nil {
 			return nil, err
 		}
-		if *body != "" {
-			req.Header.Set("Content-Type", "application/json")
-		}
-		if *token != "" {
-			req.Header.Set("Authorization", "Bearer "+*token)
+		if etag != "" {
+			req.Header.Set("If-None-Match", etag)
+			return ref.NotModified(client, req)
 		}
 		return ref.Body(client, req)
 	}
@@ -101,6 +97,18 @@ func main() {
 	}
 	if err := check(first, *wantRooms, *wantPeople, *wantUserKey); err != nil {
 		fail("%s: answer is wrong: %v", *name, err)
+	}
+	if *revalidate {
+		if etag, err = firstETag(client, *url, *body, *token); err != nil {
+			fail("%s: %v", *name, err)
+		}
+	}
+	var w *writer
+	if *writeShare > 0 {
+		if w, err = newWriter(client, *writeURL, *writeCodes, *pgBenchDSN); err != nil {
+			fail("%s: %v", *name, err)
+		}
+		defer w.close()
 	}
 
 	probe, err := newCPUProbe(context.Background(), *serverPID, *pgAdmin, *pgDB)
@@ -119,15 +127,21 @@ func main() {
 		errs      int
 		wg        sync.WaitGroup
 	)
-	for range *conns {
+	for conn := range *conns {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			local := make([]time.Duration, 0, 1<<14)
 			localErrs := 0
-			for ctx.Err() == nil {
+			var guest *guest // the writer's guest in the room, to leave next
+			for n := 0; ctx.Err() == nil; n++ {
 				t0 := time.Now()
-				_, err := do()
+				var err error
+				if w != nil && w.due(n, *writeShare) {
+					guest, err = w.write(conn, guest)
+				} else {
+					_, err = do()
+				}
 				t1 := time.Now()
 				// Counted by completion inside the window, the span the CPU
 				// samples cover: at a steady rate, work in flight at the start

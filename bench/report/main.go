@@ -55,6 +55,7 @@ type sample struct {
 // first page of 50 of that host to the 50-room references (the same answer
 // size, 50 rooms of 8 participants).
 var order = []string{"ref-a", "ref-b", "ref-exact", "graphql-a", "graphql-b", "rest-c",
+	"graphql-a-cached", "rest-c-cached", "graphql-a-304", "rest-c-304", "graphql-a-cached-w1", "rest-c-cached-w1",
 	"ref-a-1000", "ref-b-1000", "graphql-page-1000", "rest-c-1000"}
 
 func refsFor(load string) (a, b string) {
@@ -76,7 +77,9 @@ var refStatements = map[string]string{
 // statement together (service.ViewerRooms); the rest run one after another.
 var productBatched = map[string]float64{"rest-c": 1, "rest-c-1000": 1}
 
-var rssOf = map[string]string{"ref-a": "ref-a", "ref-a-1000": "ref-a", "ref-exact": "ref-a", "ref-b": "ref-b", "ref-b-1000": "ref-b"}
+var rssOf = map[string]string{"ref-a": "ref-a", "ref-a-1000": "ref-a", "ref-exact": "ref-a", "ref-b": "ref-b", "ref-b-1000": "ref-b",
+	"graphql-a-cached": "product-cached", "rest-c-cached": "product-cached", "graphql-a-304": "product-cached",
+	"rest-c-304": "product-cached", "graphql-a-cached-w1": "product-cached", "rest-c-cached-w1": "product-cached"}
 
 type gobench struct{ nsOp, stmts, bytesOp, allocs float64 }
 
@@ -284,7 +287,8 @@ func write(w io.Writer, byLoad map[string]map[int]sample, rounds int, rss map[st
 			summarize(perRound(byLoad, rounds, name, b, ratio(total))).fmt(2),
 			stmts, allocs, peak)
 	}
-	p("\nThe product's server is one process serving every load (its peak RSS includes the 1,000-room answers); " +
+	p("\nThe product runs as two processes: `RESPONSE_CACHE=off` for the uncached loads (its peak RSS includes the " +
+		"1,000-room answers), and the default configuration, cache on, for the `-cached`, `-304` and `-w1` loads. " +
 		"(a) and `ref-exact` share the refserver process.\n")
 
 	p("\n## Machine noise\n\n")
@@ -358,7 +362,10 @@ func write(w io.Writer, byLoad map[string]map[int]sample, rounds int, rss map[st
 	}
 	p("\nLoads: `graphql-a` = me.rooms with every room, settings and participant field; `graphql-b` = the same plus " +
 		"participants.user.displayName and host.displayName; `rest-c` = GET /users/me/rooms; `-1000` = the host with " +
-		"1,000 rooms (8,000 participants).\n")
+		"1,000 rooms (8,000 participants). With the response cache on: `-cached` = the same read again (a warm cache); " +
+		"`-304` = the read with the answer's ETag in If-None-Match, answered 304; `-cached-w1` = warm reads where every " +
+		"hundredth request of each connection is a write (a guest joining, then leaving, one of the host's open rooms " +
+		"over GraphQL), so answers keep changing.\n")
 }
 
 // writeVariants is bench/variants.sh's table: every variant with its cost

@@ -2,6 +2,10 @@
 -- for the scale checks: the REST answer must grow linearly, and the first
 -- page of me.rooms(first: 50) must cost what a 50-room host's answer costs.
 BEGIN;
+-- Generated rows need no answers versions (db/migrations' triggers would
+-- update a user row per participant inserted): replica mode skips the
+-- triggers for this transaction. Every version stays 0, a valid one.
+SET LOCAL session_replication_role = replica;
 
 INSERT INTO users (id, email, password_hash, display_name, created_at, updated_at)
 VALUES ('cbighost00000000000000001', 'bighost@neuronmeet.dev',
