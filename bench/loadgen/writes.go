@@ -68,7 +68,7 @@ type writer struct {
 	// the rooms' capacity bounds how many guests one may hold at once.
 	codes []string
 	stop  context.CancelFunc
-	done   chan struct{}
+	done  chan struct{}
 }
 
 // guestName marks the writer's guests for the clean-up.
