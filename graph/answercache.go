@@ -100,21 +100,30 @@ func (c *answerCache) serve(ctx context.Context, w http.ResponseWriter, r *http.
 		return false
 	}
 	key := respcache.Key{Edge: respcache.GraphQL, Viewer: viewer.ID, Request: request}
-	if e, ok := c.store.Get(key, version); ok {
-		// The interceptors that name the operation do not run for a hit.
+	// An answer that may not be kept is written once Answer has returned:
+	// others may be waiting on this make, and not on this client's socket.
+	var made, unkept *graphql.Response
+	e, ok := c.store.Answer(key, version, func() ([]byte, bool) {
+		responses, ctx := exec.DispatchOperation(ctx, opCtx)
+		made = responses(ctx)
+		if made == nil || len(made.Errors) > 0 || made.Data == nil {
+			unkept = made
+			return nil, false
+		}
+		var body bytes.Buffer
+		writeResponse(&body, made)
+		return body.Bytes(), true
+	})
+	switch {
+	case !ok:
+		writeResponse(w, unkept)
+		return true
+	case made == nil:
+		// The interceptors that name the operation ran for whoever made the
+		// answer, not for this request.
 		labelCachedAnswer(ctx, opCtx.Operation)
-		c.store.Write(w, r, respcache.GraphQL, e, contentType)
-		return true
 	}
-	responses, ctx := exec.DispatchOperation(ctx, opCtx)
-	resp := responses(ctx)
-	if resp == nil || len(resp.Errors) > 0 || resp.Data == nil {
-		writeResponse(w, resp)
-		return true
-	}
-	var body bytes.Buffer
-	writeResponse(&body, resp)
-	c.store.Write(w, r, respcache.GraphQL, c.store.Put(key, version, body.Bytes()), contentType)
+	c.store.Write(w, r, respcache.GraphQL, e, contentType)
 	return true
 }
 

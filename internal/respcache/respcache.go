@@ -24,6 +24,7 @@ import (
 
 	"github.com/cespare/xxhash/v2"
 	"github.com/hashicorp/golang-lru/v2/simplelru"
+	"golang.org/x/sync/singleflight"
 )
 
 // DefaultMaxBytes is RESPONSE_CACHE_MAX_BYTES's default: about 1,000
@@ -90,6 +91,8 @@ type Cache struct {
 	mu    sync.Mutex
 	lru   *simplelru.LRU[string, *Entry]
 	bytes int64
+	// making runs one make per key and version at a time (see Answer).
+	making singleflight.Group
 
 	hits, misses, notModified [edges]atomic.Int64
 	evictions                 atomic.Int64
@@ -125,6 +128,14 @@ func (c *Cache) Get(key Key, version int64) (*Entry, bool) {
 	return nil, false
 }
 
+// peek is Get without counting or refreshing the entry's use.
+func (c *Cache) peek(key Key, version int64) (*Entry, bool) {
+	c.mu.Lock()
+	e, ok := c.lru.Peek(key.String())
+	c.mu.Unlock()
+	return e, ok && e.Version == version
+}
+
 // Put stores body as key's answer at version and returns its entry. An
 // answer larger than an eighth of the cache is not kept (it would push out
 // many others for one caller), but still gets its entry and ETag.
@@ -146,6 +157,47 @@ func (c *Cache) Put(key Key, version int64, body []byte) *Entry {
 		c.evictions.Add(1)
 	}
 	return e
+}
+
+// Answer returns key's entry at version: the one kept, or the one make
+// makes, kept. make returns the answer's bytes, or false when the answer
+// may not be kept (it has errors, say), having then answered its caller
+// itself; Answer then returns false.
+//
+// Concurrent callers asking for the same key and version wait for one
+// make: a dashboard's write invalidates an answer that every poller of it
+// asks for again at once, and one of them making it is enough. A caller
+// whose wait ends without an entry (the maker's answer could not be kept,
+// or its client went away) makes its own.
+func (c *Cache) Answer(key Key, version int64, make func() ([]byte, bool)) (*Entry, bool) {
+	if e, ok := c.Get(key, version); ok {
+		return e, true
+	}
+	maker := false
+	v, _, _ := c.making.Do(key.String()+"\x00"+strconv.FormatInt(version, 10), func() (any, error) {
+		// A make that ended between this caller's Get and here has kept
+		// the entry already.
+		if e, ok := c.peek(key, version); ok {
+			return e, nil
+		}
+		maker = true
+		body, ok := make()
+		if !ok {
+			return (*Entry)(nil), nil
+		}
+		return c.Put(key, version, body), nil
+	})
+	if e := v.(*Entry); e != nil {
+		return e, true
+	}
+	if maker {
+		return nil, false
+	}
+	body, ok := make()
+	if !ok {
+		return nil, false
+	}
+	return c.Put(key, version, body), true
 }
 
 func etag(body []byte) string {

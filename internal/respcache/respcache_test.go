@@ -5,7 +5,10 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 )
 
 func TestCache_StaysWithinItsBytesLeastRecentlyUsedFirst(t *testing.T) {
@@ -88,5 +91,46 @@ func TestCache_WriteRevalidates(t *testing.T) {
 	}
 	if s := c.Stats(); s.NotModified[REST] != 4 {
 		t.Errorf("%d 304s counted, want 4", s.NotModified[REST])
+	}
+}
+
+// Pollers of one answer that a write just invalidated make it once.
+func TestCache_AnswerMakesOnceForConcurrentCallers(t *testing.T) {
+	c := New(DefaultMaxBytes)
+	key := Key{Viewer: "v", Request: "q"}
+	release := make(chan struct{})
+	var makes atomic.Int64
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			e, ok := c.Answer(key, 7, func() ([]byte, bool) {
+				makes.Add(1)
+				<-release
+				return []byte("answer"), true
+			})
+			if !ok || string(e.Body) != "answer" {
+				t.Errorf("Answer = %v, %v", e, ok)
+			}
+		})
+	}
+	// Let the callers pile up behind the first make, then let it finish.
+	for c.Stats().Misses[GraphQL] < 8 {
+		time.Sleep(time.Millisecond)
+	}
+	close(release)
+	wg.Wait()
+	if n := makes.Load(); n != 1 {
+		t.Errorf("%d makes for 8 concurrent callers, want 1", n)
+	}
+
+	// A make whose answer may not be kept: its caller is told, and a
+	// caller that waited on it makes its own.
+	var calls atomic.Int64
+	unkept := func() ([]byte, bool) { calls.Add(1); return nil, false }
+	if _, ok := c.Answer(Key{Viewer: "v", Request: "errors"}, 1, unkept); ok {
+		t.Error("an answer that may not be kept came back as an entry")
+	}
+	if calls.Load() != 1 {
+		t.Errorf("the maker made %d times, want once", calls.Load())
 	}
 }

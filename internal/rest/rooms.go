@@ -47,7 +47,7 @@ func (h *Handler) myRooms(w http.ResponseWriter, r *http.Request) {
 		h.error(w, r, limitNotFirst(err))
 		return
 	}
-	h.writeMyRooms(w, r, rooms, nil)
+	h.writeMyRooms(w, r, rooms)
 }
 
 // myRoomsCached is myRooms from the response cache: the answer made at the
@@ -55,21 +55,32 @@ func (h *Handler) myRooms(w http.ResponseWriter, r *http.Request) {
 func (h *Handler) myRoomsCached(w http.ResponseWriter, r *http.Request, viewer *models.User, version int64, page service.RoomPage) {
 	ctx := r.Context()
 	key := respcache.Key{Edge: respcache.REST, Viewer: viewer.ID, Request: pageKey(page)}
-	if e, ok := h.answers.Get(key, version); ok {
-		h.answers.Write(w, r, respcache.REST, e, jsonContentType)
+	// A failure is written once Answer has returned: others may be waiting
+	// on this make, and not on this client's socket.
+	var failure error
+	e, ok := h.answers.Answer(key, version, func() ([]byte, bool) {
+		rooms, err := h.svc.HostedRooms(ctx, viewer.ID, page)
+		if err != nil {
+			failure = limitNotFirst(err)
+			return nil, false
+		}
+		buf := getBuffer()
+		defer putBuffer(buf)
+		if *buf, failure = h.appendMyRooms((*buf)[:0], r, rooms); failure != nil {
+			return nil, false
+		}
+		// The cache keeps the body: a copy of the exact size, not the pool's.
+		return bytes.Clone(*buf), true
+	})
+	if !ok {
+		h.error(w, r, failure)
 		return
 	}
-	rooms, err := h.svc.HostedRooms(ctx, viewer.ID, page)
-	if err != nil {
-		h.error(w, r, limitNotFirst(err))
-		return
-	}
-	h.writeMyRooms(w, r, rooms, func(body []byte) *respcache.Entry { return h.answers.Put(key, version, body) })
+	h.answers.Write(w, r, respcache.REST, e, jsonContentType)
 }
 
-// writeMyRooms writes the contract's answer for rooms; with keep, it is
-// kept in the response cache and written as the cache writes its entries.
-func (h *Handler) writeMyRooms(w http.ResponseWriter, r *http.Request, rooms []*models.Room, keep func(body []byte) *respcache.Entry) {
+// writeMyRooms writes the contract's answer for rooms.
+func (h *Handler) writeMyRooms(w http.ResponseWriter, r *http.Request, rooms []*models.Room) {
 	buf := getBuffer()
 	defer putBuffer(buf)
 	var err error
@@ -77,12 +88,7 @@ func (h *Handler) writeMyRooms(w http.ResponseWriter, r *http.Request, rooms []*
 		h.error(w, r, err)
 		return
 	}
-	if keep == nil {
-		writeJSONBytes(w, http.StatusOK, *buf)
-		return
-	}
-	// The cache keeps the body: a copy of the exact size, not the pool's.
-	h.answers.Write(w, r, respcache.REST, keep(bytes.Clone(*buf)), jsonContentType)
+	writeJSONBytes(w, http.StatusOK, *buf)
 }
 
 // pageKey is the page as the response cache's request key: parameters
