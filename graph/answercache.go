@@ -111,6 +111,7 @@ func (c *answerCache) serve(ctx context.Context, w http.ResponseWriter, r *http.
 			return nil, false
 		}
 		var body bytes.Buffer
+		body.Grow(len(made.Data) + 64) // the envelope around the data is short
 		writeResponse(&body, made)
 		return body.Bytes(), true
 	})
