@@ -104,6 +104,20 @@ func TestResponseCache_ARepeatedReadCostsOneStatement(t *testing.T) {
 				expectJSONContentType(t, read.name, second)
 			})
 		}
+		// The first read of each edge missed, the second hit; the answers
+		// are held.
+		metrics := string(srv.REST(http.MethodGet, "/metrics", nil).Body)
+		for _, edge := range []string{"graphql", "rest"} {
+			for outcome, want := range map[string]float64{"hit": 1, "miss": 1, "not_modified": 0} {
+				series := fmt.Sprintf(`neuronmeet_response_cache_requests_total{edge=%q,outcome=%q}`, edge, outcome)
+				if got := metricValue(t, metrics, series); got != want {
+					t.Errorf("%s = %v, want %v", series, got, want)
+				}
+			}
+		}
+		if n := metricValue(t, metrics, "neuronmeet_response_cache_entries"); n != 2 {
+			t.Errorf("neuronmeet_response_cache_entries = %v, want 2 (one per edge)", n)
+		}
 	})
 }
 
