@@ -317,3 +317,38 @@ func freshness(t *testing.T, writer, reader *harness.Server, admin *bun.DB) {
 	}
 	t.Logf("%d reads raced %d writes", reads.Load(), writes)
 }
+
+// Only error-free reads of the viewer's own data are kept: another room's
+// data (room(id)), an answer with an error, and mutations are made afresh
+// every time, and get no ETag.
+func TestResponseCache_KeepsOnlyTheViewersOwnErrorFreeReads(t *testing.T) {
+	dbtest.ForEachDialect(t, func(t *testing.T, bdb *bun.DB) {
+		srv := harness.Start(t, harness.WithDB(bdb))
+		host, _, room := seedDashboard(t, srv, "only")
+		c := srv.WithToken(host.Token)
+		for _, tc := range []struct {
+			name, query string
+			errors      bool
+		}{
+			{"room(id)", fmt.Sprintf(`{ room(id: %q) { name participants { displayName } } }`, room.ID), false},
+			{"me and room(id)", fmt.Sprintf(`{ me { id } room(id: %q) { name } }`, room.ID), false},
+			// Another user's rooms are refused (NOT_SELF): an answer with an
+			// error under me.
+			{"an error under me", `{ me { rooms(first: 2) { participants { user { rooms(first: 1) { id } } } } } }`, true},
+			{"a mutation", fmt.Sprintf(`mutation { updateRoomSettings(roomId: %q, input: {allowChat: true}) { id } }`, room.ID), false},
+		} {
+			for i := range 2 {
+				var res harness.Response
+				cost := srv.StatementsDuring(func() {
+					res = c.REST(http.MethodPost, "/query", map[string]any{"query": tc.query})
+				})
+				if hasErrors := bytes.Contains(res.Body, []byte(`"errors"`)); hasErrors != tc.errors {
+					t.Fatalf("%s: HTTP %d %s", tc.name, res.Status, res.Body)
+				}
+				if cost <= 1 || res.Header.Get("ETag") != "" {
+					t.Errorf("%s, request %d: %d statements, ETag %q: answered like a cached read", tc.name, i, cost, res.Header.Get("ETag"))
+				}
+			}
+		}
+	})
+}
