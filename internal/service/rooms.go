@@ -198,6 +198,14 @@ func (s *Service) UpdateRoomSettings(ctx context.Context, roomID string, in Upda
 		if err := tx.NewSelect().Model(settings).Where("room_id = ?", room.ID).Scan(ctx); err != nil {
 			return fmt.Errorf("load settings: %w", err)
 		}
+		if in.MaxParticipants != nil && *in.MaxParticipants < settings.MaxParticipants {
+			// The room row is locked (lockHostedRoom), as every join locks
+			// it before counting: no join can commit between this count and
+			// the new cap, so the cap never ends up below who is present.
+			if err := checkCapFitsPresent(ctx, tx, room.ID, *in.MaxParticipants); err != nil {
+				return err
+			}
+		}
 		before, wasLocked, oldName := *settings, room.IsLocked, room.Name
 		if in.Name != nil {
 			room.Name = name
@@ -227,6 +235,21 @@ func (s *Service) UpdateRoomSettings(ctx context.Context, roomID string, in Upda
 	}
 	s.publish(ctx, evs...)
 	return &out, nil
+}
+
+// checkCapFitsPresent refuses a capacity below the room's active
+// participants: nobody is removed to make room, so the host asks them to
+// leave (or removes them) first.
+func checkCapFitsPresent(ctx context.Context, tx bun.Tx, roomID string, maxParticipants int) error {
+	active, err := activeParticipants(ctx, tx, roomID)
+	if err != nil {
+		return err
+	}
+	if active > maxParticipants {
+		return apperr.InvalidReason("maxParticipants", apperr.BelowActiveParticipants,
+			fmt.Sprintf("maxParticipants must not be below the %d participants in the room", active))
+	}
+	return nil
 }
 
 // EndRoom ends an active room and marks everyone still in it as left at
