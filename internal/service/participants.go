@@ -37,7 +37,7 @@ func (s *Service) JoinRoom(ctx context.Context, code string, guestName *string) 
 		if guestName == nil {
 			return nil, apperr.Invalid("guestName", "guestName is required to join without signing in")
 		}
-		if guest, err = checkText("guestName", *guestName, MinGuestName, MaxGuestName); err != nil {
+		if guest, err = checkName("guestName", *guestName, MinGuestName, MaxGuestName); err != nil {
 			return nil, err
 		}
 	}

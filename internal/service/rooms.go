@@ -131,7 +131,7 @@ func checkRoomForm(name *string, maxParticipants *int) (string, error) {
 		err      error
 	)
 	if name != nil {
-		trimmed, err = checkText("name", *name, MinRoomName, MaxRoomName)
+		trimmed, err = checkName("name", *name, MinRoomName, MaxRoomName)
 		problems = appendInvalid(problems, err)
 	}
 	if maxParticipants != nil {
