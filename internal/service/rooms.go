@@ -57,6 +57,9 @@ var (
 	errRoomNotFound = apperr.NotFoundf("room not found")
 	errNotHost      = apperr.ForbiddenReason(apperr.NotHost, "only the room's host may do this")
 	errRoomEnded    = apperr.ConflictReason(apperr.RoomEnded, "room has ended")
+	// errParticipantGone refuses a participant token whose participant has
+	// left: what it may still do is leaveRoom (ALREADY_LEFT).
+	errParticipantGone = apperr.ForbiddenReason(apperr.NotInRoom, "this participant has left the room")
 )
 
 const codeAttempts = 8
@@ -319,11 +322,21 @@ func (s *Service) lockHostedRoom(ctx context.Context, tx bun.Tx, roomID, userID 
 func (s *Service) Room(ctx context.Context, id string) (*models.Room, error) {
 	p := auth.FromContext(ctx)
 	if p != nil && p.Err == nil && p.ParticipantID != "" {
-		// A guest sees the room its participant token is scoped to.
-		if p.RoomID != id {
+		// A guest sees the room its participant token is scoped to, while
+		// it is there: the token is a presence, not an account with a
+		// history, so once its participant has left (by itself, removed by
+		// the host, or with the room's end) it shows the room, and who is
+		// in it, no more. It does not hide that the room exists: the guest
+		// was in it.
+		if p.RoomID != id || !isKey(id) {
 			return nil, errRoomNotFound
 		}
-		return s.roomWhere(ctx, "id = ?", id)
+		room, err := s.roomWhere(ctx, "id = ? AND EXISTS (SELECT 1 FROM participants AS p WHERE p.id = ? AND p.room_id = room.id AND p.is_active = ?)",
+			id, p.ParticipantID, true)
+		if errors.Is(err, errRoomNotFound) {
+			return nil, errParticipantGone
+		}
+		return room, err
 	}
 	viewer, err := s.Viewer(ctx)
 	if err != nil {
@@ -362,9 +375,9 @@ func (s *Service) RoomByCode(ctx context.Context, code string) (*models.Room, er
 	return s.roomWhere(ctx, "code = ?", normalizeCode(code))
 }
 
-func (s *Service) roomWhere(ctx context.Context, where string, arg any) (*models.Room, error) {
+func (s *Service) roomWhere(ctx context.Context, where string, args ...any) (*models.Room, error) {
 	room := new(models.Room)
-	err := s.db.NewSelect().Model(room).Where(where, arg).Limit(1).Scan(ctx)
+	err := s.db.NewSelect().Model(room).Where(where, args...).Limit(1).Scan(ctx)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, errRoomNotFound
 	}
