@@ -75,7 +75,7 @@ func New(cfg Config, bdb *bun.DB, log *slog.Logger, opts ...Option) (*App, error
 	if err != nil {
 		return nil, err
 	}
-	a := &App{cfg: cfg, log: log, db: bdb, tokens: auth.NewTokens(cfg.JWTSecret, cfg.JWTTTL), sqlHook: &metrics.QueryHook{}}
+	a := &App{cfg: cfg, log: log, db: bdb, tokens: auth.NewTokens(cfg.JWTSecret, cfg.JWTTTL).WithLeeway(cfg.JWTLeeway), sqlHook: &metrics.QueryHook{}}
 	a.ready.Store(true)
 	a.closing, a.stopLive = context.WithCancel(context.Background())
 	a.events = newBroker(cfg, bdb, log)

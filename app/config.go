@@ -28,6 +28,7 @@ type Config struct {
 	DB           db.Config
 	JWTSecret    []byte
 	JWTTTL       time.Duration
+	JWTLeeway    time.Duration // skew tolerated after exp; streams end then too
 	Production   bool
 	CORSOrigins  []string
 	BcryptCost   int
@@ -108,6 +109,9 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	var err error
 	if cfg.JWTTTL, err = parseTTL(envOr(getenv, "JWT_TTL", "7d")); err != nil {
 		return cfg, fmt.Errorf("JWT_TTL: %w", err)
+	}
+	if cfg.JWTLeeway, err = parseLeeway(envOr(getenv, "JWT_LEEWAY", auth.DefaultLeeway.String())); err != nil {
+		return cfg, fmt.Errorf("JWT_LEEWAY: %w", err)
 	}
 	if err := loadDBConfig(getenv, &cfg); err != nil {
 		return cfg, err
@@ -406,6 +410,19 @@ func durationEnv(getenv func(string) string, key string, def time.Duration) (tim
 	d, err := time.ParseDuration(v)
 	if err != nil || d <= 0 {
 		return 0, fmt.Errorf("%s: want a positive duration such as 30s, got %q", key, v)
+	}
+	return d, nil
+}
+
+// maxLeeway bounds JWT_LEEWAY: skew beyond minutes is a broken clock, and
+// a long leeway would quietly extend every token's life.
+const maxLeeway = 5 * time.Minute
+
+// parseLeeway reads a Go duration from 0 (exp is exact) to maxLeeway.
+func parseLeeway(s string) (time.Duration, error) {
+	d, err := time.ParseDuration(s)
+	if err != nil || d < 0 || d > maxLeeway {
+		return 0, fmt.Errorf("want a duration from 0s to %v, got %q", maxLeeway, s)
 	}
 	return d, nil
 }

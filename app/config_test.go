@@ -49,6 +49,12 @@ func TestConfig_Defaults(t *testing.T) {
 	if cfg.HTTP.ReadHeaderTimeout != 10*time.Second || cfg.HTTP.MaxHeaderBytes != 64<<10 || cfg.HTTP.ShutdownTimeout != 20*time.Second {
 		t.Errorf("HTTP %+v", cfg.HTTP)
 	}
+	if cfg.JWTLeeway != 30*time.Second {
+		t.Errorf("JWT_LEEWAY defaults to %s, want 30s", cfg.JWTLeeway)
+	}
+	if exact, _ := LoadConfig(envFrom(map[string]string{"JWT_LEEWAY": "0s"})); exact.JWTLeeway != 0 {
+		t.Errorf("JWT_LEEWAY=0s gives %s", exact.JWTLeeway)
+	}
 	if cfg.AdmissionMaxWait != 10*time.Second {
 		t.Errorf("ADMISSION_MAX_WAIT defaults to %s, want 10s", cfg.AdmissionMaxWait)
 	}
@@ -80,6 +86,7 @@ func TestConfig_RefusesBadValues(t *testing.T) {
 		"SUBSCRIPTIONS_PER_CONNECTION": "many", "WEBSOCKET_INIT_TIMEOUT": "0", "STREAM_WRITE_TIMEOUT": "-2s",
 		"GRAPHQL_MAX_SUBSCRIPTION_COMPLEXITY": "-1", "GRAPHQL_FASTPATH_SHADOW": "yes",
 		"RESPONSE_CACHE": "sometimes", "RESPONSE_CACHE_MAX_BYTES": "1000",
+		"JWT_LEEWAY": "-1s",
 	} {
 		_, err := LoadConfig(envFrom(map[string]string{key: value}))
 		if err == nil || !strings.Contains(err.Error(), key) {

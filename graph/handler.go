@@ -89,6 +89,7 @@ func NewHandler(svc *service.Service, log *slog.Logger, cfg HandlerConfig) http.
 	srv.AroundOperations(labelOperation)
 	srv.AroundOperations(operationPrincipal(cfg.Subscriptions.Tokens))
 	srv.AroundOperations(reportStreamErrors(present))
+	srv.AroundOperations(endWithToken(present))
 	srv.AroundOperations(streamOps(streams, cfg.Gate, present))
 	srv.AroundOperations(withEventTurns)
 	srv.AroundResponses(withLoaders(svc))

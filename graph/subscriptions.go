@@ -16,6 +16,7 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
+	"github.com/neuronmeet/api/internal/apperr"
 	"github.com/neuronmeet/api/internal/auth"
 	"github.com/neuronmeet/api/internal/events"
 	"github.com/neuronmeet/api/internal/service"
@@ -108,7 +109,7 @@ func (t wsTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Gra
 	}
 	ws := t.Websocket
 	ws.Implementation = accepted{conn}
-	ws.Do(w, r, exec)
+	ws.Do(w, r.WithContext(context.WithValue(r.Context(), wsConnKey{}, conn)), exec)
 }
 
 // accepted hands gqlgen's transport a connection already upgraded.
@@ -117,6 +118,10 @@ type accepted struct{ conn transport.WebsocketConn }
 func (a accepted) Accept(http.ResponseWriter, *http.Request, transport.WebsocketAcceptOptions) (transport.WebsocketConn, error) {
 	return a.conn, nil
 }
+
+// wsConnKey carries the accepted connection to initConnection, which
+// closes it when its credential expires.
+type wsConnKey struct{}
 
 type wsInit struct {
 	cfg    SubscriptionConfig
@@ -135,7 +140,7 @@ func (i wsInit) initConnection(ctx context.Context, payload transport.InitPayloa
 	if cred != "" {
 		principal = i.cfg.Tokens.PrincipalFor(cred)
 		if principal.Err != nil {
-			ctx = transport.AppendCloseReason(transport.WithWebsocketCloseCode(ctx, 4403), "Forbidden")
+			ctx = transport.AppendCloseReason(transport.WithWebsocketCloseCode(ctx, closeForbidden), "Forbidden")
 			return ctx, nil, errors.New("forbidden: invalid or expired token")
 		}
 	}
@@ -146,6 +151,15 @@ func (i wsInit) initConnection(ctx context.Context, payload transport.InitPayloa
 	}
 	// The upgrade request's context ends with the connection.
 	context.AfterFunc(ctx, release)
+	if c, ok := ctx.Value(wsConnKey{}).(*wsConn); ok && principal != nil && principal.Err == nil {
+		// Every operation on the connection acts with its credential, so
+		// once that no longer verifies nothing on it may go on, open
+		// subscriptions included: a 7-day token must not stream forever.
+		// Closed as a refused credential is, so graphql-ws clients
+		// reconnect with a fresh token and resubscribe.
+		expire := time.AfterFunc(time.Until(principal.Expires), func() { c.closeWith(closeForbidden, "Token expired") })
+		context.AfterFunc(ctx, func() { expire.Stop() })
+	}
 	ctx = context.WithValue(ctx, wsSessionKey{}, &wsSession{authorization: cred})
 	if i.cfg.Closing == nil {
 		return ctx, nil, nil
@@ -228,6 +242,43 @@ func reportStreamErrors(present graphql.ErrorPresenterFunc) graphql.OperationMid
 			}
 			if err := end.take(); err != nil && ctx.Err() == nil {
 				return &graphql.Response{Errors: gqlerror.List{present(ctx, err)}}
+			}
+			return nil
+		}
+	}
+}
+
+// errTokenExpired ends an SSE subscription whose token has expired.
+var errTokenExpired = apperr.Unauthenticatedf("the token has expired; subscribe again with a fresh one")
+
+// endWithToken ends an SSE subscription once the token it was opened with
+// no longer verifies, with a last result carrying UNAUTHENTICATED, then
+// completes it: a stream must not outlive its credential (a 7-day token
+// would otherwise stream forever). A websocket's subscriptions end with
+// their connection instead (see initConnection), since the connection's
+// credential cannot be replaced without reconnecting.
+func endWithToken(present graphql.ErrorPresenterFunc) graphql.OperationMiddleware {
+	return func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
+		op := graphql.GetOperationContext(ctx).Operation
+		p := auth.FromContext(ctx)
+		if op == nil || op.Operation != ast.Subscription || sessionOf(ctx) != nil || p == nil || p.Err != nil {
+			return next(ctx)
+		}
+		opened := ctx
+		ctx, cancel := context.WithDeadlineCause(ctx, p.Expires, errTokenExpired)
+		responses := next(ctx)
+		reported := false
+		// gqlgen asks for responses with the context given to next, which
+		// the deadline ends: whether the client is still there is told by
+		// the context the operation came with.
+		return func(rctx context.Context) *graphql.Response {
+			if resp := responses(rctx); resp != nil {
+				return resp
+			}
+			defer cancel()
+			if !reported && opened.Err() == nil && errors.Is(context.Cause(ctx), errTokenExpired) {
+				reported = true
+				return &graphql.Response{Errors: gqlerror.List{present(opened, errTokenExpired)}}
 			}
 			return nil
 		}

@@ -17,6 +17,10 @@ import (
 // Close codes of graphql-transport-ws that gqlgen's transport does not
 // send itself.
 const (
+	// closeForbidden refuses a credential: one that does not verify at
+	// connection_init, or the connection's once it expires. graphql-ws
+	// clients retry it, reading connectionParams afresh (a refreshed token).
+	closeForbidden        = 4403
 	closeInitTimeout      = 4408
 	closeSubscriberExists = 4409
 	// closeTooManyStreams refuses a connection over a per-user stream cap.

@@ -69,6 +69,10 @@ const (
 	// UNAUTHENTICATED
 	InvalidCredentials Reason = "INVALID_CREDENTIALS"
 
+	// BAD_USER_INPUT whose validity depends on the room's state, not on
+	// the form alone (a client may want to tell the host who is in the way).
+	BelowActiveParticipants Reason = "BELOW_ACTIVE_PARTICIPANTS"
+
 	// FORBIDDEN
 	NotHost          Reason = "NOT_HOST"
 	NotSelf          Reason = "NOT_SELF"
@@ -136,6 +140,11 @@ func CodeOf(err error) Code {
 // Invalid reports bad input in field.
 func Invalid(field, message string) *Error {
 	return &Error{Code: BadUserInput, Field: field, Message: message}
+}
+
+// InvalidReason reports bad input in field, refined by reason.
+func InvalidReason(field string, reason Reason, message string) *Error {
+	return &Error{Code: BadUserInput, Field: field, Reason: reason, Message: message}
 }
 
 // NotFoundf reports a missing (or invisible) resource.

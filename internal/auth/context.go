@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/neuronmeet/api/models"
 )
@@ -17,7 +18,11 @@ type Principal struct {
 	ParticipantID string
 	// RoomID is the room a participant token is scoped to.
 	RoomID string
-	Err    error
+	// Expires is the first instant the token no longer verifies (its exp
+	// plus the leeway); zero when there is no valid token. A stream opened
+	// with the token must not outlive it.
+	Expires time.Time
+	Err     error
 
 	userOnce sync.Once
 	user     *models.User
@@ -84,12 +89,12 @@ func (t *Tokens) principal(header string) *Principal {
 		// allocation attack surface before).
 		return &Principal{Err: ErrInvalidToken}
 	}
-	userID, err := t.ParseUser(token)
+	userID, until, err := t.parseUser(token)
 	if err == nil {
-		return &Principal{UserID: userID}
+		return &Principal{UserID: userID, Expires: until}
 	}
-	if pid, rid, perr := t.ParseParticipant(token); perr == nil {
-		return &Principal{ParticipantID: pid, RoomID: rid}
+	if pid, rid, until, perr := t.parseParticipant(token); perr == nil {
+		return &Principal{ParticipantID: pid, RoomID: rid, Expires: until}
 	}
 	return &Principal{Err: err}
 }

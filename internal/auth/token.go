@@ -30,14 +30,27 @@ type Tokens struct {
 	userKey        []byte
 	participantKey []byte
 	ttl            time.Duration
+	leeway         time.Duration
 	now            func() time.Time
 }
+
+// DefaultLeeway is how long after its exp a token still verifies: the
+// clock skew tolerated between this server and the legacy service, which
+// issues tokens with the same secret.
+const DefaultLeeway = 30 * time.Second
 
 // NewTokens returns a signer/verifier for secret; user tokens live for ttl.
 func NewTokens(secret []byte, ttl time.Duration) *Tokens {
 	mac := hmac.New(sha256.New, secret)
 	mac.Write([]byte("neuronmeet participant token v1"))
-	return &Tokens{userKey: secret, participantKey: mac.Sum(nil), ttl: ttl, now: time.Now}
+	return &Tokens{userKey: secret, participantKey: mac.Sum(nil), ttl: ttl, leeway: DefaultLeeway, now: time.Now}
+}
+
+// WithLeeway returns t verifying tokens up to leeway after their exp.
+func (t *Tokens) WithLeeway(leeway time.Duration) *Tokens {
+	cp := *t
+	cp.leeway = leeway
+	return &cp
 }
 
 type userClaims struct {
@@ -94,37 +107,57 @@ func (t *Tokens) parser() *jwt.Parser {
 	return jwt.NewParser(
 		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
 		jwt.WithExpirationRequired(),
-		jwt.WithLeeway(30*time.Second),
+		jwt.WithLeeway(t.leeway),
 		jwt.WithTimeFunc(t.now),
 	)
 }
 
 // ParseUser verifies a user token and returns its subject (the user id).
 func (t *Tokens) ParseUser(token string) (string, error) {
+	id, _, err := t.parseUser(token)
+	return id, err
+}
+
+// parseUser is ParseUser, with the instant the token stops verifying.
+func (t *Tokens) parseUser(token string) (string, time.Time, error) {
 	var c userClaims
 	_, err := t.parser().ParseWithClaims(token, &c, func(*jwt.Token) (any, error) { return t.userKey, nil })
 	if err != nil {
-		return "", fmt.Errorf("%w: %w", ErrInvalidToken, err)
+		return "", time.Time{}, fmt.Errorf("%w: %w", ErrInvalidToken, err)
 	}
 	if c.Type != "" {
-		return "", fmt.Errorf("%w: unexpected token type %q", ErrInvalidToken, c.Type)
+		return "", time.Time{}, fmt.Errorf("%w: unexpected token type %q", ErrInvalidToken, c.Type)
 	}
 	if c.Subject == "" {
-		return "", fmt.Errorf("%w: missing sub", ErrInvalidToken)
+		return "", time.Time{}, fmt.Errorf("%w: missing sub", ErrInvalidToken)
 	}
-	return c.Subject, nil
+	return c.Subject, t.validUntil(c.RegisteredClaims), nil
 }
 
 // ParseParticipant verifies a participant token and returns the participant
 // and room it is scoped to.
 func (t *Tokens) ParseParticipant(token string) (participantID, roomID string, err error) {
+	participantID, roomID, _, err = t.parseParticipant(token)
+	return participantID, roomID, err
+}
+
+// parseParticipant is ParseParticipant, with the instant the token stops
+// verifying.
+func (t *Tokens) parseParticipant(token string) (participantID, roomID string, until time.Time, err error) {
 	var c participantClaims
 	_, err = t.parser().ParseWithClaims(token, &c, func(*jwt.Token) (any, error) { return t.participantKey, nil })
 	if err != nil {
-		return "", "", fmt.Errorf("%w: %w", ErrInvalidToken, err)
+		return "", "", time.Time{}, fmt.Errorf("%w: %w", ErrInvalidToken, err)
 	}
 	if c.Type != participantTokenType || c.Subject == "" || c.RoomID == "" {
-		return "", "", fmt.Errorf("%w: not a participant token", ErrInvalidToken)
+		return "", "", time.Time{}, fmt.Errorf("%w: not a participant token", ErrInvalidToken)
 	}
-	return c.Subject, c.RoomID, nil
+	return c.Subject, c.RoomID, t.validUntil(c.RegisteredClaims), nil
+}
+
+// validUntil is the first instant a verified token no longer verifies
+// (exp is required, so it is always set; it verifies while now is before
+// exp plus the leeway).
+func (t *Tokens) validUntil(c jwt.RegisteredClaims) time.Time {
+	return c.ExpiresAt.Add(t.leeway)
 }

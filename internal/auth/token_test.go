@@ -492,3 +492,35 @@ func TestMiddleware_AuthorizationHeader(t *testing.T) {
 		t.Errorf("bad header plus ?access_token: principal %+v, want Err only", p)
 	}
 }
+
+// A principal knows when its token stops verifying, so a stream opened
+// with it can end then: exactly when a new request with the token would be
+// refused, leeway included.
+func TestPrincipal_ExpiresWhenItsTokenStopsVerifying(t *testing.T) {
+	for _, leeway := range []time.Duration{DefaultLeeway, 0} {
+		issuer := newFixedTokens(testSecret, time.Hour, fixedNow).WithLeeway(leeway)
+		user, err := issuer.IssueUser("u1", "e@example.com")
+		if err != nil {
+			t.Fatal(err)
+		}
+		guest, err := issuer.IssueParticipant("p1", "r1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for what, token := range map[string]string{"user": user, "participant": guest} {
+			p := issuer.PrincipalFor("Bearer " + token)
+			if want := fixedNow.Add(time.Hour + leeway); p.Err != nil || !p.Expires.Equal(want) {
+				t.Fatalf("%s token, leeway %v: Expires %v (err %v), want %v", what, leeway, p.Expires, p.Err, want)
+			}
+			at := func(now time.Time) *Principal {
+				return newFixedTokens(testSecret, time.Hour, now).WithLeeway(leeway).PrincipalFor("Bearer " + token)
+			}
+			if before := at(p.Expires.Add(-time.Millisecond)); before.Err != nil {
+				t.Errorf("%s token, leeway %v: refused just before Expires: %v", what, leeway, before.Err)
+			}
+			if after := at(p.Expires); after.Err == nil || !after.Expires.IsZero() {
+				t.Errorf("%s token, leeway %v: still verifies at Expires (Expires %v)", what, leeway, after.Expires)
+			}
+		}
+	}
+}

@@ -45,7 +45,7 @@ func (s *Service) Register(ctx context.Context, in RegisterInput) (*AuthResult, 
 	email, err := normalizeEmail(in.Email)
 	problems = appendInvalid(problems, err)
 	problems = appendInvalid(problems, checkPassword(in.Password))
-	displayName, err := checkText("displayName", in.DisplayName, MinDisplayName, MaxDisplayName)
+	displayName, err := checkName("displayName", in.DisplayName, MinDisplayName, MaxDisplayName)
 	problems = appendInvalid(problems, err)
 	if err := apperr.Invalids(problems...); err != nil {
 		return nil, err

@@ -8,13 +8,16 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/uptrace/bun"
+
+	"github.com/neuronmeet/api/db"
 	"github.com/neuronmeet/api/db/dbtest"
 	"github.com/neuronmeet/api/internal/apperr"
 	"github.com/neuronmeet/api/internal/service"
 )
 
 // The concurrency guarantees rest on PostgreSQL's row locks; SQLite runs one
-// transaction at a time, so these tests run on PostgreSQL only.
+// transaction at a time, so most of these tests run on PostgreSQL only.
 
 // race runs n calls of fn at once (released together, as far as the
 // scheduler allows) and returns their errors by index.
@@ -267,4 +270,67 @@ func TestJoinRoom_SameUserJoiningConcurrentlyIsPresentOnce(t *testing.T) {
 			}
 		})
 	}
+}
+
+// The host lowering the cap while a crowd joins: whichever commits first,
+// the room never holds more people than its maxParticipants. Nobody leaves
+// during the race, so the active count only grows and the cap changes once:
+// what holds when the race is over held at every commit before it.
+// SQLite serialises the transactions itself; it runs too, since the rule
+// must not depend on the dialect.
+func TestUpdateRoomSettings_LoweringTheCapRacingJoinsNeverOverfillsTheRoom(t *testing.T) {
+	t.Parallel()
+	dbtest.ForEachDialect(t, func(t *testing.T, bdb *bun.DB) {
+		e := newEnv(t, bdb)
+		const joiners, present, capacity = 20, 3, 20
+		host := e.user(t, "Host")
+		if db.IsPostgres(bdb) {
+			warmPool(t, e, 20) // SQLite has one connection, which warmPool would wait on
+		}
+		outcomes := map[string]int{}
+		// From a cap few joins fit under to one most do, so that rounds see
+		// both the lowering refused and joins refused by the lowered cap.
+		for _, lowered := range []int{5, 9, 13, 17, 19} {
+			t.Run(fmt.Sprintf("lowered to %d", lowered), func(t *testing.T) {
+				room := e.room(t, host.ID, service.CreateRoomInput{MaxParticipants: ptr(capacity)})
+				for i := range present {
+					e.joinGuest(t, room.Room.Code, fmt.Sprintf("Early %d", i))
+				}
+				const lowerer = joiners / 2 // the update lands in the middle of the crowd
+				errs := race(joiners+1, func(i int) error {
+					if i == lowerer {
+						_, err := e.svc.UpdateRoomSettings(asUser(host.ID), room.Room.ID, service.UpdateRoomSettingsInput{MaxParticipants: ptr(lowered)})
+						return err
+					}
+					_, err := e.svc.JoinRoom(anon(), room.Room.Code, ptr(fmt.Sprintf("Guest %d", i)))
+					return err
+				})
+				lowering := errs[lowerer]
+				errs[lowerer] = nil
+				joined := tally(t, errs, apperr.RoomFull) - 1
+				settings, active := e.loadSettings(t, room.Room.ID), e.activeParticipants(t, room.Room.ID)
+				if active != present+joined {
+					t.Fatalf("%d active participants, but %d were present and %d joins succeeded", active, present, joined)
+				}
+				if active > settings.MaxParticipants {
+					t.Fatalf("%d active participants in a room of maxParticipants %d", active, settings.MaxParticipants)
+				}
+				if lowering == nil {
+					outcomes["lowered"]++
+					if settings.MaxParticipants != lowered {
+						t.Fatalf("the lowering succeeded but maxParticipants is %d", settings.MaxParticipants)
+					}
+					return
+				}
+				outcomes["refused"]++
+				if ev := wantInvalid(t, lowering, "maxParticipants"); ev.Reason != apperr.BelowActiveParticipants {
+					t.Fatalf("lowering refused with reason %q, want %s", ev.Reason, apperr.BelowActiveParticipants)
+				}
+				if settings.MaxParticipants != capacity {
+					t.Fatalf("the lowering was refused but maxParticipants is %d", settings.MaxParticipants)
+				}
+			})
+		}
+		t.Logf("lowering with %d present and %d joining: %v", present, joiners, outcomes)
+	})
 }

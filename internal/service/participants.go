@@ -37,7 +37,7 @@ func (s *Service) JoinRoom(ctx context.Context, code string, guestName *string) 
 		if guestName == nil {
 			return nil, apperr.Invalid("guestName", "guestName is required to join without signing in")
 		}
-		if guest, err = checkText("guestName", *guestName, MinGuestName, MaxGuestName); err != nil {
+		if guest, err = checkName("guestName", *guestName, MinGuestName, MaxGuestName); err != nil {
 			return nil, err
 		}
 	}
@@ -94,12 +94,11 @@ func (s *Service) JoinRoom(ctx context.Context, code string, guestName *string) 
 		if viewer == nil && !settings.AllowGuestAccess {
 			return apperr.ForbiddenReason(apperr.GuestsNotAllowed, "this room does not admit guests; sign in to join")
 		}
-		active, err := tx.NewSelect().Model((*models.Participant)(nil)).
-			Where("room_id = ?", room.ID).Where("is_active = ?", true).Count(ctx)
+		active, err := activeParticipants(ctx, tx, room.ID)
 		if err != nil {
-			return fmt.Errorf("count participants: %w", err)
+			return err
 		}
-		if active >= int64(settings.MaxParticipants) {
+		if active >= settings.MaxParticipants {
 			return apperr.ConflictReason(apperr.RoomFull, "room is full")
 		}
 		now := s.now()
@@ -140,6 +139,17 @@ func (s *Service) JoinRoom(ctx context.Context, code string, guestName *string) 
 		return nil, fmt.Errorf("join room: %w", err)
 	}
 	return &JoinResult{Participant: participant, ParticipantToken: token}, nil
+}
+
+// activeParticipants counts who is in the room now. Callers hold the room
+// row's lock, so the count stands until they commit.
+func activeParticipants(ctx context.Context, tx bun.Tx, roomID string) (int, error) {
+	n, err := tx.NewSelect().Model((*models.Participant)(nil)).
+		Where("room_id = ?", roomID).Where("is_active = ?", true).Count(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("count participants: %w", err)
+	}
+	return int(n), nil
 }
 
 // LeaveRoom marks a participant as gone. The participant itself (by its

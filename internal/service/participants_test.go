@@ -235,10 +235,10 @@ func TestJoinRoom_FullRoomRefusesNewcomers(t *testing.T) {
 		if n := e.activeParticipants(t, room.Room.ID); n != 3 {
 			t.Fatalf("%d active participants, want 3", n)
 		}
-		// Lowering the cap below the head count keeps newcomers out.
+		// A cap lowered to the head count keeps newcomers out.
+		e.leave(t, asUser(ben.ID), e.loadActiveParticipantOf(t, room.Room.ID, ben.ID).ID)
 		_, err = e.svc.UpdateRoomSettings(asUser(host.ID), room.Room.ID, service.UpdateRoomSettingsInput{MaxParticipants: ptr(2)})
 		mustNoErr(t, err)
-		e.leave(t, asUser(ben.ID), e.loadActiveParticipantOf(t, room.Room.ID, ben.ID).ID)
 		_, err = e.svc.JoinRoom(asUser(ann.ID), room.Room.Code, nil)
 		wantErr(t, err, apperr.Conflict, "ROOM_FULL")
 	})

@@ -310,7 +310,6 @@ func TestRoom_VisibleToItsHostAndParticipantsOnly(t *testing.T) {
 			{"participant who left", asUser(ben.ID), room.Room.ID},
 			{"guest with its participant token", asGuest(guest), room.Room.ID},
 			{"participant of an ended room", asUser(ann.ID), ended.Room.ID},
-			{"participant token of an ended room", asGuest(pEnded), ended.Room.ID},
 			{"host of an ended room", asUser(host.ID), ended.Room.ID},
 		}
 		for _, c := range sees {
@@ -339,6 +338,8 @@ func TestRoom_VisibleToItsHostAndParticipantsOnly(t *testing.T) {
 			{"unknown id", asUser(host.ID), "cnosuchroom000000000000000", apperr.NotFound},
 			{"anonymous", anon(), room.Room.ID, apperr.Unauthenticated},
 			{"invalid token", asBadToken(), room.Room.ID, apperr.Unauthenticated},
+			// A participant token is a presence: gone with its participant.
+			{"participant token of an ended room", asGuest(pEnded), ended.Room.ID, apperr.Forbidden},
 		}
 		for _, c := range hidden {
 			t.Run("hidden: "+c.name, func(t *testing.T) {

@@ -57,6 +57,9 @@ var (
 	errRoomNotFound = apperr.NotFoundf("room not found")
 	errNotHost      = apperr.ForbiddenReason(apperr.NotHost, "only the room's host may do this")
 	errRoomEnded    = apperr.ConflictReason(apperr.RoomEnded, "room has ended")
+	// errParticipantGone refuses a participant token whose participant has
+	// left: what it may still do is leaveRoom (ALREADY_LEFT).
+	errParticipantGone = apperr.ForbiddenReason(apperr.NotInRoom, "this participant has left the room")
 )
 
 const codeAttempts = 8
@@ -131,7 +134,7 @@ func checkRoomForm(name *string, maxParticipants *int) (string, error) {
 		err      error
 	)
 	if name != nil {
-		trimmed, err = checkText("name", *name, MinRoomName, MaxRoomName)
+		trimmed, err = checkName("name", *name, MinRoomName, MaxRoomName)
 		problems = appendInvalid(problems, err)
 	}
 	if maxParticipants != nil {
@@ -198,6 +201,14 @@ func (s *Service) UpdateRoomSettings(ctx context.Context, roomID string, in Upda
 		if err := tx.NewSelect().Model(settings).Where("room_id = ?", room.ID).Scan(ctx); err != nil {
 			return fmt.Errorf("load settings: %w", err)
 		}
+		if in.MaxParticipants != nil && *in.MaxParticipants < settings.MaxParticipants {
+			// The room row is locked (lockHostedRoom), as every join locks
+			// it before counting: no join can commit between this count and
+			// the new cap, so the cap never ends up below who is present.
+			if err := checkCapFitsPresent(ctx, tx, room.ID, *in.MaxParticipants); err != nil {
+				return err
+			}
+		}
 		before, wasLocked, oldName := *settings, room.IsLocked, room.Name
 		if in.Name != nil {
 			room.Name = name
@@ -227,6 +238,21 @@ func (s *Service) UpdateRoomSettings(ctx context.Context, roomID string, in Upda
 	}
 	s.publish(ctx, evs...)
 	return &out, nil
+}
+
+// checkCapFitsPresent refuses a capacity below the room's active
+// participants: nobody is removed to make room, so the host asks them to
+// leave (or removes them) first.
+func checkCapFitsPresent(ctx context.Context, tx bun.Tx, roomID string, maxParticipants int) error {
+	active, err := activeParticipants(ctx, tx, roomID)
+	if err != nil {
+		return err
+	}
+	if active > maxParticipants {
+		return apperr.InvalidReason("maxParticipants", apperr.BelowActiveParticipants,
+			fmt.Sprintf("maxParticipants must not be below the %d participants in the room", active))
+	}
+	return nil
 }
 
 // EndRoom ends an active room and marks everyone still in it as left at
@@ -296,11 +322,21 @@ func (s *Service) lockHostedRoom(ctx context.Context, tx bun.Tx, roomID, userID 
 func (s *Service) Room(ctx context.Context, id string) (*models.Room, error) {
 	p := auth.FromContext(ctx)
 	if p != nil && p.Err == nil && p.ParticipantID != "" {
-		// A guest sees the room its participant token is scoped to.
-		if p.RoomID != id {
+		// A guest sees the room its participant token is scoped to, while
+		// it is there: the token is a presence, not an account with a
+		// history, so once its participant has left (by itself, removed by
+		// the host, or with the room's end) it shows the room, and who is
+		// in it, no more. It does not hide that the room exists: the guest
+		// was in it.
+		if p.RoomID != id || !isKey(id) {
 			return nil, errRoomNotFound
 		}
-		return s.roomWhere(ctx, "id = ?", id)
+		room, err := s.roomWhere(ctx, "id = ? AND EXISTS (SELECT 1 FROM participants AS p WHERE p.id = ? AND p.room_id = room.id AND p.is_active = ?)",
+			id, p.ParticipantID, true)
+		if errors.Is(err, errRoomNotFound) {
+			return nil, errParticipantGone
+		}
+		return room, err
 	}
 	viewer, err := s.Viewer(ctx)
 	if err != nil {
@@ -339,9 +375,9 @@ func (s *Service) RoomByCode(ctx context.Context, code string) (*models.Room, er
 	return s.roomWhere(ctx, "code = ?", normalizeCode(code))
 }
 
-func (s *Service) roomWhere(ctx context.Context, where string, arg any) (*models.Room, error) {
+func (s *Service) roomWhere(ctx context.Context, where string, args ...any) (*models.Room, error) {
 	room := new(models.Room)
-	err := s.db.NewSelect().Model(room).Where(where, arg).Limit(1).Scan(ctx)
+	err := s.db.NewSelect().Model(room).Where(where, args...).Limit(1).Scan(ctx)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, errRoomNotFound
 	}

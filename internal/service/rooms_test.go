@@ -2,6 +2,7 @@ package service_test
 
 import (
 	"context"
+	"fmt"
 	"regexp"
 	"strings"
 	"testing"
@@ -492,5 +493,48 @@ func TestCreateRoom_LimitedPerUser(t *testing.T) {
 		})
 		_, err := e.svc.CreateRoom(asUser(bob.ID), service.CreateRoomInput{})
 		mustNoErr(t, err)
+	})
+}
+
+// A host may lower the capacity to the number of people present, never
+// below it: nobody is pushed out to make the cap fit, and a room never
+// holds more people than its settings say.
+func TestUpdateRoomSettings_CapacityCannotGoBelowWhoIsPresent(t *testing.T) {
+	t.Parallel()
+	dbtest.ForEachDialect(t, func(t *testing.T, bdb *bun.DB) {
+		e := newEnv(t, bdb)
+		host := e.user(t, "Host")
+		room := e.room(t, host.ID, service.CreateRoomInput{MaxParticipants: ptr(10)})
+		e.join(t, asUser(host.ID), room.Room.Code, nil)
+		var guests []*service.JoinResult
+		for i := range 4 {
+			guests = append(guests, e.joinGuest(t, room.Room.Code, fmt.Sprintf("Guest %d", i)))
+		}
+		for _, lowered := range []int{2, 4} {
+			t.Run(fmt.Sprintf("5 present, lowered to %d", lowered), func(t *testing.T) {
+				e.unchanged(t, func() {
+					_, err := e.svc.UpdateRoomSettings(asUser(host.ID), room.Room.ID,
+						service.UpdateRoomSettingsInput{Name: ptr("Renamed"), MaxParticipants: ptr(lowered)})
+					if ev := wantInvalid(t, err, "maxParticipants"); ev.Reason != apperr.BelowActiveParticipants {
+						t.Fatalf("reason %q, want %s", ev.Reason, apperr.BelowActiveParticipants)
+					}
+				})
+			})
+		}
+		res, err := e.svc.UpdateRoomSettings(asUser(host.ID), room.Room.ID, service.UpdateRoomSettingsInput{MaxParticipants: ptr(5)})
+		mustNoErr(t, err)
+		if res.Settings.MaxParticipants != 5 {
+			t.Fatalf("lowered to exactly who is present: maxParticipants %d, want 5", res.Settings.MaxParticipants)
+		}
+		// Once someone leaves, the cap may follow them down.
+		e.leave(t, asGuest(guests[0]), guests[0].Participant.ID)
+		_, err = e.svc.UpdateRoomSettings(asUser(host.ID), room.Room.ID, service.UpdateRoomSettingsInput{MaxParticipants: ptr(4)})
+		mustNoErr(t, err)
+		// Raising is never refused, whoever is present.
+		_, err = e.svc.UpdateRoomSettings(asUser(host.ID), room.Room.ID, service.UpdateRoomSettingsInput{MaxParticipants: ptr(100)})
+		mustNoErr(t, err)
+		if got := e.loadSettings(t, room.Room.ID).MaxParticipants; got != 100 {
+			t.Fatalf("maxParticipants %d, want 100", got)
+		}
 	})
 }

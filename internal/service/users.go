@@ -94,7 +94,7 @@ func (s *Service) UpdateProfile(ctx context.Context, in UpdateProfileInput) (*mo
 		avatar      *string
 	)
 	if in.DisplayName != nil {
-		displayName, err = checkText("displayName", *in.DisplayName, MinDisplayName, MaxDisplayName)
+		displayName, err = checkName("displayName", *in.DisplayName, MinDisplayName, MaxDisplayName)
 		problems = appendInvalid(problems, err)
 	}
 	if in.AvatarURL.Value != nil {

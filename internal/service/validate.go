@@ -4,7 +4,10 @@ import (
 	"net/mail"
 	"strconv"
 	"strings"
+	"unicode"
 	"unicode/utf8"
+
+	"golang.org/x/text/unicode/norm"
 
 	"github.com/neuronmeet/api/internal/apperr"
 )
@@ -44,20 +47,98 @@ func normalizeEmail(raw string) (string, error) {
 	return email, nil
 }
 
-// checkText trims s and checks its length in characters is within [min, max].
-func checkText(field, s string, min, max int) (string, error) {
-	s = strings.TrimSpace(s)
+// MaxCombiningRun is the most combining marks a name may stack on one
+// character. Real scripts need up to three or four (Hebrew with points and
+// a cantillation mark, Vietnamese typed decomposed, Tibetan stacks; NFC
+// folds most into one character anyway); floods of dozens ("Zalgo" text)
+// spill over the lines above and below wherever the name is shown.
+const MaxCombiningRun = 4
+
+// checkName is the one rule for names people choose and others see
+// (display names, guest names, room names), wherever they enter: it
+// returns the name as stored, in NFC and trimmed, or why it is refused.
+//
+// A name is read by other people in rosters, logs and terminals, so it may
+// hold only what shows as text: no control characters (CR, LF, BEL, the ESC
+// of ANSI sequences), no bidi overrides or isolates (they reorder what
+// follows the name on screen), no other format characters (zero-width
+// spaces, soft hyphens, invisible operators, tags), no line separators and
+// no filler characters that draw nothing (Hangul fillers, the blank braille
+// pattern). Zero-width joiners and non-joiners stay, one at a time and
+// between two characters: emoji sequences (👩‍💻), Persian and Indic
+// scripts need them. It must hold a letter, digit, punctuation or symbol,
+// and no more than MaxCombiningRun combining marks on one character (and
+// none before the first). Its length, min to max, counts code points
+// after NFC, as stored.
+func checkName(field, s string, min, max int) (string, error) {
 	if !utf8.ValidString(s) || strings.ContainsRune(s, 0) {
 		return "", apperr.Invalid(field, field+" must be valid text")
 	}
+	s = strings.TrimSpace(norm.NFC.String(s))
+	// Too short first (an empty name is told its length), too long last:
+	// NFC puts a U+034F after every 30 marks in a row (stream-safe text),
+	// so a flood is told it is a flood rather than that it is long.
 	n := utf8.RuneCountInString(s)
-	if n < min || n > max {
-		if min == max {
-			return "", apperr.Invalid(field, field+" must be exactly "+strconv.Itoa(min)+" characters")
+	if n < min {
+		return "", errLength(field, min, max)
+	}
+	var (
+		prev    rune = -1
+		marks   int
+		visible bool
+	)
+	for i, r := range s {
+		switch {
+		case isJoiner(r):
+			next, _ := utf8.DecodeRuneInString(s[i+utf8.RuneLen(r):])
+			if prev == -1 || isJoiner(prev) || i+utf8.RuneLen(r) == len(s) || isJoiner(next) {
+				return "", apperr.Invalid(field, field+" must not contain control, formatting or invisible characters")
+			}
+		case unicode.In(r, unicode.Cc, unicode.Cf, unicode.Zl, unicode.Zp) || isFiller(r):
+			return "", apperr.Invalid(field, field+" must not contain control, formatting or invisible characters")
 		}
-		return "", apperr.Invalid(field, field+" must be between "+strconv.Itoa(min)+" and "+strconv.Itoa(max)+" characters")
+		if unicode.Is(unicode.M, r) {
+			marks++
+			if prev == -1 || marks > MaxCombiningRun {
+				return "", apperr.Invalid(field, field+" must not stack more than "+strconv.Itoa(MaxCombiningRun)+" combining marks on one character")
+			}
+		} else {
+			marks = 0
+		}
+		if unicode.In(r, unicode.L, unicode.N, unicode.P, unicode.S) {
+			visible = true
+		}
+		prev = r
+	}
+	if !visible {
+		return "", apperr.Invalid(field, field+" must contain a letter, digit, punctuation or symbol")
+	}
+	if n > max {
+		return "", errLength(field, min, max)
 	}
 	return s, nil
+}
+
+func errLength(field string, min, max int) error {
+	if min == max {
+		return apperr.Invalid(field, field+" must be exactly "+strconv.Itoa(min)+" characters")
+	}
+	return apperr.Invalid(field, field+" must be between "+strconv.Itoa(min)+" and "+strconv.Itoa(max)+" characters")
+}
+
+// isJoiner reports the zero-width joiner and non-joiner, the only format
+// characters with a place in a name.
+func isJoiner(r rune) bool { return r == '\u200d' || r == '\u200c' }
+
+// isFiller reports letters and symbols that draw nothing: the Hangul
+// fillers (used to make "blank" names) and the blank braille pattern. None
+// has a use in a name that a space would not serve.
+func isFiller(r rune) bool {
+	switch r {
+	case '\u115f', '\u1160', '\u3164', '\uffa0', '\u2800':
+		return true
+	}
+	return false
 }
 
 func checkPassword(p string) error {

@@ -299,7 +299,7 @@ func inputRules(w *ruleWorld) []inputRule {
 		notObject    = "request body must be a JSON object"
 		notJSON      = "request body must be valid JSON"
 	)
-	return []inputRule{
+	rules := []inputRule{
 		// Registering.
 		{"register: malformed email", register, reg("not-an-email", "password1", "Newcomer"), nil, invalid("email"), invalid("email"), rest400(notEmail)},
 		{"register: empty email", register, reg("", "password1", "Newcomer"), nil, invalid("email"), invalid("email"), rest400(emptyEmail)},
@@ -414,6 +414,59 @@ func inputRules(w *ruleWorld) []inputRule {
 		{"me.rooms: status and limit bad, both reported", myRooms, map[string]any{"status": "x", "first": "x"}, nil, notAsked, notAsked,
 			rest400(badStatus, "limit must be an integer number")},
 	}
+	return append(rules, nameRules()...)
+}
+
+// nameRules are the rule on names people choose and others see, row by row
+// for each place a name enters: what shows nothing, rewrites the text
+// around it (on screen or in a terminal) or spills over the lines around it.
+func nameRules() []inputRule {
+	entries := []struct {
+		op    operation
+		field string
+		in    func(name string) map[string]any
+	}{
+		{register, "displayName", func(n string) map[string]any {
+			return map[string]any{"email": "names@example.com", "password": "correct-horse", "displayName": n}
+		}},
+		{updateProfile, "displayName", func(n string) map[string]any { return map[string]any{"displayName": n} }},
+		{joinRoom, "guestName", func(n string) map[string]any { return map[string]any{"guestName": n} }},
+		{createRoom, "name", func(n string) map[string]any { return map[string]any{"name": n} }},
+		{updateRoom, "name", func(n string) map[string]any { return map[string]any{"name": n} }},
+	}
+	const (
+		hidden  = " must not contain control, formatting or invisible characters"
+		stacked = " must not stack more than 4 combining marks on one character"
+		empty   = " must contain a letter, digit, punctuation or symbol"
+	)
+	cases := []struct{ name, value, message string }{
+		{"zero-width spaces only", "\u200b\u200b\u200b", hidden},
+		{"Hangul filler only", "\u3164\u3164", hidden},
+		{"Hangul choseong filler only", "\u115f\u115f", hidden},
+		{"braille blank only", "\u2800\u2800", hidden},
+		{"right-to-left override", "Ann\u202egnp.exe", hidden},
+		{"left-to-right embedding", "\u202aAnn\u202c", hidden},
+		{"left-to-right isolate", "\u2066Ann\u2069", hidden},
+		{"ANSI escape", "\x1b[31mRed\x1b[0m", hidden},
+		{"CR LF", "Ann\r\nAdmin", hidden},
+		{"BEL", "Ann\a", hidden},
+		{"joiners only", "\u200d\u200d", hidden},
+		{"50-rune combining flood", "Z" + strings.Repeat("\u0336", 49), stacked},
+		{"5 combining marks on a letter", "x" + strings.Repeat("\u0301", 5), stacked},
+		{"private use only", "\ue000\ue001", empty},
+	}
+	var rules []inputRule
+	for _, e := range entries {
+		for _, c := range cases {
+			gql := invalid(e.field)
+			if e.op.graphql == nil {
+				gql = notAsked
+			}
+			rules = append(rules, inputRule{e.op.name + " " + e.field + ": " + c.name, e.op, e.in(c.value), nil,
+				invalid(e.field), gql, rest400(e.field + c.message)})
+		}
+	}
+	return rules
 }
 
 // Every input rule is enforced alike by the service and by each edge over
@@ -578,6 +631,73 @@ func TestInputRules_ValuesAtTheLimitsAreAccepted(t *testing.T) {
 		edge.GQL(`{ me { rooms(first: 100) { id } } }`, nil).Decode(t, &all)
 		if len(all.Me.Rooms) != 4 {
 			t.Errorf("edge user's rooms(first: 100) = %d rooms, want 4", len(all.Me.Rooms))
+		}
+	})
+}
+
+// Names in every script (accents, CJK, emoji sequences with joiners,
+// right-to-left text) are accepted wherever a name enters, over GraphQL and
+// REST, and come back in NFC.
+func TestInputRules_NamesInEveryScriptAreAccepted(t *testing.T) {
+	names := []struct{ in, want string }{
+		{"Jose\u0301 Mu\u0308ller", "José Müller"}, // decomposed, as some keyboards type it
+		{"Đặng Thị Hồng", "Đặng Thị Hồng"},
+		{"山田太郎", "山田太郎"},
+		{"👩‍💻 Dev", "👩‍💻 Dev"},
+		{"👨‍👩‍👧‍👦 Family", "👨‍👩‍👧‍👦 Family"},
+		{"محمد علي", "محمد علي"},
+		{"שָׁלוֹם", "שָׁלוֹם"},
+		{"می\u200cخواهم", "می\u200cخواهم"},
+	}
+	dbtest.ForEachDialect(t, func(t *testing.T, bdb *bun.DB) {
+		srv := harness.Start(t, harness.WithDB(bdb))
+		host := srv.WithToken(srv.Register("names@example.com", "Host").Token)
+		room := host.CreateRoom(map[string]any{"maxParticipants": 100})
+		rest := func(method, path string, body any, key string) string {
+			t.Helper()
+			r := host.REST(method, path, body)
+			var out map[string]any
+			if err := json.Unmarshal(r.Body, &out); err != nil || r.Status >= 300 {
+				t.Fatalf("%s %s: HTTP %d %s", method, path, r.Status, r.Body)
+			}
+			for _, k := range strings.Split(key, ".") {
+				v, _ := out[k].(map[string]any)
+				if v == nil {
+					s, _ := out[k].(string)
+					return s
+				}
+				out = v
+			}
+			return ""
+		}
+		gql := func(query string, vars map[string]any, path ...string) string {
+			t.Helper()
+			var out any
+			host.GQL(query, vars).Decode(t, &out)
+			for _, k := range path {
+				out = out.(map[string]any)[k]
+			}
+			return out.(string)
+		}
+		for i, n := range names {
+			got := map[string]string{
+				"register (GraphQL)": gql(`mutation($in: RegisterInput!) { register(input: $in) { user { displayName } } }`,
+					map[string]any{"in": map[string]any{"email": fmt.Sprintf("n%d@example.com", i), "password": "correct-horse", "displayName": n.in}},
+					"register", "user", "displayName"),
+				"PATCH /users/me":    rest(http.MethodPatch, "/users/me", map[string]any{"displayName": n.in}, "displayName"),
+				"POST /rooms":        rest(http.MethodPost, "/rooms", map[string]any{"name": n.in}, "name"),
+				"PATCH settings":     rest(http.MethodPatch, "/rooms/"+room.ID+"/settings", map[string]any{"name": n.in}, "name"),
+				"POST /rooms/x/join": rest(http.MethodPost, "/rooms/"+room.Code+"/join", nil, "participant.user.displayName"),
+				"createRoom (GraphQL)": gql(`mutation($in: CreateRoomInput) { createRoom(input: $in) { name } }`,
+					map[string]any{"in": map[string]any{"name": n.in}}, "createRoom", "name"),
+				"joinRoom as a guest (GraphQL)": gql(`mutation($c: String!, $g: String) { joinRoom(code: $c, guestName: $g) { participant { displayName } } }`,
+					map[string]any{"c": room.Code, "g": n.in}, "joinRoom", "participant", "displayName"),
+			}
+			for where, v := range got {
+				if v != n.want {
+					t.Errorf("%s: %q came back as %q, want %q", where, n.in, v, n.want)
+				}
+			}
 		}
 	})
 }
