@@ -88,8 +88,11 @@ func NewHandler(svc *service.Service, log *slog.Logger, cfg HandlerConfig) http.
 	srv.Use(limitsExtension{cfg.Limits})
 	srv.AroundOperations(labelOperation)
 	srv.AroundOperations(operationPrincipal(cfg.Subscriptions.Tokens))
-	srv.AroundOperations(reportStreamErrors(present))
+	// Around reportStreamErrors: a stream that ends by itself (a shutdown,
+	// a reader too slow) reports why before the token's deadline is let go,
+	// which ends the operation's context (inside, it hid that report).
 	srv.AroundOperations(endWithToken(present))
+	srv.AroundOperations(reportStreamErrors(present))
 	srv.AroundOperations(streamOps(streams, cfg.Gate, present))
 	srv.AroundOperations(withEventTurns)
 	srv.AroundResponses(withLoaders(svc))
