@@ -59,6 +59,7 @@ func Serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 		log.Warn("JWT_SECRET is not set: using a random secret for this process only; " +
 			"tokens will stop working on restart. Set JWT_SECRET (APP_ENV=production refuses to start without it).")
 	}
+	tuneGC(os.Getenv, cfg, log)
 	stopTracing, tracingOn, err := tracing.Setup(ctx, os.Getenv)
 	if err != nil {
 		return err
