@@ -53,7 +53,8 @@ func NewHandler(svc *service.Service, log *slog.Logger, cfg HandlerConfig) http.
 	resolver := &Resolver{Service: svc, Gate: cfg.Gate}
 	present := errorPresenter(log)
 	streams := newStreamCounts(cfg.Subscriptions.Limits)
-	srv := handler.New(newFastSchema(NewExecutableSchema(Config{Resolvers: resolver}), cfg.ShadowFastPath, log))
+	schema := NewExecutableSchema(Config{Resolvers: resolver})
+	srv := handler.New(newFastSchema(schema, cfg.ShadowFastPath, log))
 	srv.AddTransport(transport.Options{})
 	// GET serves queries only (gqlgen refuses mutations over GET), so
 	// cross-site links can never change anything.
@@ -85,6 +86,9 @@ func NewHandler(svc *service.Service, log *slog.Logger, cfg HandlerConfig) http.
 	// before they are validated: large ones are served but not kept, so
 	// junk cannot fill memory (at most apqSize × apqMaxBytes).
 	srv.Use(extension.AutomaticPersistedQuery{Cache: smallOnly{lru.New[string](apqSize)}})
+	// First of the checks of a parsed operation: a variable that does not
+	// fit is a validation failure, as gqlgen's own checks find them.
+	srv.Use(strictVariables{schema.Schema()})
 	srv.Use(limitsExtension{cfg.Limits})
 	srv.AroundOperations(labelOperation)
 	srv.AroundOperations(operationPrincipal(cfg.Subscriptions.Tokens))

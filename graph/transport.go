@@ -1,7 +1,6 @@
 package graph
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -16,6 +15,7 @@ import (
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/neuronmeet/api/internal/apperr"
+	"github.com/neuronmeet/api/internal/strictjson"
 )
 
 // postTransport is gqlgen's POST transport (same content negotiation, status
@@ -85,13 +85,14 @@ func (t postTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.G
 }
 
 // decodeParams decodes a POSTed GraphQL request as gqlgen does (numbers
-// kept as json.Number). Its error names what was wrong, never the body:
-// a body that does not decode may still hold a password, and gqlgen's
-// transports quote it whole, in the answer and in the standard logger.
+// kept as json.Number), but strictly: nothing may follow the JSON value,
+// no object may repeat a key (which would take the last, unlike some
+// parsers before us), and "Query" is not "query" (see strictjson). Its
+// error names what was wrong, never the body: a body that does not decode
+// may still hold a password, and gqlgen's transports quote it whole, in
+// the answer and in the standard logger.
 func decodeParams(body []byte, params *graphql.RawParams) *gqlerror.Error {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	if err := dec.Decode(params); err != nil {
+	if err := strictjson.Unmarshal(body, params, strictjson.Options{UseNumber: true}); err != nil {
 		return gqlerror.Errorf("json request body could not be decoded: %+v", err)
 	}
 	return nil

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"mime"
 	"net/http"
 	"strconv"
 	"strings"
@@ -20,6 +21,7 @@ import (
 	"github.com/neuronmeet/api/internal/apperr"
 	"github.com/neuronmeet/api/internal/respcache"
 	"github.com/neuronmeet/api/internal/service"
+	"github.com/neuronmeet/api/internal/strictjson"
 	"github.com/neuronmeet/api/models"
 )
 
@@ -123,6 +125,11 @@ func (h *Handler) error(w http.ResponseWriter, r *http.Request, err error) {
 		writeLegacyError(w, http.StatusServiceUnavailable, "Service temporarily unavailable")
 		return
 	}
+	var refused *statusError
+	if !ok && errors.As(err, &refused) {
+		writeLegacyError(w, refused.status, refused.message)
+		return
+	}
 	if !ok {
 		h.log.ErrorContext(r.Context(), "rest handler failed", "method", r.Method, "path", r.URL.Path, "err", err)
 		writeLegacyError(w, http.StatusInternalServerError, "Internal server error")
@@ -206,26 +213,52 @@ func decodeOptionalBody(w http.ResponseWriter, r *http.Request, dst any) error {
 	return decode(w, r, dst, true)
 }
 
+// errNotJSON refuses a body that does not say it is JSON.
+var errNotJSON = &statusError{http.StatusUnsupportedMediaType, "Content-Type must be application/json"}
+
+// statusError is a refusal of the request itself, before its fields are
+// looked at, answered with its own status.
+type statusError struct {
+	status  int
+	message string
+}
+
+func (e *statusError) Error() string { return e.message }
+
 func decode(w http.ResponseWriter, r *http.Request, dst any, emptyOK bool) error {
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
-	dec.DisallowUnknownFields()
-	err := dec.Decode(dst)
-	if emptyOK && errors.Is(err, io.EOF) {
-		return nil
+	// A cross-site page can POST text/plain, form and multipart bodies
+	// without a preflight, so a route that took them would let it sign
+	// its visitors up, join rooms or try passwords from their browsers.
+	// Only JSON is taken; no body at all, without a type, is still {}.
+	ct := r.Header.Get("Content-Type")
+	if ct != "" && !isJSON(ct) {
+		return errNotJSON
 	}
-	if err == nil && dec.More() {
-		err = errors.New("trailing data")
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	var maxErr *http.MaxBytesError
+	switch {
+	case errors.As(err, &maxErr):
+		return apperr.Invalid("", "request body too large")
+	case err != nil: // the client broke off or sent a broken chunk
+		return apperr.Invalid("", "request body must be valid JSON")
+	case ct == "" && len(body) > 0:
+		return errNotJSON
+	case len(bytes.TrimSpace(body)) == 0:
+		if emptyOK {
+			return nil
+		}
+		return apperr.Invalid("", "request body must be a JSON object")
 	}
+	err = strictjson.Unmarshal(body, dst, strictjson.Options{DisallowUnknownFields: true})
 	if err == nil {
 		return nil
 	}
 	var (
-		maxErr  *http.MaxBytesError
 		typeErr *json.UnmarshalTypeError
+		caseErr *strictjson.KeyCaseError
+		dupErr  *strictjson.DuplicateKeyError
 	)
 	switch {
-	case errors.As(err, &maxErr):
-		return apperr.Invalid("", "request body too large")
 	case errors.As(err, &typeErr) && typeErr.Field == "":
 		// The body itself is the wrong type (an array, a string, ...).
 		return apperr.Invalid("", "request body must be a JSON object")
@@ -234,11 +267,25 @@ func decode(w http.ResponseWriter, r *http.Request, dst any, emptyOK bool) error
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		field := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
 		return apperr.Invalid(field, "property "+field+" should not exist")
-	case errors.Is(err, io.EOF):
-		return apperr.Invalid("", "request body must be a JSON object")
+	case errors.As(err, &caseErr):
+		// The legacy whitelist compared names exactly: EMAIL is not email.
+		return apperr.Invalid(caseErr.Key, "property "+caseErr.Key+" should not exist")
+	case errors.As(err, &dupErr):
+		return apperr.Invalid(dupErr.Key, dupErr.Key+" must not be given more than once")
 	default:
 		return apperr.Invalid("", "request body must be valid JSON")
 	}
+}
+
+// isJSON reports whether a Content-Type says JSON: application/json, with
+// parameters or not, in UTF-8 if it names a charset (JSON is UTF-8).
+func isJSON(contentType string) bool {
+	mediaType, params, err := mime.ParseMediaType(contentType)
+	if err != nil || mediaType != "application/json" {
+		return false
+	}
+	charset, ok := params["charset"]
+	return !ok || strings.EqualFold(charset, "utf-8")
 }
 
 func jsonTypeName(goType string) string {

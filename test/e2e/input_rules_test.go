@@ -243,6 +243,11 @@ type refusal struct{ code, field string }
 
 func invalid(field string) refusal { return refusal{string(apperr.BadUserInput), field} }
 
+// misfit is GraphQL's refusal of a variable its type does not take (the
+// spec's input coercion: no string for an Int, no number for a String),
+// before anything runs.
+var misfit = refusal{string(apperr.GraphQLValidationFailed), ""}
+
 var notAsked refusal
 
 // restAnswer is what REST answers: the status and the exact legacy body.
@@ -320,7 +325,8 @@ func inputRules(w *ruleWorld) []inputRule {
 		{"register: NUL in displayName", register, reg("nul@example.com", "correct-horse", "Nu\x00l"), nil, invalid("displayName"), invalid("displayName"), rest400("displayName must be valid text")},
 		{"register: three bad fields, all reported", register, reg("not-an-email", "short", "x"), nil, invalid("email"), invalid("email"), rest400(notEmail, badPassword, badDisplay)},
 		{"register: empty object", register, map[string]any{}, nil, invalid("email"), notAsked, rest400(emptyEmail, badPassword, badDisplay)},
-		{"register: email is a number", register, map[string]any{"email": 5, "password": "correct-horse", "displayName": "Ann"}, nil, notAsked, notAsked, rest400("email must be a string")},
+		{"register: email is a number", register, map[string]any{"email": 5, "password": "correct-horse", "displayName": "Ann"}, nil, notAsked, misfit, rest400("email must be a string")},
+		{"register: displayName is a number", register, map[string]any{"email": "ann@example.com", "password": "correct-horse", "displayName": 12345}, nil, notAsked, misfit, rest400("displayName must be a string")},
 		{"register: password is a boolean", register, map[string]any{"email": "ann@example.com", "password": true, "displayName": "Ann"}, nil, notAsked, notAsked, rest400("password must be a string")},
 		{"register: displayName is an object", register, map[string]any{"email": "ann@example.com", "password": "correct-horse", "displayName": map[string]any{}}, nil, notAsked, notAsked, rest400("displayName must be a string")},
 		{"register: unknown key", register, map[string]any{"email": "someone@example.com", "password": "correct-horse", "displayName": "Ann", "foo": 1}, nil, notAsked, notAsked, rest400("property foo should not exist")},
@@ -332,6 +338,14 @@ func inputRules(w *ruleWorld) []inputRule {
 		{"register: array body", register, nil, new(`[]`), notAsked, notAsked, rest400(notObject)},
 		{"register: string body", register, nil, new(`"hello"`), notAsked, notAsked, rest400(notObject)},
 		{"register: trailing data", register, nil, new(`{"email":"someone@example.com","password":"correct-horse","displayName":"Ann"} {}`), notAsked, notAsked, rest400(notJSON)},
+		{"register: trailing garbage", register, nil, new(`{"email":"ann@example.com","password":"correct-horse","displayName":"Ann"}garbage`), notAsked, notAsked, rest400(notJSON)},
+		{"register: a closing brace too many", register, nil, new(`{"email":"ann@example.com","password":"correct-horse","displayName":"Ann"}}`), notAsked, notAsked, rest400(notJSON)},
+		{"register: duplicate key", register, nil, new(`{"email":"not-an-email","password":"correct-horse","displayName":"Ann","email":"ann@example.com"}`), notAsked, notAsked,
+			rest400("email must not be given more than once")},
+		{"register: key in capitals", register, nil, new(`{"EMAIL":"ann@example.com","password":"correct-horse","displayName":"Ann"}`), notAsked, notAsked,
+			rest400("property EMAIL should not exist")},
+		{"register: key with a capital", register, nil, new(`{"email":"ann@example.com","password":"correct-horse","DisplayName":"Ann"}`), notAsked, notAsked,
+			rest400("property DisplayName should not exist")},
 
 		// Signing in: the rules come before any account is looked up.
 		{"login: malformed email", login, creds("hannah", "correct-horse"), nil, invalid("email"), invalid("email"), rest400(notEmail)},
@@ -343,6 +357,11 @@ func inputRules(w *ruleWorld) []inputRule {
 		{"login: number body", login, nil, new(`42`), notAsked, notAsked, rest400(notObject)},
 		{"login: malformed JSON", login, nil, new(`{"email"`), notAsked, notAsked, rest400(notJSON)},
 		{"login: empty body", login, nil, new(``), notAsked, notAsked, rest400(notObject)},
+		{"login: password is a number", login, map[string]any{"email": "hannah.host@example.com", "password": 12345678}, nil, notAsked, misfit, rest400("password must be a string")},
+		{"login: duplicate password", login, nil, new(`{"email":"hannah.host@example.com","password":"wrong-one","password":"wrong-two"}`), notAsked, notAsked,
+			rest400("password must not be given more than once")},
+		{"login: key in capitals", login, nil, new(`{"email":"hannah.host@example.com","PASSWORD":"correct-horse"}`), notAsked, notAsked,
+			rest400("property PASSWORD should not exist")},
 
 		// Creating a room.
 		{"createRoom: empty name", createRoom, name(""), nil, invalid("name"), invalid("name"), rest400(badRoomName)},
@@ -356,10 +375,16 @@ func inputRules(w *ruleWorld) []inputRule {
 		{"createRoom: valid name, bad maxParticipants", createRoom, map[string]any{"name": "Fine", "allowChat": false, "maxParticipants": 1000}, nil, invalid("maxParticipants"), invalid("maxParticipants"), rest400(badMax)},
 		{"createRoom: two bad fields, both reported", createRoom, map[string]any{"name": "", "maxParticipants": 1}, nil, invalid("name"), invalid("name"), rest400(badRoomName, badMax)},
 		{"createRoom: fractional maxParticipants", createRoom, map[string]any{"maxParticipants": 2.5}, nil, notAsked, notAsked, rest400("maxParticipants must be an integer number")},
-		{"createRoom: string maxParticipants", createRoom, map[string]any{"maxParticipants": "10"}, nil, notAsked, notAsked, rest400("maxParticipants must be an integer number")},
+		{"createRoom: string maxParticipants", createRoom, map[string]any{"maxParticipants": "10"}, nil, notAsked, misfit, rest400("maxParticipants must be an integer number")},
+		{"createRoom: maxParticipants beyond 32 bits", createRoom, map[string]any{"maxParticipants": 3_000_000_000}, nil, invalid("maxParticipants"), misfit, rest400(badMax)},
+		{"createRoom: name is a number", createRoom, name(42), nil, notAsked, misfit, rest400("name must be a string")},
+		{"createRoom: string allowChat", createRoom, map[string]any{"allowChat": "false"}, nil, notAsked, misfit, rest400("allowChat must be a boolean value")},
 		{"createRoom: string waitingRoom", createRoom, map[string]any{"waitingRoom": "yes"}, nil, notAsked, notAsked, rest400("waitingRoom must be a boolean value")},
 		{"createRoom: unknown key", createRoom, map[string]any{"topic": "x"}, nil, notAsked, notAsked, rest400("property topic should not exist")},
 		{"createRoom: array body", createRoom, nil, new(`[]`), notAsked, notAsked, rest400(notObject)},
+		{"createRoom: trailing bracket", createRoom, nil, new(`{"name":"Sneaky"}]`), notAsked, notAsked, rest400(notJSON)},
+		{"createRoom: duplicate key", createRoom, nil, new(`{"maxParticipants":1,"maxParticipants":10}`), notAsked, notAsked, rest400("maxParticipants must not be given more than once")},
+		{"createRoom: key in capitals", createRoom, nil, new(`{"Name":"Sneaky"}`), notAsked, notAsked, rest400("property Name should not exist")},
 
 		// Changing a room's settings.
 		{"updateRoomSettings: empty name", updateRoom, name(""), nil, invalid("name"), invalid("name"), rest400(badRoomName)},
@@ -375,6 +400,11 @@ func inputRules(w *ruleWorld) []inputRule {
 			invalid("name"), invalid("name"), rest400(badRoomName)},
 		{"updateRoomSettings: two bad fields, both reported", updateRoom, map[string]any{"name": " ", "maxParticipants": 101}, nil, invalid("name"), invalid("name"), rest400(badRoomName, badMax)},
 		{"updateRoomSettings: unknown key", updateRoom, map[string]any{"allowChat": false, "theme": "dark"}, nil, notAsked, notAsked, rest400("property theme should not exist")},
+		{"updateRoomSettings: string maxParticipants", updateRoom, map[string]any{"maxParticipants": "10"}, nil, notAsked, misfit, rest400("maxParticipants must be an integer number")},
+		{"updateRoomSettings: string isLocked", updateRoom, map[string]any{"isLocked": "true"}, nil, notAsked, misfit, rest400("isLocked must be a boolean value")},
+		{"updateRoomSettings: duplicate key", updateRoom, nil, new(`{"isLocked":false,"isLocked":true}`), notAsked, notAsked, rest400("isLocked must not be given more than once")},
+		{"updateRoomSettings: key in capitals", updateRoom, nil, new(`{"ISLOCKED":true}`), notAsked, notAsked, rest400("property ISLOCKED should not exist")},
+		{"updateRoomSettings: trailing garbage", updateRoom, nil, new(`{"isLocked":true}x`), notAsked, notAsked, rest400(notJSON)},
 
 		// Joining as a guest.
 		{"joinRoom: guest without guestName", joinRoom, guest(nil), nil, invalid("guestName"), invalid("guestName"), rest400(noGuestName)},
@@ -383,6 +413,10 @@ func inputRules(w *ruleWorld) []inputRule {
 		{"joinRoom: 51-char guestName", joinRoom, guest(long(51)), nil, invalid("guestName"), invalid("guestName"), rest400(badGuestName)},
 		{"joinRoom: NUL in guestName", joinRoom, guest("G\x00s"), nil, invalid("guestName"), invalid("guestName"), rest400("guestName must be valid text")},
 		{"joinRoom: unknown key", joinRoom, map[string]any{"guestName": "Al", "avatar": "x"}, nil, notAsked, notAsked, rest400("property avatar should not exist")},
+		{"joinRoom: guestName is a number", joinRoom, guest(12345), nil, notAsked, misfit, rest400("guestName must be a string")},
+		{"joinRoom: guestName in capitals", joinRoom, nil, new(`{"GuestName":"Al"}`), notAsked, notAsked, rest400("property GuestName should not exist")},
+		{"joinRoom: duplicate guestName", joinRoom, nil, new(`{"guestName":"","guestName":"Al"}`), notAsked, notAsked, rest400("guestName must not be given more than once")},
+		{"joinRoom: trailing garbage", joinRoom, nil, new(`{"guestName":"Al"}garbage`), notAsked, notAsked, rest400(notJSON)},
 
 		// Looking a room up: a code with NUL names no room. GraphQL
 		// refuses NUL in any input before it reaches a rule.
@@ -398,6 +432,8 @@ func inputRules(w *ruleWorld) []inputRule {
 		{"updateProfile: two bad fields, both reported", updateProfile, map[string]any{"displayName": "", "avatarUrl": "nope"}, nil, invalid("displayName"), notAsked, rest400(badDisplay, badAvatar)},
 		{"updateProfile: avatar a number", updateProfile, map[string]any{"avatarUrl": 5}, nil, notAsked, notAsked, rest400("avatarUrl must be a string")},
 		{"updateProfile: email not patchable", updateProfile, map[string]any{"email": "new@example.com"}, nil, notAsked, notAsked, rest400("property email should not exist")},
+		{"updateProfile: key in capitals", updateProfile, nil, new(`{"DISPLAYNAME":"Renamed"}`), notAsked, notAsked, rest400("property DISPLAYNAME should not exist")},
+		{"updateProfile: duplicate key", updateProfile, nil, new(`{"avatarUrl":null,"avatarUrl":"https://a.example/b.png"}`), notAsked, notAsked, rest400("avatarUrl must not be given more than once")},
 
 		// Paging one's rooms.
 		{"me.rooms: first 0", myRooms, page(0, nil), nil, invalid("first"), invalid("first"), rest400(badLimit)},
@@ -405,11 +441,15 @@ func inputRules(w *ruleWorld) []inputRule {
 		{"me.rooms: first 101", myRooms, page(101, nil), nil, invalid("first"), invalid("first"), rest400(badLimit)},
 		{"me.rooms: unknown after", myRooms, page(1, "cnotarealroom000000000000"), nil, invalid("after"), invalid("after"), rest400(badAfter)},
 		{"me.rooms: empty after", myRooms, page(nil, ""), nil, invalid("after"), invalid("after"), rest400(badAfter)},
+		// An ID may be sent as an integer (the spec's coercion): it reaches the rule.
+		{"me.rooms: numeric after", myRooms, page(1, 12345), nil, notAsked, invalid("after"), rest400(badAfter)},
 		{"me.rooms: after is a participant id", myRooms, page(1, w.hostIn.ParticipantID), nil, invalid("after"), invalid("after"), rest400(badAfter)},
 		{"me.rooms: after is another host's room", myRooms.as(theSecondUser), page(nil, w.room.ID), nil, invalid("after"), invalid("after"), rest400(badAfter)},
 		{"me.rooms: unknown status", myRooms, map[string]any{"status": "open"}, nil, notAsked, notAsked, rest400(badStatus)},
 		{"me.rooms: status in capitals", myRooms, map[string]any{"status": "ACTIVE"}, nil, notAsked, notAsked, rest400(badStatus)},
-		{"me.rooms: limit not a number", myRooms, map[string]any{"first": "ten"}, nil, notAsked, notAsked, rest400("limit must be an integer number")},
+		{"me.rooms: limit not a number", myRooms, map[string]any{"first": "ten"}, nil, notAsked, misfit, rest400("limit must be an integer number")},
+		// A query string's limit is text by nature; a GraphQL Int is not.
+		{"me.rooms: first as a string", myRooms, page("10", nil), nil, notAsked, misfit, restAnswer{}},
 		{"me.rooms: empty limit", myRooms, map[string]any{"first": ""}, nil, notAsked, notAsked, rest400("limit must be an integer number")},
 		{"me.rooms: status and limit bad, both reported", myRooms, map[string]any{"status": "x", "first": "x"}, nil, notAsked, notAsked,
 			rest400(badStatus, "limit must be an integer number")},
