@@ -112,8 +112,8 @@ func TestConfig_RefusesBadValues(t *testing.T) {
 // within a memory limit that leaves the response cache its budget.
 func TestGCDefaults(t *testing.T) {
 	percent, limit, ok := gcDefaults(envFrom(nil), 64<<20)
-	if !ok || percent != 400 || limit != 160<<20 {
-		t.Errorf("defaults: GOGC %d, GOMEMLIMIT %d (%v); want 400 and 160 MiB", percent, limit, ok)
+	if !ok || percent != 400 || limit != 128<<20 {
+		t.Errorf("defaults: GOGC %d, GOMEMLIMIT %d (%v); want 400 and 128 MiB", percent, limit, ok)
 	}
 	for _, key := range []string{"GOGC", "GOMEMLIMIT"} {
 		if _, _, ok := gcDefaults(envFrom(map[string]string{key: "200"}), 64<<20); ok {
