@@ -190,4 +190,3 @@ func BenchmarkPostgresStore_Check(b *testing.B) {
 		})
 	}
 }
-
