@@ -5,6 +5,8 @@ package app
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"sync/atomic"
@@ -78,7 +80,13 @@ func New(cfg Config, bdb *bun.DB, log *slog.Logger, opts ...Option) (*App, error
 	a := &App{cfg: cfg, log: log, db: bdb, tokens: auth.NewTokens(cfg.JWTSecret, cfg.JWTTTL).WithLeeway(cfg.JWTLeeway), sqlHook: &metrics.QueryHook{}}
 	a.ready.Store(true)
 	a.closing, a.stopLive = context.WithCancel(context.Background())
-	a.events = newBroker(cfg, bdb, log)
+	postgres := db.IsPostgres(bdb)
+	if !postgres && (cfg.DB.Pooler != "" || cfg.RateLimitStore == RateLimitStorePostgres) {
+		return nil, errors.New("DATABASE_POOLER and RATE_LIMIT_STORE=postgres need PostgreSQL (DATABASE_URL)")
+	}
+	if a.events, err = newBroker(cfg, bdb, log); err != nil {
+		return nil, err
+	}
 	if cfg.Tracing {
 		bdb.AddQueryHook(tracing.QueryHook{})
 	}
@@ -92,11 +100,19 @@ func New(cfg Config, bdb *bun.DB, log *slog.Logger, opts ...Option) (*App, error
 	}
 	var guard *ratelimit.Guard
 	if cfg.RateLimits != nil {
-		guard = ratelimit.NewGuard(cfg.RateLimits)
+		var store ratelimit.Store = ratelimit.NewMemoryStore()
+		if cfg.RateLimitStore == RateLimitStorePostgres {
+			store = ratelimit.NewPostgresStore(bdb)
+		}
+		guard = ratelimit.NewGuardWith(cfg.RateLimits, store)
 		guard.OnReject = func(op ratelimit.Op, scope string) { a.metrics.RateLimited(string(op), scope) }
+		guard.OnStoreError = func(op ratelimit.Op, err error) {
+			log.Error("rate limits: the store failed", "op", string(op), "err", err)
+		}
 	}
 	a.svc = service.New(service.Deps{
 		DB: bdb, Tokens: a.tokens, Passwords: passwords, Events: a.events, RateLimits: guard, Now: o.now,
+		UnnamedStatements: cfg.DB.Pooler != "",
 	})
 	a.gate = admission.New(cfg.MaxConcurrentRequests, cfg.AdmissionMaxWait)
 	a.handler = a.Wrap(a.routes())
@@ -105,13 +121,21 @@ func New(cfg Config, bdb *bun.DB, log *slog.Logger, opts ...Option) (*App, error
 
 // newBroker picks how live events travel: through PostgreSQL between every
 // instance sharing the database, or within the process on SQLite (one
-// instance owns the file).
-func newBroker(cfg Config, bdb *bun.DB, log *slog.Logger) events.Broker {
+// instance owns the file). The LISTEN connection is configured like the
+// pool's unless DATABASE_LISTEN_URL says otherwise (behind a pooler).
+func newBroker(cfg Config, bdb *bun.DB, log *slog.Logger) (events.Broker, error) {
 	opts := events.Options{Buffer: cfg.Subscriptions.Buffer}
-	if db.IsPostgres(bdb) {
-		return events.NewPostgres(bdb, events.PoolConnector(bdb.DB), log, opts)
+	if !db.IsPostgres(bdb) {
+		return events.NewLocal(opts), nil
 	}
-	return events.NewLocal(opts)
+	connect := events.PoolConnector(bdb.DB)
+	if cfg.DatabaseListenURL != "" {
+		var err error
+		if connect, err = events.URLConnector(cfg.DatabaseListenURL, cfg.DB.ConnectTimeout); err != nil {
+			return nil, fmt.Errorf("DATABASE_LISTEN_URL: %w", err)
+		}
+	}
+	return events.NewPostgres(bdb, connect, log, opts), nil
 }
 
 // Handler serves every route behind the middleware.

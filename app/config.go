@@ -35,8 +35,14 @@ type Config struct {
 	LogLevel     string
 	GraphQL      graph.Limits
 	APQCacheSize int
+	// DatabaseListenURL is where the live events' LISTEN connection goes
+	// (DATABASE_LISTEN_URL); empty: where the pool's connections go.
+	DatabaseListenURL string
 	// RateLimits is nil when RATE_LIMITS=off.
-	RateLimits     map[ratelimit.Op]ratelimit.Rates
+	RateLimits map[ratelimit.Op]ratelimit.Rates
+	// RateLimitStore is where the buckets live: RateLimitStoreMemory or
+	// RateLimitStorePostgres (RATE_LIMIT_STORE).
+	RateLimitStore string
 	TrustedProxies []netip.Prefix
 	HTTP           httpConfig
 	// MaxConcurrentRequests caps API requests running at once (the rest
@@ -130,6 +136,11 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	}
 	if cfg.RateLimits, err = loadRateLimits(getenv); err != nil {
 		return cfg, err
+	}
+	switch cfg.RateLimitStore = envOr(getenv, "RATE_LIMIT_STORE", RateLimitStoreMemory); cfg.RateLimitStore {
+	case RateLimitStoreMemory, RateLimitStorePostgres:
+	default:
+		return cfg, fmt.Errorf("RATE_LIMIT_STORE: want memory or postgres, got %q", cfg.RateLimitStore)
 	}
 	if cfg.TrustedProxies, err = clientip.ParsePrefixes(getenv("TRUSTED_PROXIES")); err != nil {
 		return cfg, fmt.Errorf("TRUSTED_PROXIES: %w", err)
@@ -249,11 +260,31 @@ func loadStreamLimits(getenv func(string) string, cfg *Config) error {
 	)
 }
 
-// loadDBConfig reads the pool and timeout settings.
+// The rate limits' stores (RATE_LIMIT_STORE).
+const (
+	RateLimitStoreMemory   = "memory"
+	RateLimitStorePostgres = "postgres"
+)
+
+// loadDBConfig reads the pool and timeout settings, and what stands
+// between the pool and PostgreSQL.
 func loadDBConfig(getenv func(string) string, cfg *Config) error {
 	cfg.DB = db.DefaultConfig()
 	d := &cfg.DB
 	d.URL, d.SQLitePath = cfg.DatabaseURL, cfg.SQLitePath
+	cfg.DatabaseListenURL = getenv("DATABASE_LISTEN_URL")
+	switch p := getenv("DATABASE_POOLER"); p {
+	case "", "none":
+	case db.PoolerPgBouncer:
+		d.Pooler = p
+		if cfg.DatabaseListenURL == "" {
+			// Through PgBouncer's transaction mode a LISTEN lasts one
+			// statement: live events would quietly never arrive.
+			return errors.New("DATABASE_POOLER=pgbouncer needs DATABASE_LISTEN_URL, a URL straight to PostgreSQL for the live events' LISTEN connection")
+		}
+	default:
+		return fmt.Errorf("DATABASE_POOLER: want none or pgbouncer, got %q", p)
+	}
 	for _, v := range []intVar{{&d.MaxOpenConns, "DB_MAX_OPEN_CONNS"}, {&d.MaxIdleConns, "DB_MAX_IDLE_CONNS"}} {
 		if err := v.read(getenv); err != nil {
 			return err

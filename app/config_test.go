@@ -121,3 +121,27 @@ func TestGCDefaults(t *testing.T) {
 		}
 	}
 }
+
+// The memory store and no pooler are the defaults; PgBouncer needs a
+// direct URL for LISTEN, and unknown values are refused.
+func TestConfig_PoolerAndRateLimitStore(t *testing.T) {
+	cfg, err := LoadConfig(envFrom(nil))
+	if err != nil || cfg.RateLimitStore != RateLimitStoreMemory || cfg.DB.Pooler != "" || cfg.DatabaseListenURL != "" {
+		t.Fatalf("defaults: store %q pooler %q listen %q, %v", cfg.RateLimitStore, cfg.DB.Pooler, cfg.DatabaseListenURL, err)
+	}
+	cfg, err = LoadConfig(envFrom(map[string]string{
+		"DATABASE_POOLER": "pgbouncer", "DATABASE_LISTEN_URL": "postgres://db/x", "RATE_LIMIT_STORE": "postgres",
+	}))
+	if err != nil || cfg.DB.Pooler != "pgbouncer" || cfg.DatabaseListenURL != "postgres://db/x" || cfg.RateLimitStore != RateLimitStorePostgres {
+		t.Fatalf("pgbouncer: %+v, %v", cfg.DB, err)
+	}
+	for _, env := range []map[string]string{
+		{"DATABASE_POOLER": "pgbouncer"},
+		{"DATABASE_POOLER": "pgpool"},
+		{"RATE_LIMIT_STORE": "redis"},
+	} {
+		if _, err := LoadConfig(envFrom(env)); err == nil {
+			t.Errorf("%v accepted", env)
+		}
+	}
+}

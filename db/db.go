@@ -53,7 +53,17 @@ type Config struct {
 	// while the database is unreachable, requests fail fast instead of
 	// queueing.
 	ConnectTimeout time.Duration
+	// Pooler names what stands between the pool and PostgreSQL: "" (none)
+	// or PoolerPgBouncer.
+	Pooler string
 }
+
+// PoolerPgBouncer is PgBouncer in transaction mode (DATABASE_POOLER): each
+// transaction, and each statement outside one, may run on another server
+// connection. So nothing may outlive a statement on a connection (no
+// named prepared statements, SET, LISTEN or advisory locks), and the
+// startup packet may carry only the parameters PgBouncer tracks.
+const PoolerPgBouncer = "pgbouncer"
 
 // DefaultConfig is what the server runs with unless configured: a pool for
 // a small instance, and timeouts that keep a stuck statement or an
@@ -110,9 +120,14 @@ func Connect(cfg Config) (*bun.DB, error) {
 		// outlives a statement, which suits PgBouncer's transaction mode.
 		// Not the simple protocol: that would run pgx batches as one
 		// client-side interpolated text. The native statements
-		// (internal/service/queries_pg.go) are prepared by name instead.
+		// (internal/service/queries_pg.go) are prepared by name instead,
+		// except behind a pooler.
 		pgcfg.DefaultQueryExecMode = pgx.QueryExecModeExec
-		if cfg.StatementTimeout > 0 {
+		// PgBouncer refuses a startup packet with parameters it does not
+		// track (ignore_startup_parameters would drop it silently), so
+		// behind it the timeout is the role's or the database's
+		// (README, Behind PgBouncer).
+		if cfg.StatementTimeout > 0 && cfg.Pooler != PoolerPgBouncer {
 			pgcfg.RuntimeParams["statement_timeout"] = strconv.FormatInt(cfg.StatementTimeout.Milliseconds(), 10)
 		}
 		sqldb := stdlib.OpenDB(*pgcfg)

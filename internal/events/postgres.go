@@ -117,6 +117,25 @@ func PoolConnector(pool *sql.DB) func(context.Context) (*pgx.Conn, error) {
 	}
 }
 
+// URLConnector returns a function that opens the LISTEN connection to
+// url (DATABASE_LISTEN_URL): straight to PostgreSQL when the pool goes
+// through a pooler in transaction mode, where a LISTEN would last only
+// until its statement ended and hear nothing. url must name the database
+// the pool's NOTIFYs reach.
+func URLConnector(url string, connectTimeout time.Duration) (func(context.Context) (*pgx.Conn, error), error) {
+	cfg, err := pgx.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("parse the LISTEN connection's URL: %w", err)
+	}
+	if connectTimeout > 0 {
+		cfg.ConnectTimeout = connectTimeout
+	}
+	cfg.RuntimeParams["application_name"] = ApplicationName
+	return func(ctx context.Context) (*pgx.Conn, error) {
+		return pgx.ConnectConfig(ctx, cfg.Copy())
+	}, nil
+}
+
 // Publish implements Broker: one NOTIFY for all of evs, so they arrive
 // together and in order. It does not use ctx's cancellation: the change
 // has committed, and a client hanging up must not cancel its event.

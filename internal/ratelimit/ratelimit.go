@@ -1,11 +1,9 @@
 // Package ratelimit throttles the operations worth guessing at or
 // flooding (signing in, signing up, looking rooms up by code, joining and
 // creating rooms), per client address, per account and per both,
-// with token buckets held in memory.
-//
-// Buckets live in this process: behind a load balancer each instance
-// limits on its own, which bounds an attacker to N times the rate for N
-// instances and needs no shared store.
+// with token buckets held in a Store: this process's memory (MemoryStore,
+// the default), or PostgreSQL (PostgresStore), shared by every instance
+// on the database.
 package ratelimit
 
 import (
@@ -16,10 +14,7 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
-
-	"golang.org/x/time/rate"
 
 	"github.com/neuronmeet/api/internal/apperr"
 	"github.com/neuronmeet/api/internal/clientip"
@@ -141,12 +136,15 @@ func Defaults() map[Op]Rates {
 
 // Guard enforces Rates per operation. A nil *Guard allows everything.
 type Guard struct {
-	buckets      map[bucketKey]*buckets
+	rates        map[bucketKey]Rate
 	failuresOnly map[Op]bool
-	known        *known
+	store        Store
 	now          func() time.Time
 	// OnReject, when set, is told of every refusal (for metrics).
 	OnReject func(op Op, scope string)
+	// OnStoreError, when set, is told of the store failures that Failed
+	// and Succeeded cannot return (for the log). Check returns its own.
+	OnStoreError func(op Op, err error)
 }
 
 type bucketKey struct {
@@ -161,13 +159,18 @@ const (
 	ScopeAccountIP = "account_ip"
 )
 
-// NewGuard returns a Guard applying rates.
-func NewGuard(rates map[Op]Rates) *Guard {
-	g := &Guard{buckets: map[bucketKey]*buckets{}, failuresOnly: map[Op]bool{}, known: newKnown(), now: time.Now}
+// NewGuard returns a Guard applying rates, with its buckets in this
+// process's memory.
+func NewGuard(rates map[Op]Rates) *Guard { return NewGuardWith(rates, NewMemoryStore()) }
+
+// NewGuardWith returns a Guard applying rates, with its buckets in store:
+// a PostgresStore shares them with every instance on the database.
+func NewGuardWith(rates map[Op]Rates, store Store) *Guard {
+	g := &Guard{rates: map[bucketKey]Rate{}, failuresOnly: map[Op]bool{}, store: store, now: time.Now}
 	for op, r := range rates {
 		for scope, rate := range map[string]Rate{ScopeIP: r.PerIP, ScopeAccount: r.PerAccount, ScopeAccountIP: r.PerAccountIP} {
 			if !rate.Off() {
-				g.buckets[bucketKey{op, scope}] = newBuckets(rate)
+				g.rates[bucketKey{op, scope}] = rate
 			}
 		}
 		g.failuresOnly[op] = r.FailuresOnly
@@ -179,50 +182,39 @@ func NewGuard(rates map[Op]Rates) *Guard {
 // address from ctx, see clientip) on behalf of account ("" when there is
 // none, e.g. a guest). It refuses with TOO_MANY_REQUESTS, carrying when to
 // retry, when any limit is spent; a refused attempt uses up none. For a
-// FailuresOnly op the account limits are only looked at: see Failed.
+// FailuresOnly op the account limits are only looked at: see Failed. A
+// store that fails refuses the attempt with its error: a limit that
+// cannot be checked is not waived.
 func (g *Guard) Check(ctx context.Context, op Op, account string, also ...Op) error {
 	if g == nil {
 		return nil
 	}
-	type taken struct {
-		scope string
-		res   *rate.Reservation
-	}
-	var all []taken
-	now := g.now()
 	ip := clientip.FromContext(ctx)
-	var wait time.Duration
-	worst := bucketKey{}
+	var take, peek []Bucket
 	for _, op := range append([]Op{op}, also...) {
-		for _, k := range g.keys(op, ip, account) {
-			b := g.buckets[k.bucketKey]
-			if b == nil {
-				continue
-			}
-			var d time.Duration
-			if k.scope != ScopeIP && g.failuresOnly[op] {
-				if k.scope == ScopeAccount && g.known.has(account, ip, now) {
-					continue
+		for _, b := range g.buckets(op, ip, account) {
+			if b.Scope != ScopeIP && g.failuresOnly[op] {
+				if b.Scope == ScopeAccount && ip.IsValid() {
+					b.Known = knownKey(account, ip)
 				}
-				d = b.peek(k.key, now)
+				peek = append(peek, b)
 			} else {
-				res := b.reserve(k.key, now)
-				all = append(all, taken{k.scope, res})
-				d = res.DelayFrom(now)
-			}
-			if d > wait {
-				wait, worst = d, k.bucketKey
+				take = append(take, b)
 			}
 		}
+	}
+	if len(take)+len(peek) == 0 {
+		return nil
+	}
+	wait, worst, err := g.store.Check(ctx, g.now(), take, peek)
+	if err != nil {
+		return fmt.Errorf("rate limit %s: %w", op, err)
 	}
 	if wait == 0 {
 		return nil
 	}
-	for _, t := range all {
-		t.res.CancelAt(now)
-	}
 	if g.OnReject != nil {
-		g.OnReject(worst.op, worst.scope)
+		g.OnReject(worst.Op, worst.Scope)
 	}
 	return TooMany(wait)
 }
@@ -235,11 +227,17 @@ func (g *Guard) Failed(ctx context.Context, op Op, account string) {
 	if g == nil || account == "" {
 		return
 	}
-	now := g.now()
-	for _, k := range g.keys(op, clientip.FromContext(ctx), account) {
-		if b := g.buckets[k.bucketKey]; b != nil && k.scope != ScopeIP {
-			b.reserve(k.key, now)
+	var spend []Bucket
+	for _, b := range g.buckets(op, clientip.FromContext(ctx), account) {
+		if b.Scope != ScopeIP {
+			spend = append(spend, b)
 		}
+	}
+	if len(spend) == 0 {
+		return
+	}
+	if err := g.store.Spend(context.WithoutCancel(ctx), g.now(), spend); err != nil {
+		g.storeFailed(op, fmt.Errorf("count a failure: %w", err))
 	}
 }
 
@@ -251,8 +249,28 @@ func (g *Guard) Succeeded(ctx context.Context, op Op, account string) {
 		return
 	}
 	if ip := clientip.FromContext(ctx); ip.IsValid() {
-		g.known.add(account, ip, g.now())
+		if err := g.store.Remember(context.WithoutCancel(ctx), knownKey(account, ip), g.now()); err != nil {
+			g.storeFailed(op, fmt.Errorf("remember a known address: %w", err))
+		}
 	}
+}
+
+func (g *Guard) storeFailed(op Op, err error) {
+	if g.OnStoreError != nil {
+		g.OnStoreError(op, err)
+	}
+}
+
+// buckets are the limited buckets an attempt at op from ip for account
+// falls in.
+func (g *Guard) buckets(op Op, ip netip.Addr, account string) []Bucket {
+	var out []Bucket
+	for _, k := range g.keys(op, ip, account) {
+		if rate, ok := g.rates[k.bucketKey]; ok {
+			out = append(out, Bucket{Op: k.op, Scope: k.scope, Key: k.key, Rate: rate})
+		}
+	}
+	return out
 }
 
 type scopedKey struct {
@@ -292,6 +310,9 @@ func IsTooMany(err error) bool {
 	return errors.As(err, &e) && e.Code == apperr.TooManyRequests
 }
 
+// knownKey names an account at an address, for Succeeded.
+func knownKey(account string, ip netip.Addr) string { return account + "\x00" + ipKey(ip) }
+
 // ipKey groups IPv6 clients by /64.
 func ipKey(ip netip.Addr) string {
 	if ip.Is6() && !ip.Is4In6() {
@@ -299,107 +320,4 @@ func ipKey(ip netip.Addr) string {
 		return p.String()
 	}
 	return ip.String()
-}
-
-// buckets is one token bucket per key at one rate. Buckets that have
-// refilled completely are dropped in periodic sweeps: a full bucket is
-// the same as none, so memory follows recent callers, not all callers.
-type buckets struct {
-	limit rate.Limit
-	burst int
-	// refill is how long an empty bucket takes to fill up.
-	refill time.Duration
-
-	mu        sync.Mutex
-	m         map[string]*rate.Limiter
-	lastSweep time.Time
-}
-
-func newBuckets(r Rate) *buckets {
-	return &buckets{
-		limit:  rate.Limit(float64(r.N) / r.Per.Seconds()),
-		burst:  r.N,
-		refill: r.Per,
-		m:      map[string]*rate.Limiter{},
-	}
-}
-
-// sweepEvery bounds how often a sweep may run; sweeps are O(keys).
-const sweepEvery = time.Minute
-
-func (b *buckets) reserve(key string, now time.Time) *rate.Reservation {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if now.Sub(b.lastSweep) >= sweepEvery {
-		b.lastSweep = now
-		for k, l := range b.m {
-			if l.TokensAt(now) >= float64(b.burst) {
-				delete(b.m, k)
-			}
-		}
-	}
-	l := b.m[key]
-	if l == nil {
-		l = rate.NewLimiter(b.limit, b.burst)
-		b.m[key] = l
-	}
-	return l.ReserveN(now, 1)
-}
-
-// peek returns how long until key's bucket holds a token, spending
-// nothing (and creating nothing: a missing bucket is a full one).
-func (b *buckets) peek(key string, now time.Time) time.Duration {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	l := b.m[key]
-	if l == nil {
-		return 0
-	}
-	tokens := l.TokensAt(now)
-	if tokens >= 1 {
-		return 0
-	}
-	return time.Duration((1 - tokens) / float64(b.limit) * float64(time.Second))
-}
-
-// size is the number of buckets held (for tests).
-func (b *buckets) size() int {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return len(b.m)
-}
-
-// known remembers, per account, the addresses it recently succeeded from.
-type known struct {
-	mu        sync.Mutex
-	m         map[string]time.Time
-	lastSweep time.Time
-}
-
-func newKnown() *known { return &known{m: map[string]time.Time{}} }
-
-func knownKey(account string, ip netip.Addr) string { return account + "\x00" + ipKey(ip) }
-
-func (k *known) add(account string, ip netip.Addr, now time.Time) {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	if now.Sub(k.lastSweep) >= sweepEvery {
-		k.lastSweep = now
-		for key, at := range k.m {
-			if now.Sub(at) >= knownFor {
-				delete(k.m, key)
-			}
-		}
-	}
-	k.m[knownKey(account, ip)] = now
-}
-
-func (k *known) has(account string, ip netip.Addr, now time.Time) bool {
-	if !ip.IsValid() {
-		return false
-	}
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	at, ok := k.m[knownKey(account, ip)]
-	return ok && now.Sub(at) < knownFor
 }

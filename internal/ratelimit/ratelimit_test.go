@@ -296,7 +296,7 @@ func TestGuard_SweepsFullBuckets(t *testing.T) {
 	for i := 0; i < 1000; i++ {
 		_ = g.Check(from(netip.AddrFrom4([4]byte{10, 0, byte(i >> 8), byte(i)}).String()), Login, "")
 	}
-	b := g.buckets[bucketKey{Login, ScopeIP}]
+	b := g.store.(*MemoryStore).buckets[bucketKey{Login, ScopeIP}]
 	if n := b.size(); n != 1000 {
 		t.Fatalf("%d buckets after 1000 callers", n)
 	}

@@ -7,8 +7,8 @@ package service
 // reflection, one string and one pointer per nullable column) and Bun
 // inlined the arguments into the SQL text, so every host's statement was a
 // new one for PostgreSQL to parse and plan. Here the statements have
-// parameters (prepared once per connection, see prepare), the
-// results come in binary, and rows are decoded by hand into one backing
+// parameters (prepared once per connection, see prepare, or behind a
+// pooler sent unnamed, see queryUnnamed), the results come in binary, and rows are decoded by hand into one backing
 // slice per batch, their strings copied into shared chunks of bytes.
 //
 // The connection is borrowed from the same database/sql pool Bun uses
@@ -161,7 +161,7 @@ func (e badConnError) Unwrap() error        { return e.err }
 
 // checkColumns fails on a result whose column types the decoders do not
 // expect (a schema change), rather than decoding garbage.
-func checkColumns(rows pgx.Rows, want []uint32) error {
+func checkColumns(rows rawRows, want []uint32) error {
 	fields := rows.FieldDescriptions()
 	if len(fields) != len(want) {
 		return fmt.Errorf("native query: %d columns, want %d", len(fields), len(want))
@@ -388,6 +388,13 @@ func prepare(ctx context.Context, c *pgx.Conn, sqlTexts ...string) error {
 // scanAll runs sqlText with args and hands each row's raw values to row.
 func (s *Service) scanAll(ctx context.Context, sqlText string, types []uint32, d *decoder, row func(v [][]byte), args ...any) error {
 	return s.nativeQuery(ctx, sqlText, func(ctx context.Context, c *pgx.Conn) error {
+		if s.unnamed {
+			rows, err := queryUnnamed(ctx, c, sqlText, args)
+			if err != nil {
+				return err
+			}
+			return decodeRows(rows, types, d, row)
+		}
 		if err := prepare(ctx, c, sqlText); err != nil {
 			return err
 		}
@@ -399,8 +406,84 @@ func (s *Service) scanAll(ctx context.Context, sqlText string, types []uint32, d
 	})
 }
 
+// rawRows is what the decoders read: pgx's rows of a prepared statement,
+// or an unnamed statement's (unnamedRows).
+type rawRows interface {
+	Next() bool
+	FieldDescriptions() []pgconn.FieldDescription
+	RawValues() [][]byte
+	Err() error
+	Close()
+}
+
+// binaryFormat, given alone, asks for every result column in binary.
+var binaryFormat = []int16{pgx.BinaryFormatCode}
+
+// queryUnnamed sends sqlText as the unnamed statement, with binary results,
+// in one round trip (Parse, Bind, Execute, Sync) that a pooler in
+// transaction mode keeps on one server connection. pgx's own unnamed mode
+// (QueryExecModeExec) would do the same but ask for text results; the
+// arguments are encoded as that mode does (text, types left to
+// PostgreSQL to infer, as it does when it prepares the statement).
+func queryUnnamed(ctx context.Context, c *pgx.Conn, sqlText string, args []any) (rawRows, error) {
+	var eqb pgx.ExtendedQueryBuilder
+	if err := eqb.Build(c.TypeMap(), nil, args); err != nil {
+		return nil, fmt.Errorf("native query: encode arguments: %w", err)
+	}
+	return &unnamedRows{rr: c.PgConn().ExecParams(ctx, sqlText, eqb.ParamValues, nil, eqb.ParamFormats, binaryFormat)}, nil
+}
+
+// batchUnnamed sends every query of b as an unnamed statement, as
+// queryUnnamed does, in one round trip ending in one Sync, so a pooler in
+// transaction mode runs the whole batch on one server connection.
+func batchUnnamed(ctx context.Context, c *pgx.Conn, b *pgx.Batch) (next func() (rawRows, error), closeBatch func() error, err error) {
+	var pb pgconn.Batch
+	for _, q := range b.QueuedQueries {
+		var eqb pgx.ExtendedQueryBuilder
+		if err := eqb.Build(c.TypeMap(), nil, q.Arguments); err != nil {
+			return nil, nil, fmt.Errorf("native query: encode arguments: %w", err)
+		}
+		pb.ExecParams(q.SQL, eqb.ParamValues, nil, eqb.ParamFormats, binaryFormat)
+	}
+	mrr := c.PgConn().ExecBatch(ctx, &pb)
+	next = func() (rawRows, error) {
+		if !mrr.NextResult() {
+			if err := mrr.Close(); err != nil {
+				return nil, err
+			}
+			return nil, errors.New("native query: batch ended early")
+		}
+		return &unnamedRows{rr: mrr.ResultReader()}, nil
+	}
+	return next, mrr.Close, nil
+}
+
+// unnamedRows reads an unnamed statement's result as rawRows.
+type unnamedRows struct {
+	rr     *pgconn.ResultReader
+	err    error
+	closed bool
+}
+
+func (r *unnamedRows) Next() bool                                   { return r.rr.NextRow() }
+func (r *unnamedRows) FieldDescriptions() []pgconn.FieldDescription { return r.rr.FieldDescriptions() }
+func (r *unnamedRows) RawValues() [][]byte                          { return r.rr.Values() }
+
+// Err is the statement's outcome, known once its rows are read.
+func (r *unnamedRows) Err() error {
+	r.Close()
+	return r.err
+}
+
+func (r *unnamedRows) Close() {
+	if !r.closed {
+		r.closed = true
+		_, r.err = r.rr.Close()
+	}
+}
+
 // decodeRows hands each of rows' raw values to row, and closes rows.
-func decodeRows(rows pgx.Rows, types []uint32, d *decoder, row func(v [][]byte)) error {
+func decodeRows(rows rawRows, types []uint32, d *decoder, row func(v [][]byte)) error {
 	defer rows.Close()
 	checked := false
 	for rows.Next() {
@@ -506,16 +589,30 @@ func (s *Service) viewerAndRoomsPG(ctx context.Context, id string, page RoomPage
 		return s.observed(ctx, roomsSQL, func(ctx context.Context) error {
 			return s.withPgx(ctx, func(c *pgx.Conn) error {
 				ur, rr = userReader{}, newRoomsReader(page) // afresh on a retry
-				if err := prepare(ctx, c, sqlUserByID, roomsSQL); err != nil {
-					return err
-				}
 				var b pgx.Batch
 				b.Queue(sqlUserByID, id)
 				b.Queue(roomsSQL, args...)
-				br := c.SendBatch(ctx, &b)
-				err := readBatch(br, func(rows pgx.Rows) error { return decodeRows(rows, userTypes, &ur.d, ur.row) },
-					func(rows pgx.Rows) error { return decodeRows(rows, types, &rr.d, rr.row) })
-				if cerr := br.Close(); err == nil {
+				var next func() (rawRows, error)
+				var closeBatch func() error
+				if s.unnamed {
+					var err error
+					if next, closeBatch, err = batchUnnamed(ctx, c, &b); err != nil {
+						return err
+					}
+				} else {
+					if err := prepare(ctx, c, sqlUserByID, roomsSQL); err != nil {
+						return err
+					}
+					br := c.SendBatch(ctx, &b)
+					next = func() (rawRows, error) {
+						rows, err := br.Query()
+						return rows, err
+					}
+					closeBatch = br.Close
+				}
+				err := readBatch(next, func(rows rawRows) error { return decodeRows(rows, userTypes, &ur.d, ur.row) },
+					func(rows rawRows) error { return decodeRows(rows, types, &rr.d, rr.row) })
+				if cerr := closeBatch(); err == nil {
 					err = cerr
 				}
 				return err
@@ -529,10 +626,11 @@ func (s *Service) viewerAndRoomsPG(ctx context.Context, id string, page RoomPage
 	return u, rr.result(), err
 }
 
-// readBatch reads a batch's results in order, one function each.
-func readBatch(br pgx.BatchResults, read ...func(rows pgx.Rows) error) error {
+// readBatch reads a batch's results in order (next gives each), one
+// function each.
+func readBatch(next func() (rawRows, error), read ...func(rows rawRows) error) error {
 	for _, fn := range read {
-		rows, err := br.Query()
+		rows, err := next()
 		if err != nil {
 			return err
 		}

@@ -54,90 +54,103 @@ func TestNativeColumns_MatchModels(t *testing.T) {
 // microseconds written in several time zones.
 func TestNativeQueries_MatchBun(t *testing.T) {
 	bdb := dbtest.Open(t, "postgres")
-	s := New(Deps{DB: bdb, Tokens: auth.NewTokens([]byte("a-test-secret-that-is-32-bytes!!"), time.Hour)})
-	if !s.postgres {
-		t.Fatal("not PostgreSQL")
-	}
 	seed := uint64(time.Now().UnixNano())
 	t.Logf("seed %d", seed)
 	rng := rand.New(rand.NewPCG(seed, 1))
 	ctx := context.Background()
 	users, rooms := seedRandom(t, bdb, rng)
+	// Both ways of sending the native statements: prepared by name, and
+	// unnamed (behind a pooler); both decode binary results.
+	for _, unnamed := range []bool{false, true} {
+		t.Run(statementMode(unnamed), func(t *testing.T) {
+			s := New(Deps{DB: bdb, Tokens: auth.NewTokens([]byte("a-test-secret-that-is-32-bytes!!"), time.Hour), UnnamedStatements: unnamed})
+			if !s.postgres {
+				t.Fatal("not PostgreSQL")
+			}
 
-	same := func(what string, bunV, pgV any, bunErr, pgErr error) {
-		t.Helper()
-		if (bunErr == nil) != (pgErr == nil) || (bunErr != nil && bunErr.Error() != pgErr.Error()) {
-			t.Fatalf("%s: errors differ: bun %v, native %v", what, bunErr, pgErr)
-		}
-		// An empty result is nil from Bun, an empty slice natively: the
-		// same answer to every caller.
-		if a, b := reflect.ValueOf(bunV), reflect.ValueOf(pgV); a.Kind() == reflect.Slice && a.Len() == 0 && b.Len() == 0 {
-			return
-		}
-		if !reflect.DeepEqual(bunV, pgV) {
-			t.Fatalf("%s: results differ\nbun:    %s\nnative: %s", what, dump(bunV), dump(pgV))
-		}
-	}
+			same := func(what string, bunV, pgV any, bunErr, pgErr error) {
+				t.Helper()
+				if (bunErr == nil) != (pgErr == nil) || (bunErr != nil && bunErr.Error() != pgErr.Error()) {
+					t.Fatalf("%s: errors differ: bun %v, native %v", what, bunErr, pgErr)
+				}
+				// An empty result is nil from Bun, an empty slice natively: the
+				// same answer to every caller.
+				if a, b := reflect.ValueOf(bunV), reflect.ValueOf(pgV); a.Kind() == reflect.Slice && a.Len() == 0 && b.Len() == 0 {
+					return
+				}
+				if !reflect.DeepEqual(bunV, pgV) {
+					t.Fatalf("%s: results differ\nbun:    %s\nnative: %s", what, dump(bunV), dump(pgV))
+				}
+			}
 
-	for i := range 40 {
-		ids := pick(rng, rooms, rng.IntN(len(rooms)+1))
-		if i%5 == 0 {
-			ids = append(ids, "cnosuchroom000000000000000")
-		}
-		if len(ids) == 0 {
-			continue // Bun renders IN () for an empty list; callers never pass one
-		}
-		b, bErr := s.participantsByRoomIDsBun(ctx, ids)
-		p, pErr := s.participantsByRoomIDsPG(ctx, ids)
-		same(fmt.Sprintf("participants of %d rooms", len(ids)), b, p, bErr, pErr)
-	}
-	for range 20 {
-		ids := append(pick(rng, users, 1+rng.IntN(len(users))), "cnosuchuser000000000000000")
-		b, bErr := s.usersByIDsBun(ctx, ids)
-		p, pErr := s.usersByIDsPG(ctx, ids)
-		byID := func(a, b *models.User) int { return strings.Compare(a.ID, b.ID) }
-		slices.SortFunc(b, byID) // neither statement orders users
-		slices.SortFunc(p, byID)
-		same("users", b, p, bErr, pErr)
-	}
-	for _, id := range append(slices.Clone(users), "cnosuchuser000000000000000") {
-		b, bErr := s.userByIDBun(ctx, id)
-		p, pErr := s.userByIDPG(ctx, id)
-		same("user "+id, b, p, bErr, pErr)
-		p, _, pErr = s.viewerAndRoomsPG(ctx, id, RoomPage{})
-		same("user "+id+" with their rooms", b, p, bErr, pErr)
-		bv, bVersion, bvErr := s.userAndVersionByIDBun(ctx, id)
-		pv, pVersion, pvErr := s.userAndVersionByIDPG(ctx, id)
-		same("user "+id+" and their answers version", []any{bv, bVersion}, []any{pv, pVersion}, bvErr, pvErr)
-	}
-	hosts := users[:3]
-	for _, host := range hosts {
-		var hosted []string
-		if err := bdb.NewSelect().Table("rooms").Column("id").Where("host_id = ?", host).Scan(ctx, &hosted); err != nil {
-			t.Fatal(err)
-		}
-		afters := []*string{nil, ptrTo("cnosuchroom000000000000000")}
-		for _, id := range pick(rng, hosted, min(4, len(hosted))) {
-			afters = append(afters, ptrTo(id))
-		}
-		for _, status := range []RoomStatus{"", RoomStatusAll, RoomStatusActive, RoomStatusEnded} {
-			for _, first := range []*int{nil, ptrTo(1), ptrTo(3), ptrTo(MaxPageSize)} {
-				for _, after := range afters {
-					for _, with := range []bool{false, true} {
-						page := RoomPage{Status: status, First: first, After: after, WithSettings: with}
-						b, bErr := s.hostedRoomsBun(ctx, host, page)
-						p, pErr := s.hostedRoomsPG(ctx, host, page)
-						same(fmt.Sprintf("rooms of %s, page %s", host, dump(page)), b, p, bErr, pErr)
-						// The same in one round trip with the viewer.
-						bu, buErr := s.userByIDBun(ctx, host)
-						pu, p, pErr := s.viewerAndRoomsPG(ctx, host, page)
-						same("viewer "+host, bu, pu, buErr, pErr)
-						same(fmt.Sprintf("rooms of %s with the viewer, page %s", host, dump(page)), b, p, bErr, pErr)
+			for i := range 40 {
+				ids := pick(rng, rooms, rng.IntN(len(rooms)+1))
+				if i%5 == 0 {
+					ids = append(ids, "cnosuchroom000000000000000")
+				}
+				if len(ids) == 0 {
+					continue // Bun renders IN () for an empty list; callers never pass one
+				}
+				b, bErr := s.participantsByRoomIDsBun(ctx, ids)
+				p, pErr := s.participantsByRoomIDsPG(ctx, ids)
+				same(fmt.Sprintf("participants of %d rooms", len(ids)), b, p, bErr, pErr)
+			}
+			for range 20 {
+				ids := append(pick(rng, users, 1+rng.IntN(len(users))), "cnosuchuser000000000000000")
+				b, bErr := s.usersByIDsBun(ctx, ids)
+				p, pErr := s.usersByIDsPG(ctx, ids)
+				byID := func(a, b *models.User) int { return strings.Compare(a.ID, b.ID) }
+				slices.SortFunc(b, byID) // neither statement orders users
+				slices.SortFunc(p, byID)
+				same("users", b, p, bErr, pErr)
+			}
+			for _, id := range append(slices.Clone(users), "cnosuchuser000000000000000") {
+				b, bErr := s.userByIDBun(ctx, id)
+				p, pErr := s.userByIDPG(ctx, id)
+				same("user "+id, b, p, bErr, pErr)
+				p, _, pErr = s.viewerAndRoomsPG(ctx, id, RoomPage{})
+				same("user "+id+" with their rooms", b, p, bErr, pErr)
+				bv, bVersion, bvErr := s.userAndVersionByIDBun(ctx, id)
+				pv, pVersion, pvErr := s.userAndVersionByIDPG(ctx, id)
+				same("user "+id+" and their answers version", []any{bv, bVersion}, []any{pv, pVersion}, bvErr, pvErr)
+			}
+			hosts := users[:3]
+			for _, host := range hosts {
+				var hosted []string
+				if err := bdb.NewSelect().Table("rooms").Column("id").Where("host_id = ?", host).Scan(ctx, &hosted); err != nil {
+					t.Fatal(err)
+				}
+				afters := []*string{nil, ptrTo("cnosuchroom000000000000000")}
+				for _, id := range pick(rng, hosted, min(4, len(hosted))) {
+					afters = append(afters, ptrTo(id))
+				}
+				for _, status := range []RoomStatus{"", RoomStatusAll, RoomStatusActive, RoomStatusEnded} {
+					for _, first := range []*int{nil, ptrTo(1), ptrTo(3), ptrTo(MaxPageSize)} {
+						for _, after := range afters {
+							for _, with := range []bool{false, true} {
+								page := RoomPage{Status: status, First: first, After: after, WithSettings: with}
+								b, bErr := s.hostedRoomsBun(ctx, host, page)
+								p, pErr := s.hostedRoomsPG(ctx, host, page)
+								same(fmt.Sprintf("rooms of %s, page %s", host, dump(page)), b, p, bErr, pErr)
+								// The same in one round trip with the viewer.
+								bu, buErr := s.userByIDBun(ctx, host)
+								pu, p, pErr := s.viewerAndRoomsPG(ctx, host, page)
+								same("viewer "+host, bu, pu, buErr, pErr)
+								same(fmt.Sprintf("rooms of %s with the viewer, page %s", host, dump(page)), b, p, bErr, pErr)
+							}
+						}
 					}
 				}
 			}
-		}
+		})
 	}
+}
+
+func statementMode(unnamed bool) string {
+	if unnamed {
+		return "unnamed"
+	}
+	return "prepared"
 }
 
 func ptrTo[T any](v T) *T { return &v }
@@ -356,9 +369,17 @@ func BenchmarkViewerAndRooms(b *testing.B) {
 // Only the native statements are prepared on a connection: Bun's, whose
 // arguments are inlined into each text, run unnamed (db.Connect's exec
 // mode) instead of each costing a Parse round trip and a slot in pgx's
-// statement cache. The native ones, alone or batched, stay prepared.
+// statement cache. The native ones, alone or batched, stay prepared;
+// behind a pooler (UnnamedStatements) nothing is.
 func TestStatements_OnlyNativeArePrepared(t *testing.T) {
+	for _, unnamed := range []bool{false, true} {
+		t.Run(statementMode(unnamed), func(t *testing.T) { onlyNativeArePrepared(t, unnamed) })
+	}
+}
+
+func onlyNativeArePrepared(t *testing.T, unnamed bool) {
 	bdb, s := openPostgres(t, db.Config{MaxOpenConns: 1})
+	s.unnamed = unnamed
 	ctx := context.Background()
 	host := "cprephost"
 	dbtest.Exec(t, bdb, `INSERT INTO users (id, email, password_hash, display_name, created_at, updated_at) VALUES (?, 'p@x', 'x', 'Host', now(), now())`, host)
@@ -388,6 +409,9 @@ func TestStatements_OnlyNativeArePrepared(t *testing.T) {
 	roomsSQL, _, _ := roomsQuery(host, page)
 	want := []string{sqlParticipantsByRoomIDs, roomsSQL, sqlUserByID}
 	slices.Sort(want)
+	if unnamed {
+		want = nil
+	}
 	if !slices.Equal(got, want) {
 		t.Fatalf("prepared statements:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}

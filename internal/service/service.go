@@ -28,6 +28,8 @@ type Service struct {
 	// postgres selects PostgreSQL-only SQL: row locks (SELECT ... FOR
 	// UPDATE; SQLite runs one transaction at a time anyway) and LATERAL.
 	postgres bool
+	// unnamed is Deps' UnnamedStatements.
+	unnamed bool
 	// limits, events and clock are Deps' RateLimits, Events and Now.
 	limits *ratelimit.Guard
 	events events.Broker
@@ -51,6 +53,11 @@ type Deps struct {
 	// Now is the clock of every timestamp the service writes (tests set
 	// it to make times predictable). Nil: time.Now.
 	Now func() time.Time
+	// UnnamedStatements runs the native PostgreSQL reads as unnamed
+	// statements instead of preparing them on each connection: a pooler
+	// in transaction mode (db.PoolerPgBouncer) may hand the next statement
+	// to a server connection where the name means nothing.
+	UnnamedStatements bool
 }
 
 // New returns a Service over d.DB.
@@ -61,7 +68,7 @@ func New(d Deps) *Service {
 	}
 	return &Service{
 		db: d.DB, tokens: d.Tokens, passwords: d.Passwords, postgres: db.IsPostgres(d.DB),
-		limits: d.RateLimits, events: d.Events, clock: clock,
+		unnamed: d.UnnamedStatements, limits: d.RateLimits, events: d.Events, clock: clock,
 	}
 }
 

@@ -28,6 +28,12 @@ import (
 // both subscriptions.
 func TestLiveEvents_CrossInstanceInOrder(t *testing.T) {
 	a, b, _ := harness.TwoInstances(t)
+	crossInstanceInOrder(t, a, b)
+}
+
+// crossInstanceInOrder is the scenario, on instances a and b of
+// one database (pgbouncer_test.go runs it behind PgBouncer too).
+func crossInstanceInOrder(t *testing.T, a, b *harness.Server) {
 	hostUser := a.Register("host@example.com", "Hosting Hana")
 	adaUser := a.Register("ada@example.com", "Ada")
 	host, ada, stranger := a.WithToken(hostUser.Token), a.WithToken(adaUser.Token), a.WithToken(a.Register("eve@example.com", "Eve").Token)

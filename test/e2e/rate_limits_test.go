@@ -363,3 +363,66 @@ func TestRateLimit_CreateRoomPerUser(t *testing.T) {
 		t.Errorf("another user's room: %+v", res.Errors)
 	}
 }
+
+// acrossInstances is the configuration of the tests whose two instances
+// spend login failures and guest joins: 4 wrong passwords per account and
+// address, 3 joins per address.
+func acrossInstances(store string) map[string]string {
+	env := limitsWith("RATE_LIMIT_LOGIN_ACCOUNT_IP", "4/1h", "RATE_LIMIT_JOIN_IP", "3/1h")
+	env["RATE_LIMIT_STORE"] = store
+	return env
+}
+
+// With RATE_LIMIT_STORE=postgres, two instances spend one allowance: wrong
+// passwords and joins counted on either refuse the next on the other.
+func TestRateLimit_PostgresStoreIsSharedByInstances(t *testing.T) {
+	a, b, _ := harness.TwoInstances(t, harness.WithEnv(acrossInstances("postgres")))
+	spendAcross(t, a, b, true)
+}
+
+// The memory store, the default, limits each instance on its own.
+func TestRateLimit_MemoryStoreIsPerInstance(t *testing.T) {
+	env := acrossInstances("")
+	delete(env, "RATE_LIMIT_STORE")
+	a, b, _ := harness.TwoInstances(t, harness.WithEnv(env))
+	spendAcross(t, a, b, false)
+}
+
+// spendAcross spends 2 wrong passwords on each of a and b, then tries the
+// right one on b; and joins twice as a guest on a and once on b, then once
+// more on b. Sharing one allowance (acrossInstances' limits), the last of
+// each is refused; each instance on its own, it passes.
+func spendAcross(t *testing.T, a, b *harness.Server, shared bool) {
+	t.Helper()
+	host := a.Register("host@example.com", "Host")
+	a.Register("ada@example.com", "Ada")
+	for i, srv := range []*harness.Server{a, a, b, b} {
+		if res := srv.GQL(loginMutation, loginVars("ada@example.com", fmt.Sprintf("wrong-%d", i))); res.Code() != "UNAUTHENTICATED" {
+			t.Fatalf("wrong password %d: %+v", i+1, res.Errors)
+		}
+	}
+	res := b.GQL(loginMutation, loginVars("ada@example.com", harness.Password))
+	switch {
+	case shared && len(res.Errors) == 1:
+		tooMany(t, res.Errors[0])
+	case shared:
+		t.Errorf("right password after 4 wrong ones on two instances: %s %+v, want TOO_MANY_REQUESTS", res.Data, res.Errors)
+	case len(res.Errors) > 0:
+		t.Errorf("right password after 2 wrong ones on this instance: %+v", res.Errors)
+	}
+
+	room := a.WithToken(host.Token).CreateRoom(nil)
+	for i, srv := range []*harness.Server{a, a, b} {
+		_, res := srv.Join(room.Code, new(fmt.Sprintf("Guest %d", i)))
+		harness.MustSucceed(t, fmt.Sprintf("join %d", i+1), res)
+	}
+	_, res = b.Join(room.Code, new("Guest 3"))
+	switch {
+	case shared && len(res.Errors) == 1:
+		tooMany(t, res.Errors[0])
+	case shared:
+		t.Errorf("a fourth join on two instances: %+v, want TOO_MANY_REQUESTS", res.Errors)
+	case len(res.Errors) > 0:
+		t.Errorf("a second join on this instance: %+v", res.Errors)
+	}
+}

@@ -159,40 +159,45 @@ type story struct {
 
 func TestEndToEnd_MeetingStory(t *testing.T) {
 	dbtest.ForEachDialect(t, func(t *testing.T, bdb *bun.DB) {
-		base := harness.Start(t, harness.WithDB(bdb))
-		st := &story{}
-		steps := []struct {
-			name string
-			fn   func(t *testing.T)
-		}{
-			{"register and login", st.registerAndLogin},
-			{"create two rooms", st.createRooms},
-			{"host updates room 1", st.updateRoom1},
-			{"second user and guest join", st.join},
-			{"guest leaves with its participant token", st.guestLeaves},
-			{"room 2 ends", st.endRoom2},
-			{"me.rooms over GraphQL", st.meRoomsGraphQL},
-			{"me.rooms status filter and pages", st.meRoomsFilterAndPages},
-			{"GET /users/me/rooms matches", st.meRoomsREST},
-			{"second user sees only what they may", st.secondUsersView},
-			{"second user cannot change the host's rooms", st.secondUserCannotChange},
-			{"roomByCode is public and minimal", st.roomByCode},
-			{"unauthenticated callers", st.unauthenticated},
-		}
-		for _, step := range steps {
-			// Each step builds on the previous ones: stop after one that
-			// could not finish (t.Fatal); t.Error lets the story go on.
-			finished := false
-			t.Run(step.name, func(t *testing.T) {
-				st.srv = base.For(t)
-				step.fn(t)
-				finished = true
-			})
-			if !finished {
-				return
-			}
-		}
+		meetingStory(t, harness.Start(t, harness.WithDB(bdb)))
 	})
+}
+
+// meetingStory tells the story on base, step by step (pgbouncer_test.go
+// tells it behind PgBouncer too).
+func meetingStory(t *testing.T, base *harness.Server) {
+	st := &story{}
+	steps := []struct {
+		name string
+		fn   func(t *testing.T)
+	}{
+		{"register and login", st.registerAndLogin},
+		{"create two rooms", st.createRooms},
+		{"host updates room 1", st.updateRoom1},
+		{"second user and guest join", st.join},
+		{"guest leaves with its participant token", st.guestLeaves},
+		{"room 2 ends", st.endRoom2},
+		{"me.rooms over GraphQL", st.meRoomsGraphQL},
+		{"me.rooms status filter and pages", st.meRoomsFilterAndPages},
+		{"GET /users/me/rooms matches", st.meRoomsREST},
+		{"second user sees only what they may", st.secondUsersView},
+		{"second user cannot change the host's rooms", st.secondUserCannotChange},
+		{"roomByCode is public and minimal", st.roomByCode},
+		{"unauthenticated callers", st.unauthenticated},
+	}
+	for _, step := range steps {
+		// Each step builds on the previous ones: stop after one that
+		// could not finish (t.Fatal); t.Error lets the story go on.
+		finished := false
+		t.Run(step.name, func(t *testing.T) {
+			st.srv = base.For(t)
+			step.fn(t)
+			finished = true
+		})
+		if !finished {
+			return
+		}
+	}
 }
 
 func (st *story) registerAndLogin(t *testing.T) {

@@ -313,8 +313,28 @@ func (s *Server) Stop() error {
 // on that database for the test.
 func TwoInstances(t testing.TB, opts ...Option) (a, b *Server, admin *bun.DB) {
 	t.Helper()
-	cfg := db.Config{URL: dbtest.NewPostgresDatabase(t), MaxOpenConns: 20}
-	dbA, dbB, admin := openPool(t, cfg), openPool(t, cfg), openPool(t, cfg)
+	url := dbtest.NewPostgresDatabase(t)
+	return twoInstances(t, db.Config{URL: url, MaxOpenConns: 20}, url, opts)
+}
+
+// TwoInstancesBehindPgBouncer is TwoInstances as deployed behind PgBouncer
+// in transaction mode: both instances' pools go through bouncer
+// (DATABASE_POOLER=pgbouncer), and so do the migrations; their LISTEN
+// connections and admin go straight to PostgreSQL (DATABASE_LISTEN_URL).
+func TwoInstancesBehindPgBouncer(t testing.TB, bouncer *PgBouncer, opts ...Option) (a, b *Server, admin *bun.DB) {
+	t.Helper()
+	url := dbtest.NewPostgresDatabase(t)
+	cfg := db.Config{URL: bouncer.URL(url), MaxOpenConns: 20, Pooler: db.PoolerPgBouncer}
+	env := WithEnv(map[string]string{"DATABASE_POOLER": db.PoolerPgBouncer, "DATABASE_LISTEN_URL": url})
+	return twoInstances(t, cfg, url, slices.Concat([]Option{env}, opts))
+}
+
+// twoInstances starts two in-process servers, each on its own pool opened
+// with cfg (migrated through the first), and opens admin at direct.
+func twoInstances(t testing.TB, cfg db.Config, direct string, opts []Option) (a, b *Server, admin *bun.DB) {
+	t.Helper()
+	dbA, dbB := openPool(t, cfg), openPool(t, cfg)
+	admin = openPool(t, db.Config{URL: direct, MaxOpenConns: 20})
 	if _, err := db.Migrate(context.Background(), dbA); err != nil {
 		t.Fatal(err)
 	}
