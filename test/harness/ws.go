@@ -256,6 +256,19 @@ func (op *Operation) Event(timeout time.Duration) RoomEvent {
 	return data.RoomEvents
 }
 
+// EventAfterJoins is Event, passing over PARTICIPANT_JOINED events: on
+// PostgreSQL a join committed just before the subscription can still
+// reach it (NOTIFY is delivered asynchronously), for tests that subscribe
+// right after someone joined.
+func (op *Operation) EventAfterJoins(timeout time.Duration) RoomEvent {
+	op.c.t.Helper()
+	for {
+		if e := op.Event(timeout); e.Type != "PARTICIPANT_JOINED" {
+			return e
+		}
+	}
+}
+
 // Completes asserts the operation completes next.
 func (op *Operation) Completes(timeout time.Duration) {
 	op.c.t.Helper()
