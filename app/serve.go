@@ -55,10 +55,6 @@ func NewHTTPServer(cfg Config, h http.Handler, log *slog.Logger) *http.Server {
 // Serve listens on cfg.Port and serves until ctx ends (see Run), with
 // traces exported when OTLP is configured.
 func Serve(ctx context.Context, cfg Config, log *slog.Logger) error {
-	if cfg.generatedSecret {
-		log.Warn("JWT_SECRET is not set: using a random secret for this process only; " +
-			"tokens will stop working on restart. Set JWT_SECRET (APP_ENV=production refuses to start without it).")
-	}
 	tuneGC(os.Getenv, cfg, log)
 	stopTracing, tracingOn, err := tracing.Setup(ctx, os.Getenv)
 	if err != nil {
@@ -90,6 +86,9 @@ func Serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 // briefly down (a deploy racing a database restart) comes up by itself,
 // and an orchestrator sends it traffic only once it can serve.
 func Run(ctx context.Context, cfg Config, log *slog.Logger, ln net.Listener) error {
+	if err := useSecretFile(&cfg, log); err != nil {
+		return err
+	}
 	bdb, err := db.Connect(cfg.DB)
 	if err != nil {
 		return err
