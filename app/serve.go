@@ -162,6 +162,50 @@ func Migrate(ctx context.Context, cfg Config, log *slog.Logger) error {
 	return bdb.Close()
 }
 
+// MigrateStatus writes one line per migration to out, oldest first:
+// applied (with its group and time) or pending.
+func MigrateStatus(ctx context.Context, cfg Config, out io.Writer) error {
+	bdb, err := db.Open(ctx, cfg.DB)
+	if err != nil {
+		return err
+	}
+	defer bdb.Close()
+	status, err := db.MigrationStatus(ctx, bdb)
+	if err != nil {
+		return err
+	}
+	for _, m := range status {
+		if m.Applied {
+			fmt.Fprintf(out, "applied  %s  (group %d, %s)\n", m.Name, m.Group, m.At.UTC().Format(time.RFC3339))
+		} else {
+			fmt.Fprintf(out, "pending  %s\n", m.Name)
+		}
+	}
+	return nil
+}
+
+// MigrateRollback undoes the last group of migrations (see db.Rollback)
+// and writes one line per migration rolled back to out. A server applies
+// them again when it starts.
+func MigrateRollback(ctx context.Context, cfg Config, out io.Writer) error {
+	bdb, err := db.Open(ctx, cfg.DB)
+	if err != nil {
+		return err
+	}
+	defer bdb.Close()
+	rolledBack, err := db.Rollback(ctx, bdb)
+	if err != nil {
+		return err
+	}
+	if len(rolledBack) == 0 {
+		fmt.Fprintln(out, "nothing to roll back: no migration is applied")
+	}
+	for _, name := range rolledBack {
+		fmt.Fprintf(out, "rolled back  %s\n", name)
+	}
+	return nil
+}
+
 // openDB connects and migrates.
 func openDB(ctx context.Context, cfg Config, log *slog.Logger) (*bun.DB, error) {
 	bdb, err := db.Open(ctx, cfg.DB)
