@@ -4,7 +4,7 @@
 GO ?= go
 export PATH := $(PATH):/usr/local/go/bin
 
-.PHONY: run test lint generate check-generated seed migrate build bench bench-variants audit-deps graphql-ws-deps
+.PHONY: run test lint generate check-generated seed migrate migrate-status migrate-rollback build bench bench-variants audit-deps graphql-ws-deps
 
 run:
 	$(GO) run .
@@ -17,6 +17,13 @@ seed:
 
 migrate:
 	$(GO) run . migrate
+
+migrate-status:
+	$(GO) run . migrate status
+
+# Undoes the last group of migrations (README: Subcommands).
+migrate-rollback:
+	$(GO) run . migrate rollback
 
 generate:
 	$(GO) generate ./...

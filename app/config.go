@@ -1,10 +1,10 @@
 package app
 
 import (
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"net/netip"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -64,9 +64,12 @@ type Config struct {
 	Subscriptions subscriptionConfig
 	// Tracing is on when an OTLP endpoint is configured (tracing.Setup).
 	Tracing bool
-	// generatedSecret is true when JWT_SECRET was unset and a random one
-	// was made up for this process (development only).
-	generatedSecret bool
+	// secretFile is set when JWT_SECRET is unset in development: the file
+	// that keeps the development secret (see useSecretFile), which Run and
+	// Seed sign with. Until then JWTSecret is random, so an App made from
+	// this Config alone (as tests make them) still signs, for its process
+	// only.
+	secretFile string
 }
 
 // httpConfig bounds connections (see NewHTTPServer).
@@ -194,12 +197,11 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	case secret == "" && cfg.Production:
 		return cfg, errors.New("JWT_SECRET must be set when APP_ENV=production")
 	case secret == "":
-		// Tokens then die with the process, which is fine for trying the
-		// server out and safe: nobody can know the secret.
-		b := make([]byte, 32)
-		_, _ = rand.Read(b)
-		cfg.JWTSecret = b
-		cfg.generatedSecret = true
+		// Kept beside the SQLite file, so seed's token works against run
+		// and outlives restarts; in the same directory with PostgreSQL
+		// too, so that one rule serves both stores.
+		cfg.JWTSecret = newSecret()
+		cfg.secretFile = filepath.Join(filepath.Dir(cfg.SQLitePath), devSecretFile)
 	case cfg.Production && len(secret) < minProductionSecret:
 		return cfg, fmt.Errorf("JWT_SECRET must be at least %d bytes when APP_ENV=production", minProductionSecret)
 	default:

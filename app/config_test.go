@@ -1,6 +1,7 @@
 package app
 
 import (
+	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
@@ -18,9 +19,9 @@ func TestConfig_Defaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !cfg.generatedSecret || cfg.Production || !cfg.Metrics || cfg.Tracing || cfg.FastPathShadow {
-		t.Errorf("defaults: generatedSecret %v production %v metrics %v tracing %v fast path shadow %v",
-			cfg.generatedSecret, cfg.Production, cfg.Metrics, cfg.Tracing, cfg.FastPathShadow)
+	if cfg.secretFile != filepath.Join("data", "jwt-secret") || cfg.Production || !cfg.Metrics || cfg.Tracing || cfg.FastPathShadow {
+		t.Errorf("defaults: secretFile %q production %v metrics %v tracing %v fast path shadow %v",
+			cfg.secretFile, cfg.Production, cfg.Metrics, cfg.Tracing, cfg.FastPathShadow)
 	}
 	g := cfg.GraphQL
 	if g.MaxBodyBytes != 256<<10 || g.MaxTokens != 2000 || g.MaxDepth != 10 || g.MaxAliases != 30 ||

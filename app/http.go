@@ -33,14 +33,20 @@ var probes = map[string]bool{"/healthz": true, "/readyz": true, "/metrics": true
 // routes is every endpoint the server answers.
 func (a *App) routes() http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("/query", graph.NewHandler(a.svc, a.log, graph.HandlerConfig{
+	gql := graph.HandlerConfig{
 		Production: a.cfg.Production, Limits: a.cfg.GraphQL, APQCacheSize: a.cfg.APQCacheSize, Gate: a.gate,
 		ShadowFastPath: a.cfg.FastPathShadow, Answers: a.answers,
 		Subscriptions: graph.SubscriptionConfig{
 			Tokens: a.tokens, KeepAlive: a.cfg.Subscriptions.KeepAlive, AllowedOrigins: a.cfg.CORSOrigins, Closing: a.closing,
 			Limits: a.cfg.Subscriptions.Limits,
 		},
-	}))
+	}
+	mux.Handle("/query", graph.NewHandler(a.svc, a.log, gql))
+	if gql.SchemaOpen() {
+		// Where introspection is closed, so is this: a 404 like any
+		// unknown path.
+		mux.Handle("GET /schema.graphql", graph.SchemaSource)
+	}
 	mux.Handle("GET /{$}", playground.Handler("NeuronMeet API", "/query"))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")

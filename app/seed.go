@@ -20,6 +20,9 @@ const (
 // prints a token for it, so a newcomer can query me.rooms straight away.
 // It goes through the service like any client would.
 func Seed(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) error {
+	if err := useSecretFile(&cfg, log); err != nil {
+		return err
+	}
 	bdb, err := openDB(ctx, cfg, log)
 	if err != nil {
 		return err
@@ -46,8 +49,8 @@ func Seed(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) erro
 		}
 		fmt.Fprintf(out, "Created demo host %s (password %q) with 3 rooms.\n", demoEmail, demoPassword)
 	}
-	if cfg.generatedSecret {
-		fmt.Fprintln(out, "Note: JWT_SECRET is unset, so this token only works for a server started with the same JWT_SECRET; set one to use it.")
+	if cfg.secretFile != "" {
+		fmt.Fprintf(out, "Signed with the development secret in %s, which the server uses too while JWT_SECRET is unset.\n", cfg.secretFile)
 	}
 	fmt.Fprintf(out, "\nAuthorization: Bearer %s\n", host.AccessToken)
 	return nil

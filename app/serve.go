@@ -55,10 +55,6 @@ func NewHTTPServer(cfg Config, h http.Handler, log *slog.Logger) *http.Server {
 // Serve listens on cfg.Port and serves until ctx ends (see Run), with
 // traces exported when OTLP is configured.
 func Serve(ctx context.Context, cfg Config, log *slog.Logger) error {
-	if cfg.generatedSecret {
-		log.Warn("JWT_SECRET is not set: using a random secret for this process only; " +
-			"tokens will stop working on restart. Set JWT_SECRET (APP_ENV=production refuses to start without it).")
-	}
 	tuneGC(os.Getenv, cfg, log)
 	stopTracing, tracingOn, err := tracing.Setup(ctx, os.Getenv)
 	if err != nil {
@@ -90,6 +86,9 @@ func Serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 // briefly down (a deploy racing a database restart) comes up by itself,
 // and an orchestrator sends it traffic only once it can serve.
 func Run(ctx context.Context, cfg Config, log *slog.Logger, ln net.Listener) error {
+	if err := useSecretFile(&cfg, log); err != nil {
+		return err
+	}
 	bdb, err := db.Connect(cfg.DB)
 	if err != nil {
 		return err
@@ -161,6 +160,50 @@ func Migrate(ctx context.Context, cfg Config, log *slog.Logger) error {
 		return err
 	}
 	return bdb.Close()
+}
+
+// MigrateStatus writes one line per migration to out, oldest first:
+// applied (with its group and time) or pending.
+func MigrateStatus(ctx context.Context, cfg Config, out io.Writer) error {
+	bdb, err := db.Open(ctx, cfg.DB)
+	if err != nil {
+		return err
+	}
+	defer bdb.Close()
+	status, err := db.MigrationStatus(ctx, bdb)
+	if err != nil {
+		return err
+	}
+	for _, m := range status {
+		if m.Applied {
+			fmt.Fprintf(out, "applied  %s  (group %d, %s)\n", m.Name, m.Group, m.At.UTC().Format(time.RFC3339))
+		} else {
+			fmt.Fprintf(out, "pending  %s\n", m.Name)
+		}
+	}
+	return nil
+}
+
+// MigrateRollback undoes the last group of migrations (see db.Rollback)
+// and writes one line per migration rolled back to out. A server applies
+// them again when it starts.
+func MigrateRollback(ctx context.Context, cfg Config, out io.Writer) error {
+	bdb, err := db.Open(ctx, cfg.DB)
+	if err != nil {
+		return err
+	}
+	defer bdb.Close()
+	rolledBack, err := db.Rollback(ctx, bdb)
+	if err != nil {
+		return err
+	}
+	if len(rolledBack) == 0 {
+		fmt.Fprintln(out, "nothing to roll back: no migration is applied")
+	}
+	for _, name := range rolledBack {
+		fmt.Fprintf(out, "rolled back  %s\n", name)
+	}
+	return nil
 }
 
 // openDB connects and migrates.

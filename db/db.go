@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -164,25 +165,106 @@ func IsPostgres(db bun.IDB) bool {
 	return db.Dialect().Name().String() == "pg"
 }
 
-// Migrate applies every pending migration and returns the names applied.
-func Migrate(ctx context.Context, db *bun.DB) ([]string, error) {
-	m := migrate.NewMigrator(db, migrations.Migrations)
+// migrator runs the migration history on db. A migration is marked
+// applied (or rolled back) only once its up (or down) has succeeded, so
+// one that fails, a database gone mid-way included, is tried again rather
+// than taken as done.
+func migrator(db *bun.DB) *migrate.Migrator {
+	return migrate.NewMigrator(db, migrations.Migrations, migrate.WithMarkAppliedOnSuccess(true))
+}
+
+// locked runs fn holding the migration lock (bun's lock table), after
+// creating bun's tables if needed, so two instances never migrate at once.
+func locked(ctx context.Context, m *migrate.Migrator, fn func() error) error {
 	if err := m.Init(ctx); err != nil {
-		return nil, fmt.Errorf("migrate: init: %w", err)
+		return fmt.Errorf("init: %w", err)
 	}
 	if err := m.Lock(ctx); err != nil {
-		return nil, fmt.Errorf("migrate: lock: %w", err)
+		return fmt.Errorf("lock: %w", err)
 	}
 	defer func() { _ = m.Unlock(ctx) }()
-	group, err := m.Migrate(ctx)
+	return fn()
+}
+
+// Migrate applies every pending migration and returns the names applied.
+func Migrate(ctx context.Context, db *bun.DB) ([]string, error) {
+	m := migrator(db)
+	var group *migrate.MigrationGroup
+	err := locked(ctx, m, func() (err error) {
+		group, err = m.Migrate(ctx)
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("migrate: %w", err)
 	}
-	var names []string
-	for _, mig := range group.Migrations {
-		names = append(names, mig.Name)
+	return names(group), nil
+}
+
+// Rollback undoes the last group of migrations (those one Migrate
+// applied), newest first, and returns the names rolled back. It refuses,
+// changing nothing, when one of them cannot be undone: bun would mark it
+// pending and leave its schema in place.
+func Rollback(ctx context.Context, db *bun.DB) ([]string, error) {
+	m := migrator(db)
+	var group *migrate.MigrationGroup
+	err := locked(ctx, m, func() error {
+		status, err := m.MigrationsWithStatus(ctx)
+		if err != nil {
+			return err
+		}
+		for _, mig := range status.LastGroup().Migrations {
+			if mig.Down == nil {
+				return fmt.Errorf("%s has no down migration", mig.Name)
+			}
+		}
+		group, err = m.Rollback(ctx)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("migrate: rollback: %w", err)
 	}
-	return names, nil
+	// The group lists them oldest first; they were undone in reverse.
+	rolledBack := names(group)
+	slices.Reverse(rolledBack)
+	return rolledBack, nil
+}
+
+// MigrationState is one migration of the history and whether it is
+// applied.
+type MigrationState struct {
+	Name    string
+	Applied bool
+	// Group and At say when it was applied (zero while pending): the
+	// migrations one Migrate applied share a group, which Rollback undoes.
+	Group int64
+	At    time.Time
+}
+
+// MigrationStatus lists every migration, oldest first, applied or
+// pending. On a fresh database it creates bun's (empty) bookkeeping
+// tables, and everything is pending.
+func MigrationStatus(ctx context.Context, db *bun.DB) ([]MigrationState, error) {
+	m := migrator(db)
+	if err := m.Init(ctx); err != nil {
+		return nil, fmt.Errorf("migrate: status: init: %w", err)
+	}
+	status, err := m.MigrationsWithStatus(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("migrate: status: %w", err)
+	}
+	out := make([]MigrationState, 0, len(status))
+	for _, mig := range status {
+		out = append(out, MigrationState{Name: mig.Name, Applied: mig.IsApplied(), Group: mig.GroupID, At: mig.MigratedAt})
+	}
+	return out, nil
+}
+
+func names(group *migrate.MigrationGroup) []string {
+	var out []string
+	for _, mig := range group.Migrations {
+		out = append(out, mig.Name)
+	}
+	return out
 }
 
 // IsUniqueViolation reports whether err is a unique-constraint violation on

@@ -19,9 +19,9 @@ import (
 
 // HandlerConfig tunes the GraphQL endpoint.
 type HandlerConfig struct {
-	// Production turns off introspection and "did you mean" suggestions:
-	// the schema is published in the repository, and a closed schema
-	// narrows what an attacker can probe.
+	// Production turns off introspection, GET /schema.graphql and "did
+	// you mean" suggestions: the schema is published in the repository,
+	// and a closed schema narrows what an attacker can probe.
 	Production bool
 	Limits     Limits
 	// APQCacheSize is how many automatic persisted queries are remembered
@@ -72,10 +72,10 @@ func NewHandler(svc *service.Service, log *slog.Logger, cfg HandlerConfig) http.
 	srv.AddTransport(post)
 	srv.SetQueryCache(documentCache{lru.New[*ast.QueryDocument](1000)})
 	srv.SetParserTokenLimit(cfg.Limits.MaxTokens)
-	if cfg.Production {
-		srv.Use(closedSchema{})
-	} else {
+	if cfg.SchemaOpen() {
 		srv.Use(extension.Introspection{})
+	} else {
+		srv.Use(closedSchema{})
 	}
 	srv.SetDisableSuggestion(cfg.Production)
 	apqSize := cfg.APQCacheSize

@@ -1,5 +1,8 @@
 // Package migrations embeds the schema migrations. Each is plain SQL that
-// both PostgreSQL and SQLite accept, so one history serves both dialects.
+// both PostgreSQL and SQLite accept, so one history serves both dialects,
+// or Go with a statement list per dialect where their languages differ.
+// Every migration has a down as well as an up (a .down.sql file, or the Go
+// migration's second function), for `migrate rollback`.
 package migrations
 
 import (

@@ -2,7 +2,7 @@ package e2e
 
 // The GraphQL endpoint itself: what it says when the database fails, which
 // transports may change data, persisted queries, the production schema,
-// the playground.
+// the playground, the schema's source.
 
 import (
 	"crypto/sha256"
@@ -10,10 +10,14 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/uptrace/bun"
+	"github.com/vektah/gqlparser/v2"
+	"github.com/vektah/gqlparser/v2/ast"
 
 	"github.com/neuronmeet/api/db/dbtest"
 	"github.com/neuronmeet/api/test/harness"
@@ -175,6 +179,29 @@ func TestGraphQL_ProductionClosesTheSchema(t *testing.T) {
 		if suggests == prod {
 			t.Errorf("production=%v: error %q suggests the field=%v", prod, res.Errors[0].Message, suggests)
 		}
+	}
+}
+
+// GET /schema.graphql serves the schema's source for client code
+// generators wherever introspection is open, and nothing in production.
+func TestGraphQL_SchemaSourceIsServedWhereIntrospectionIs(t *testing.T) {
+	source, err := os.ReadFile(filepath.Join("..", "..", "schema.graphqls"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := harness.Start(t).REST(http.MethodGet, "/schema.graphql", nil)
+	if res.Status != http.StatusOK || res.Header.Get("Content-Type") != "text/plain; charset=utf-8" {
+		t.Errorf("development: HTTP %d, Content-Type %q; want 200 text/plain; charset=utf-8", res.Status, res.Header.Get("Content-Type"))
+	}
+	if string(res.Body) != string(source) {
+		t.Errorf("development served %d bytes that are not schema.graphqls (%d bytes)", len(res.Body), len(source))
+	}
+	if _, err := gqlparser.LoadSchema(&ast.Source{Name: "served", Input: string(res.Body)}); err != nil {
+		t.Errorf("the served schema does not load: %v", err)
+	}
+	prod := harness.Start(t, harness.WithEnv(map[string]string{"APP_ENV": "production"}))
+	if res := prod.REST(http.MethodGet, "/schema.graphql", nil); res.Status != http.StatusNotFound || strings.Contains(string(res.Body), "type Query") {
+		t.Errorf("production: HTTP %d %.80s; want 404 without the schema", res.Status, res.Body)
 	}
 }
 

@@ -63,6 +63,25 @@ func goTool() string {
 	return filepath.Join(runtime.GOROOT(), "bin", "go")
 }
 
+// Command runs the built server binary with args (a subcommand such as
+// seed or migrate) on the default configuration with env applied, as a
+// developer runs it beside a server, and returns what it wrote to stdout.
+// It fails the test, showing stderr, unless the command succeeds.
+func Command(t testing.TB, env map[string]string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command(ServerBinary(t), args...)
+	cmd.Env = os.Environ()
+	for k, v := range Env(env) {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	var stdout, stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("neuronmeet %s: %v\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), err, stdout.String(), stderr.String())
+	}
+	return stdout.String()
+}
+
 // process is a RealProcess server.
 type process struct {
 	cmd    *exec.Cmd
