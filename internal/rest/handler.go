@@ -40,6 +40,11 @@ type Handler struct {
 // New returns the REST shim over svc; answers is the response cache, or
 // nil for none.
 func New(svc *service.Service, log *slog.Logger, answers *respcache.Cache) *Handler {
+	// The document is converted at start-up, so a request never waits on
+	// it; a document that does not load is logged here and answered 500.
+	if _, err := openAPIJSON(); err != nil {
+		log.Error("rest: the OpenAPI document does not load", "err", err)
+	}
 	return &Handler{svc: svc, log: log, answers: answers}
 }
 
@@ -47,8 +52,20 @@ func New(svc *service.Service, log *slog.Logger, answers *respcache.Cache) *Hand
 // legacy deployment's prefix). Under /api, a route that does not exist
 // answers the legacy 404 body instead of ServeMux's plain text.
 func (h *Handler) Register(mux *http.ServeMux) {
-	routes := map[string]http.HandlerFunc{
-		"GET /health": h.health,
+	for pattern, fn := range h.routes() {
+		method, path, _ := strings.Cut(pattern, " ")
+		mux.HandleFunc(pattern, fn)
+		mux.HandleFunc(method+" /api"+path, fn)
+	}
+	mux.HandleFunc("/api/", h.notFound)
+}
+
+// routes is every REST route, by its ServeMux pattern; openapi.yaml
+// describes each (TestOpenAPI_DescribesEveryRoute).
+func (h *Handler) routes() map[string]http.HandlerFunc {
+	return map[string]http.HandlerFunc{
+		"GET /health":       h.health,
+		"GET /openapi.json": h.openAPI,
 
 		"POST /auth/register": h.register,
 		"POST /auth/login":    h.login,
@@ -67,12 +84,6 @@ func (h *Handler) Register(mux *http.ServeMux) {
 		"POST /rooms/{code}/join":             h.join,
 		"POST /rooms/participants/{id}/leave": h.leave,
 	}
-	for pattern, fn := range routes {
-		method, path, _ := strings.Cut(pattern, " ")
-		mux.HandleFunc(pattern, fn)
-		mux.HandleFunc(method+" /api"+path, fn)
-	}
-	mux.HandleFunc("/api/", h.notFound)
 }
 
 // health is the legacy deployment's health check (GET /api/health); the

@@ -21,6 +21,9 @@ type Client struct {
 	URL   string
 	token string
 	http  *http.Client
+	// checkOpenAPI holds every REST exchange to the REST shim's OpenAPI
+	// document (see openapi.go); Start turns it on for every server.
+	checkOpenAPI bool
 }
 
 func newClient(t testing.TB, url string) *Client {
@@ -137,20 +140,25 @@ func (c *Client) TryGQL(query string, vars map[string]any, opts ...RequestOption
 }
 
 func (c *Client) send(method, path string, body any, opts []RequestOption) (Response, error) {
+	c.t.Helper()
 	r := request{header: http.Header{}}
 	for _, o := range opts {
 		o(&r)
 	}
-	var content io.Reader
+	var payload []byte
 	switch {
 	case r.raw != nil:
-		content = strings.NewReader(*r.raw)
+		payload = []byte(*r.raw)
 	case body != nil:
 		b, err := json.Marshal(body)
 		if err != nil {
 			return Response{}, err
 		}
-		content = bytes.NewReader(b)
+		payload = b
+	}
+	var content io.Reader
+	if r.raw != nil || body != nil {
+		content = bytes.NewReader(payload)
 	}
 	ctx := context.Background()
 	if r.within > 0 {
@@ -180,5 +188,12 @@ func (c *Client) send(method, path string, body any, opts []RequestOption) (Resp
 	if err != nil {
 		return Response{}, err
 	}
-	return Response{Status: resp.StatusCode, Header: resp.Header, Body: b}, nil
+	res := Response{Status: resp.StatusCode, Header: resp.Header, Body: b}
+	if c.checkOpenAPI {
+		// Errorf, not Fatalf: goroutines other than the test's send too.
+		for _, p := range openAPIProblems(req, payload, res) {
+			c.t.Errorf("%s", p)
+		}
+	}
+	return res, nil
 }

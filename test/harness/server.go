@@ -125,6 +125,7 @@ func Start(t testing.TB, opts ...Option) *Server {
 		url = s.startProcess(o)
 	}
 	s.Client = newClient(t, url)
+	s.Client.checkOpenAPI = true
 	if o.mode != inProcess && !o.noWait {
 		Eventually(t, 20*time.Second, "the server is ready", func() bool {
 			res, err := s.send(http.MethodGet, "/readyz", nil, nil)
