@@ -24,9 +24,9 @@ import (
 // the document cannot drift from the code: a route, status, header or body
 // key the document does not describe fails the test that met it.
 
-// notREST are the paths the document does not describe: GraphQL, the
-// probes, the metrics and the playground.
-var notREST = map[string]bool{"/query": true, "/metrics": true, "/healthz": true, "/readyz": true, "/": true}
+// notREST are the paths the document does not describe: GraphQL (and its
+// SDL), the probes, the metrics and the playground.
+var notREST = map[string]bool{"/query": true, "/schema.graphql": true, "/metrics": true, "/healthz": true, "/readyz": true, "/": true}
 
 // openAPIDoc is the document, loaded once for the whole test binary.
 var openAPIDoc = sync.OnceValues(rest.OpenAPI)
