@@ -63,6 +63,23 @@ func TestPlayground_FollowsASubscriptionInABrowser(t *testing.T) {
 	checkStayedHome(t, b, srv.URL)
 }
 
+// Opened bare, the playground shows the dashboard query and a headers
+// editor waiting for a token.
+func TestPlayground_OpensOnTheDashboardInABrowser(t *testing.T) {
+	srv := harness.Start(t)
+	b := harness.StartBrowser(t, browserWithin)
+	if err := chromedp.Do(b.Ctx, chromedp.Navigate(srv.URL+"/"), chromedp.WaitVisible(".graphiql-execute-button")); err != nil {
+		t.Fatalf("opening the playground: %v\nconsole: %v", err, b.Console())
+	}
+	if title, err := chromedp.Run(b.Ctx, chromedp.Title()); err != nil || title != "NeuronMeet API" {
+		t.Errorf("title %q (%v), want NeuronMeet API", title, err)
+	}
+	waitForEditor(t, b, ".graphiql-query-editor", "query Dashboard {", "settings {", "participants(activeOnly: true) {")
+	waitForEditor(t, b, ".graphiql-editor-tool", `{"Authorization": "Bearer "}`)
+	screenshot(t, b, "dashboard.png")
+	checkStayedHome(t, b, srv.URL)
+}
+
 // openPlayground opens GET / on srv in a fresh browser with the query, its
 // variables and the token's Authorization header in the editors, through
 // the link parameters the page reads (typing into Monaco from a test is
@@ -81,13 +98,23 @@ func openPlayground(t *testing.T, srv *harness.Server, query, variables, token s
 		t.Fatalf("opening the playground: %v\nconsole: %v", err, b.Console())
 	}
 	// The headers editor shows the token the page was given.
-	headers, err := chromedp.Run(b.Ctx, chromedp.Poll[string](
-		`(() => { const t = [...document.querySelectorAll('.graphiql-editor-tool .view-lines')].map(e => e.innerText).join('\n'); return t.includes('Bearer') && t; })()`,
-		chromedp.WithPollingTimeout(30*time.Second)))
-	if err != nil || !strings.Contains(strings.ReplaceAll(headers, "\u00a0", " "), "Bearer "+token) {
-		t.Fatalf("the headers editor shows %q (%v), want the token", headers, err)
-	}
+	waitForEditor(t, b, ".graphiql-editor-tool", "Bearer "+token)
 	return b
+}
+
+// waitForEditor waits until the Monaco editors under selector show every
+// one of want (the headers and variables editors share one container).
+func waitForEditor(t *testing.T, b *harness.Browser, selector string, want ...string) {
+	t.Helper()
+	text := `[...document.querySelectorAll(` + harness.JSON(selector+" .view-lines") + `)].map(e => e.innerText).join('\n').replace(/\u00a0/g, ' ')`
+	var checks []string
+	for _, w := range want {
+		checks = append(checks, text+".includes("+harness.JSON(w)+")")
+	}
+	if _, err := chromedp.Run(b.Ctx, chromedp.Poll[bool](strings.Join(checks, " && "), chromedp.WithPollingTimeout(30*time.Second))); err != nil {
+		shown, _ := chromedp.Run(b.Ctx, chromedp.Evaluate[string](text))
+		t.Fatalf("%s never showed %q: %v\nit shows: %s", selector, want, err, shown)
+	}
 }
 
 // run clicks the run button, as a developer would.
