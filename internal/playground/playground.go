@@ -81,7 +81,6 @@ type manifest struct {
 	Script     string            `json:"script"`
 	Stylesheet string            `json:"stylesheet"`
 	Workers    map[string]string `json:"workers"`
-	Versions   map[string]string `json:"versions"`
 }
 
 // Playground serves the page and its assets.
@@ -114,7 +113,8 @@ func New(cfg Config) (*Playground, error) {
 	p := &Playground{assets: assets, names: map[string]bool{}}
 	for _, e := range entries {
 		// The manifest is the build's record, not something the page loads;
-		// every other file is named after its content's hash.
+		// every other file is named after its content's hash (the licence
+		// notices after their file's, and never served: see contentTypes).
 		if e.Name() != "manifest.json" {
 			p.names[e.Name()] = true
 		}
@@ -194,7 +194,8 @@ func (p *Playground) servePage(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write(p.page)
 }
 
-// contentTypes are the bundle's file types; anything else is not ours.
+// contentTypes are the types of the files the page loads; anything else
+// in dist/ is not for browsers.
 var contentTypes = map[string]string{
 	".js":  "text/javascript; charset=utf-8",
 	".css": "text/css; charset=utf-8",
