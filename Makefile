@@ -4,7 +4,7 @@
 GO ?= go
 export PATH := $(PATH):/usr/local/go/bin
 
-.PHONY: run test lint generate check-generated seed migrate migrate-status migrate-rollback build bench bench-variants audit-deps graphql-ws-deps
+.PHONY: run test lint generate check-generated seed migrate migrate-status migrate-rollback build bench bench-variants audit-deps graphql-ws-deps playground-assets
 
 run:
 	$(GO) run .
@@ -57,6 +57,15 @@ graphql-ws-deps:
 	@if command -v npm >/dev/null 2>&1; then \
 		npm ci --prefix test/graphql-ws --no-audit --no-fund --loglevel=error; \
 	else echo "npm not found: the graphql-ws client test will not run" >&2; fi
+
+# Rebuilds GraphiQL's committed bundle (internal/playground/dist, embedded in
+# the binary) from the npm packages pinned in
+# internal/playground/assets-src/package-lock.json. Only to upgrade or change
+# the playground: make run and make test use the committed files. The build
+# is deterministic: unchanged sources give the same files.
+playground-assets:
+	npm ci --prefix internal/playground/assets-src --no-audit --no-fund --loglevel=error
+	node internal/playground/assets-src/build.mjs
 
 # Load benchmark on PostgreSQL against two references, a one-SQL handler and a
 # hand-written Go + pgx server, in interleaved rounds (bench/README.md;

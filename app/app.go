@@ -19,6 +19,7 @@ import (
 	"github.com/neuronmeet/api/internal/auth"
 	"github.com/neuronmeet/api/internal/events"
 	"github.com/neuronmeet/api/internal/metrics"
+	"github.com/neuronmeet/api/internal/playground"
 	"github.com/neuronmeet/api/internal/ratelimit"
 	"github.com/neuronmeet/api/internal/requestid"
 	"github.com/neuronmeet/api/internal/respcache"
@@ -47,7 +48,9 @@ type App struct {
 	// answers is the response cache the GraphQL and REST edges share (one
 	// memory bound); nil when it is off.
 	answers *respcache.Cache
-	handler http.Handler
+	// playground serves GraphiQL at GET /; nil when PLAYGROUND is off.
+	playground *playground.Playground
+	handler    http.Handler
 }
 
 // Option changes how New wires the app.
@@ -115,6 +118,11 @@ func New(cfg Config, bdb *bun.DB, log *slog.Logger, opts ...Option) (*App, error
 		UnnamedStatements: cfg.DB.Pooler != "",
 	})
 	a.gate = admission.New(cfg.MaxConcurrentRequests, cfg.AdmissionMaxWait)
+	if cfg.Playground {
+		if a.playground, err = playground.New(playground.Config{Title: "NeuronMeet API", Endpoint: "/query"}); err != nil {
+			return nil, err
+		}
+	}
 	a.handler = a.Wrap(a.routes())
 	return a, nil
 }

@@ -53,6 +53,8 @@ type Config struct {
 	// still be delivered.
 	AdmissionMaxWait time.Duration
 	Metrics          bool
+	// Playground serves GraphiQL at GET / (internal/playground).
+	Playground bool
 	// ResponseCacheMaxBytes bounds the response cache (internal/respcache);
 	// 0 when RESPONSE_CACHE=off.
 	ResponseCacheMaxBytes int64
@@ -174,6 +176,11 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	}
 	cfg.Tracing = getenv("OTEL_EXPORTER_OTLP_ENDPOINT") != "" || getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") != ""
 	if cfg.Metrics, err = switchEnv(getenv, "METRICS", true); err != nil {
+		return cfg, err
+	}
+	// A development tool: on unless the deployment is production, where
+	// it must be asked for.
+	if cfg.Playground, err = switchEnv(getenv, "PLAYGROUND", !cfg.Production); err != nil {
 		return cfg, err
 	}
 	if err := loadResponseCache(getenv, &cfg); err != nil {

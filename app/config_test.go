@@ -19,9 +19,9 @@ func TestConfig_Defaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.secretFile != filepath.Join("data", "jwt-secret") || cfg.Production || !cfg.Metrics || cfg.Tracing || cfg.FastPathShadow {
-		t.Errorf("defaults: secretFile %q production %v metrics %v tracing %v fast path shadow %v",
-			cfg.secretFile, cfg.Production, cfg.Metrics, cfg.Tracing, cfg.FastPathShadow)
+	if cfg.secretFile != filepath.Join("data", "jwt-secret") || cfg.Production || !cfg.Metrics || cfg.Tracing || cfg.FastPathShadow || !cfg.Playground {
+		t.Errorf("defaults: secretFile %q production %v metrics %v tracing %v fast path shadow %v playground %v",
+			cfg.secretFile, cfg.Production, cfg.Metrics, cfg.Tracing, cfg.FastPathShadow, cfg.Playground)
 	}
 	g := cfg.GraphQL
 	if g.MaxBodyBytes != 256<<10 || g.MaxTokens != 2000 || g.MaxDepth != 10 || g.MaxAliases != 30 ||
@@ -87,7 +87,7 @@ func TestConfig_RefusesBadValues(t *testing.T) {
 		"SUBSCRIPTIONS_PER_CONNECTION": "many", "WEBSOCKET_INIT_TIMEOUT": "0", "STREAM_WRITE_TIMEOUT": "-2s",
 		"GRAPHQL_MAX_SUBSCRIPTION_COMPLEXITY": "-1", "GRAPHQL_FASTPATH_SHADOW": "yes",
 		"RESPONSE_CACHE": "sometimes", "RESPONSE_CACHE_MAX_BYTES": "1000",
-		"JWT_LEEWAY": "-1s",
+		"JWT_LEEWAY": "-1s", "PLAYGROUND": "maybe",
 	} {
 		_, err := LoadConfig(envFrom(map[string]string{key: value}))
 		if err == nil || !strings.Contains(err.Error(), key) {

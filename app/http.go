@@ -9,7 +9,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/99designs/gqlgen/graphql/playground"
 	"github.com/rs/cors"
 
 	"github.com/neuronmeet/api/graph"
@@ -47,7 +46,9 @@ func (a *App) routes() http.Handler {
 		// unknown path.
 		mux.Handle("GET /schema.graphql", graph.SchemaSource)
 	}
-	mux.Handle("GET /{$}", playground.Handler("NeuronMeet API", "/query"))
+	if a.playground != nil {
+		a.playground.Register(mux)
+	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write([]byte(`{"status":"ok"}`))

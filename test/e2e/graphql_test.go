@@ -2,7 +2,8 @@ package e2e
 
 // The GraphQL endpoint itself: what it says when the database fails, which
 // transports may change data, persisted queries, the production schema,
-// the playground, the schema's source.
+// the schema's source. The playground has its own files (playground_test.go,
+// playground_browser_test.go).
 
 import (
 	"crypto/sha256"
@@ -313,28 +314,5 @@ func TestGraphQL_MalformedBodiesAreDescribed(t *testing.T) {
 	if err := json.Unmarshal(res.Body, &gql); err != nil || res.Status != http.StatusBadRequest || len(gql.Errors) != 1 ||
 		!strings.Contains(gql.Errors[0].Message, "could not be decoded") {
 		t.Fatalf("malformed body: %d %s", res.Status, res.Body)
-	}
-}
-
-func TestPlaygroundServed(t *testing.T) {
-	srv := harness.Start(t)
-	res := srv.REST(http.MethodGet, "/", nil)
-	if res.Status != http.StatusOK {
-		t.Fatalf("GET / = %d", res.Status)
-	}
-	if ct := res.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/html") {
-		t.Errorf("GET / Content-Type = %q, want text/html", ct)
-	}
-	body := string(res.Body)
-	lower := strings.ToLower(body)
-	if !strings.Contains(lower, "<html") || !strings.Contains(lower, "</html>") {
-		t.Errorf("GET / is not an HTML page: %.300s", body)
-	}
-	if !strings.Contains(body, `"/query"`) && !strings.Contains(body, `'/query'`) {
-		t.Errorf("playground does not point at /query: %.300s", body)
-	}
-	// The playground lives at / only; other paths are not it.
-	if res := srv.REST(http.MethodGet, "/no-such-page", nil); res.Status != http.StatusNotFound {
-		t.Errorf("GET /no-such-page = %d %.100s, want 404", res.Status, res.Body)
 	}
 }

@@ -3,6 +3,7 @@ package harness
 import (
 	"bufio"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -42,7 +43,7 @@ func Path(t testing.TB, elem ...string) string {
 // NodePackage returns the node command to run a script in dir (a folder of
 // the repository, such as test/graphql-ws), after checking npm installed
 // pkg there (make test runs npm ci). Without them the test is skipped, or
-// fails under CI=true: CI must never pass by skipping.
+// fails under CI=true (Missing).
 func NodePackage(t testing.TB, dir, pkg string) string {
 	t.Helper()
 	node, err := exec.LookPath("node")
@@ -50,12 +51,20 @@ func NodePackage(t testing.TB, dir, pkg string) string {
 		_, err = os.Stat(filepath.Join(Path(t, dir), "node_modules", pkg, "package.json"))
 	}
 	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s not installed in %s (%v): run make test, which installs it", pkg, dir, err)
-		}
-		t.Skipf("%s not installed in %s (%v): run make test or npm ci --prefix %s", pkg, dir, err, dir)
+		Missing(t, fmt.Sprintf("%s not installed in %s (%v)", pkg, dir, err), "run make test, which installs it", "run make test or npm ci --prefix "+dir)
 	}
 	return node
+}
+
+// Missing skips a test whose outside dependency (an npm package, a
+// browser) is not installed, saying how to install it, or fails it under
+// CI=true: CI must never pass by skipping.
+func Missing(t testing.TB, what, ciHint, localHint string) {
+	t.Helper()
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("%s: %s", what, ciHint)
+	}
+	t.Skipf("%s: %s", what, localHint)
 }
 
 // NPMSubscriber is the graphql-ws npm client following a room
