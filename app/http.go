@@ -6,6 +6,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 	"github.com/neuronmeet/api/internal/auth"
 	"github.com/neuronmeet/api/internal/clientip"
 	"github.com/neuronmeet/api/internal/metrics"
+	"github.com/neuronmeet/api/internal/playground"
 	"github.com/neuronmeet/api/internal/recorder"
 	"github.com/neuronmeet/api/internal/requestid"
 	"github.com/neuronmeet/api/internal/rest"
@@ -28,6 +30,14 @@ import (
 // still migrating must not look like a dead process, and /readyz tells
 // the orchestrator whether to send traffic.
 var probes = map[string]bool{"/healthz": true, "/readyz": true, "/metrics": true, "/health": true, "/api/health": true}
+
+// outsideTheGate reports whether a request skips readiness and the gate:
+// the probes, and the playground's files, which are embedded and touch no
+// database, while a slow browser downloading their 5 MB would otherwise
+// hold an API slot for as long as it takes.
+func outsideTheGate(path string) bool {
+	return probes[path] || strings.HasPrefix(path, playground.AssetsPath)
+}
 
 // routes is every endpoint the server answers.
 func (a *App) routes() http.Handler {
@@ -111,8 +121,8 @@ func (a *App) Wrap(h http.Handler) http.Handler {
 			ExposedHeaders: []string{requestid.Header, "Retry-After"},
 			MaxAge:         600,
 		}).Handler,
-		// Probes go straight to their routes; everything else waits for
-		// readiness and passes the steps below.
+		// Probes and the playground's files go straight to their routes;
+		// everything else waits for readiness and passes the steps below.
 		skipForProbes(
 			// 503 until migrations have run.
 			untilReady(&a.ready),
@@ -143,7 +153,7 @@ func when(on bool, mw func(http.Handler) http.Handler) func(http.Handler) http.H
 }
 
 // skipForProbes runs a request through steps (outermost first) unless its
-// path is a probe's.
+// path is outside the gate (see outsideTheGate).
 func skipForProbes(steps ...func(http.Handler) http.Handler) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		stepped := next
@@ -151,7 +161,7 @@ func skipForProbes(steps ...func(http.Handler) http.Handler) func(http.Handler) 
 			stepped = steps[i](stepped)
 		}
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if probes[r.URL.Path] {
+			if outsideTheGate(r.URL.Path) {
 				next.ServeHTTP(w, r)
 				return
 			}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/neuronmeet/api/db/dbtest"
 	"github.com/neuronmeet/api/internal/metrics"
+	"github.com/neuronmeet/api/internal/playground"
 )
 
 func newTestApp(t *testing.T, env ...string) *App {
@@ -89,6 +90,11 @@ func TestProbes_SkipAFullGate(t *testing.T) {
 		if status, body := get(t, a.Handler(), path); status != http.StatusOK {
 			t.Errorf("GET %s with the gate full: %d %s", path, status, body)
 		}
+	}
+	// A playground file (here one that does not exist) is answered at
+	// once, not after the wait.
+	if status, body := get(t, a.Handler(), playground.AssetsPath+"nothing.js"); status != http.StatusNotFound {
+		t.Errorf("GET a playground file with the gate full: %d %s, want its own 404", status, body)
 	}
 	if status, body := get(t, a.Handler(), "/users/me/rooms"); status != http.StatusServiceUnavailable {
 		t.Errorf("GET /users/me/rooms with the gate full: %d %s, want 503 once the wait is over", status, body)
