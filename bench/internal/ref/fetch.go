@@ -10,35 +10,30 @@ import (
 // other status is an error carrying the start of the body, so a check or
 // a load that got an error page says what it got.
 func Body(client *http.Client, req *http.Request) ([]byte, error) {
-	resp, err := client.Do(req)
-	if err != nil {
-		return nil, err
+	status, b, err := fetch(client, req)
+	if err == nil && status != http.StatusOK {
+		err = fmt.Errorf("HTTP %d: %.200s", status, b)
 	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return nil, err
-	}
-	if resp.StatusCode != http.StatusOK {
-		return b, fmt.Errorf("HTTP %d: %.200s", resp.StatusCode, b)
-	}
-	return b, nil
+	return b, err
 }
 
 // NotModified sends req, a revalidation, and fails unless it is answered
 // 304 with no body.
 func NotModified(client *http.Client, req *http.Request) ([]byte, error) {
+	status, b, err := fetch(client, req)
+	if err == nil && (status != http.StatusNotModified || len(b) > 0) {
+		err = fmt.Errorf("HTTP %d (%d bytes), want 304 with no body", status, len(b))
+	}
+	return b, err
+}
+
+// fetch sends req and reads its whole answer.
+func fetch(client *http.Client, req *http.Request) (int, []byte, error) {
 	resp, err := client.Do(req)
 	if err != nil {
-		return nil, err
+		return 0, nil, err
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return nil, err
-	}
-	if resp.StatusCode != http.StatusNotModified || len(b) > 0 {
-		return b, fmt.Errorf("HTTP %d (%d bytes), want 304 with no body", resp.StatusCode, len(b))
-	}
-	return nil, nil
+	return resp.StatusCode, b, err
 }
