@@ -274,8 +274,8 @@ func (s *Service) mayDelete(ctx context.Context, tx bun.Tx, msg *models.Message,
 		return true, nil
 	}
 	var room struct {
-		HostID      string `bun:"host_id"`
-		Participated bool  `bun:"participated"`
+		HostID       string `bun:"host_id"`
+		Participated bool   `bun:"participated"`
 	}
 	err := tx.NewSelect().TableExpr("rooms AS r").Column("r.host_id").
 		ColumnExpr("EXISTS (SELECT 1 FROM participants AS p WHERE p.room_id = r.id AND p.user_id = ?) AS participated", viewer.ID).
