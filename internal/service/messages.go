@@ -392,8 +392,29 @@ func (s *Service) MessagesByPages(ctx context.Context, keys []MessagePageKey) (m
 }
 
 // messagePages is the newest first messages of each room before the
-// cursor, newest first: a window over the (room_id, created_at, id) index.
+// cursor, grouped by room, newest first. On PostgreSQL a LATERAL subquery
+// per room reads only its page backwards off the (room_id, created_at, id)
+// index, however long the chat; SQLite (no LATERAL) numbers each room's
+// rows with a window over the same index.
 func (s *Service) messagePages(ctx context.Context, roomIDs []string, first int, before string) ([]*models.Message, error) {
+	rows := make([]*models.Message, 0, 16)
+	if s.postgres {
+		cursor, args := "", []any{}
+		if before != "" {
+			cursor = " AND (m.created_at, m.id) < (SELECT c.created_at, c.id FROM messages AS c WHERE c.id = ? AND c.room_id = r.id)"
+			args = append(args, before)
+		}
+		args = append(args, first)
+		err := s.db.NewSelect().Model(&rows).
+			ModelTableExpr("rooms AS r").
+			ColumnExpr("message.*").
+			Join("CROSS JOIN LATERAL (SELECT * FROM messages AS m WHERE m.room_id = r.id"+cursor+
+				" ORDER BY m.created_at DESC, m.id DESC LIMIT ?) AS message", args...).
+			Where("r.id IN (?)", bun.In(roomIDs)).
+			OrderExpr("message.room_id, message.created_at DESC, message.id DESC").
+			Scan(ctx)
+		return rows, err
+	}
 	inner := s.db.NewSelect().Model((*models.Message)(nil)).
 		ColumnExpr("message.*").
 		ColumnExpr("ROW_NUMBER() OVER (PARTITION BY message.room_id ORDER BY message.created_at DESC, message.id DESC) AS rn").
@@ -401,7 +422,6 @@ func (s *Service) messagePages(ctx context.Context, roomIDs []string, first int,
 	if before != "" {
 		inner = inner.Where("(message.created_at, message.id) < (SELECT c.created_at, c.id FROM messages AS c WHERE c.id = ? AND c.room_id = message.room_id)", before)
 	}
-	rows := make([]*models.Message, 0, 16)
 	err := s.db.NewSelect().
 		Model(&rows).
 		ModelTableExpr("(?) AS message", inner).
