@@ -360,9 +360,11 @@ func loadRateLimits(getenv func(string) string) (map[ratelimit.Op]ratelimit.Rate
 		{ratelimit.JoinRoom, "JOIN", []string{"IP", "ACCOUNT"}},
 		{ratelimit.RoomCode, "ROOM_CODE", []string{"IP"}},
 		{ratelimit.CreateRoom, "CREATE_ROOM", []string{"ACCOUNT"}},
+		{ratelimit.SendMessage, "MESSAGE", []string{"PARTICIPANT"}},
 	} {
 		r := out[v.op]
-		dst := map[string]*ratelimit.Rate{"IP": &r.PerIP, "ACCOUNT": &r.PerAccount, "ACCOUNT_IP": &r.PerAccountIP}
+		// A message's account is its sender's presence in the room.
+		dst := map[string]*ratelimit.Rate{"IP": &r.PerIP, "ACCOUNT": &r.PerAccount, "ACCOUNT_IP": &r.PerAccountIP, "PARTICIPANT": &r.PerAccount}
 		for _, scope := range v.scopes {
 			key := "RATE_LIMIT_" + v.name + "_" + scope
 			if s := getenv(key); s != "" {

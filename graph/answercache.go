@@ -41,6 +41,10 @@ var versionedFields = map[string]map[string]bool{
 	"Room": {
 		"id": true, "code": true, "name": true, "hostId": true, "host": true, "isActive": true, "isLocked": true,
 		"startedAt": true, "endedAt": true, "createdAt": true, "updatedAt": true, "settings": true, "participants": true,
+		// No trigger gives the host a new version when a message is sent
+		// or deleted (a busy chat would empty the host's cache with every
+		// line): a dashboard reading the chat is answered afresh.
+		"messages": false,
 	},
 	"RoomSettings": {
 		"allowChat": true, "allowScreenShare": true, "allowGuestAccess": true, "waitingRoom": true,

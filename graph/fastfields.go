@@ -64,6 +64,7 @@ func init() {
 		"settings": resolvedObject(fastSettings, func(r *fastResolvers, ctx context.Context, _ map[string]any, room *models.Room) (*models.RoomSettings, error) {
 			return r.room.Settings(ctx, room)
 		}),
+		"messages": {how: byExecutor},
 		"participants": resolvedList(fastParticipant, func(r *fastResolvers, ctx context.Context, args map[string]any, room *models.Room) ([]*models.Participant, error) {
 			return r.room.Participants(ctx, room, args["activeOnly"].(*bool))
 		}),

@@ -30,6 +30,8 @@ type Loaders struct {
 	Settings     *primedLoader[*models.RoomSettings]
 	Participants *primedLoader[[]*models.Participant]
 	Users        *primedLoader[*models.User]
+	// Messages holds rooms' pages of chat, keyed by room and page.
+	Messages *dataloadgen.Loader[service.MessagePageKey, []*models.Message]
 
 	mu sync.Mutex
 	// What the loaders hold for the prefetch to skip: users, and the rooms
@@ -53,6 +55,7 @@ func NewLoaders(svc *service.Service) *Loaders {
 		Settings:     newPrimedLoader(dataloadgen.NewMappedLoader(observed("settings", svc.SettingsByRoomIDs), opts...)),
 		Participants: newPrimedLoader(dataloadgen.NewMappedLoader(observed("participants", svc.ParticipantsByRoomIDs), opts...)),
 		Users:        newPrimedLoader(dataloadgen.NewMappedLoader(observed("users", svc.UsersByIDs), opts...)),
+		Messages:     dataloadgen.NewMappedLoader(observed("messages", svc.MessagesByPages), opts...),
 		cachedUsers:  map[string]struct{}{},
 
 		cachedSettings:     map[string]struct{}{},
@@ -262,6 +265,22 @@ func loadUser(ctx context.Context, id string) (*models.User, error) {
 		return nil, nil
 	}
 	return u, err
+}
+
+// loadParticipant returns participant id of room roomID (from the room's
+// list, so the participants of many messages, or of many rooms' messages,
+// load in one batch), or nil when it no longer exists.
+func loadParticipant(ctx context.Context, roomID, id string) (*models.Participant, error) {
+	list, err := For(ctx).Participants.Load(ctx, roomID)
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range list {
+		if p.ID == id {
+			return p, nil
+		}
+	}
+	return nil, nil
 }
 
 func loadHost(ctx context.Context, room *models.Room) (*models.User, error) {

@@ -15,6 +15,14 @@ import (
 	"github.com/neuronmeet/api/models"
 )
 
+// Participant is the resolver for the participant field.
+func (r *messageResolver) Participant(ctx context.Context, obj *models.Message) (*models.Participant, error) {
+	if obj.ParticipantID == nil {
+		return nil, nil
+	}
+	return loadParticipant(ctx, obj.RoomID, *obj.ParticipantID)
+}
+
 // Register is the resolver for the register field.
 func (r *mutationResolver) Register(ctx context.Context, input service.RegisterInput) (*service.AuthResult, error) {
 	return r.Service.Register(ctx, input)
@@ -68,6 +76,16 @@ func (r *mutationResolver) JoinRoom(ctx context.Context, code string, guestName 
 // LeaveRoom is the resolver for the leaveRoom field.
 func (r *mutationResolver) LeaveRoom(ctx context.Context, participantID string) (*models.Participant, error) {
 	return r.Service.LeaveRoom(ctx, participantID)
+}
+
+// SendMessage is the resolver for the sendMessage field.
+func (r *mutationResolver) SendMessage(ctx context.Context, roomID string, content string) (*models.Message, error) {
+	return r.Service.SendMessage(ctx, roomID, content)
+}
+
+// DeleteMessage is the resolver for the deleteMessage field.
+func (r *mutationResolver) DeleteMessage(ctx context.Context, messageID string) (*models.Message, error) {
+	return r.Service.DeleteMessage(ctx, messageID)
 }
 
 // User is the resolver for the user field.
@@ -161,6 +179,15 @@ func (r *roomResolver) Participants(ctx context.Context, obj *models.Room, activ
 	return list, nil
 }
 
+// Messages is the resolver for the messages field.
+func (r *roomResolver) Messages(ctx context.Context, obj *models.Room, first *int, before *string) ([]*models.Message, error) {
+	key, err := service.CheckMessagePage(obj.ID, service.MessagePage{First: first, Before: before})
+	if err != nil {
+		return nil, err
+	}
+	return For(ctx).Messages.Load(ctx, key)
+}
+
 // RoomEvents is the resolver for the roomEvents field.
 func (r *subscriptionResolver) RoomEvents(ctx context.Context, roomID string) (<-chan *events.Event, error) {
 	sub, err := r.Service.RoomEvents(ctx, roomID)
@@ -185,6 +212,9 @@ func (r *userResolver) Rooms(ctx context.Context, obj *models.User, status *serv
 	return r.hostedRooms(ctx, graphql.GetFieldContext(ctx).Field, obj.ID, page, selectedRoomFields(ctx))
 }
 
+// Message returns MessageResolver implementation.
+func (r *Resolver) Message() MessageResolver { return &messageResolver{r} }
+
 // Mutation returns MutationResolver implementation.
 func (r *Resolver) Mutation() MutationResolver { return &mutationResolver{r} }
 
@@ -207,6 +237,7 @@ func (r *Resolver) Subscription() SubscriptionResolver { return &subscriptionRes
 func (r *Resolver) User() UserResolver { return &userResolver{r} }
 
 type (
+	messageResolver      struct{ *Resolver }
 	mutationResolver     struct{ *Resolver }
 	participantResolver  struct{ *Resolver }
 	publicRoomResolver   struct{ *Resolver }

@@ -10,7 +10,7 @@ import (
 )
 
 // Tables are the product's tables, in the order DumpTables renders them.
-var Tables = []string{"users", "rooms", "room_settings", "participants"}
+var Tables = []string{"users", "rooms", "room_settings", "participants", "messages"}
 
 // DumpTables renders every row of tables (all of Tables when none are
 // named), so that two equal dumps prove nothing was written: a refused

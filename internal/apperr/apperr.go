@@ -80,6 +80,8 @@ const (
 	NotInRoom        Reason = "NOT_IN_ROOM"
 	RoomLocked       Reason = "ROOM_LOCKED"
 	GuestsNotAllowed Reason = "GUESTS_NOT_ALLOWED"
+	ChatDisabled     Reason = "CHAT_DISABLED"
+	NotSender        Reason = "NOT_SENDER"
 
 	// CONFLICT
 	RoomEnded   Reason = "ROOM_ENDED"

@@ -35,6 +35,10 @@ const (
 	// RoomEnded is a room's last event: every subscription to the room
 	// ends after it.
 	RoomEnded Type = "ROOM_ENDED"
+	// MessageSent and MessageDeleted carry the chat message sent, or as it
+	// is once deleted (no content).
+	MessageSent    Type = "MESSAGE_SENT"
+	MessageDeleted Type = "MESSAGE_DELETED"
 )
 
 // Event is one change to a room. Events are shared by every subscriber
@@ -49,6 +53,8 @@ type Event struct {
 	// Settings and RoomName are the room's after a SettingsChanged.
 	Settings *models.RoomSettings `json:"settings,omitempty"`
 	RoomName *string              `json:"roomName,omitempty"`
+	// Message is the chat message a MessageSent or MessageDeleted is about.
+	Message *models.Message `json:"message,omitempty"`
 }
 
 // Why a subscription ended early. A subscription that ends for any of

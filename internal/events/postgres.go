@@ -7,8 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
@@ -25,8 +29,9 @@ const Channel = "neuronmeet_room_events"
 const ApplicationName = "neuronmeet-events"
 
 // maxPayload is the largest NOTIFY payload PostgreSQL accepts (8000
-// bytes), less a margin. Events are a few hundred bytes: names and guest
-// names are at most 100 characters.
+// bytes), less a margin. Events are a few hundred bytes (names and guest
+// names are at most 100 characters), but a chat message's may be more:
+// those are sent in parts (splitPayload).
 const maxPayload = 7900
 
 // Timing of the LISTEN connection.
@@ -147,15 +152,107 @@ func (p *Postgres) Publish(ctx context.Context, evs ...*Event) error {
 	if err != nil {
 		return p.publishFailed(ctx, evs, fmt.Errorf("encode: %w", err))
 	}
-	if len(payload) > maxPayload {
-		return p.publishFailed(ctx, evs, fmt.Errorf("payload of %d bytes exceeds NOTIFY's limit", len(payload)))
+	parts := splitPayload(string(payload))
+	if len(parts) > maxParts {
+		return p.publishFailed(ctx, evs, fmt.Errorf("payload of %d bytes exceeds %d notifications", len(payload), maxParts))
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
-	if _, err := p.db.NewRaw("SELECT pg_notify(?, ?)", Channel, string(payload)).Exec(ctx); err != nil {
+	// One statement is one transaction: its notifications are queued
+	// together at its commit, in order, after those of every transaction
+	// that committed before it.
+	query, args := "SELECT pg_notify(?, ?)", []any{Channel, parts[0]}
+	for _, part := range parts[1:] {
+		query += ", pg_notify(?, ?)"
+		args = append(args, Channel, part)
+	}
+	if _, err := p.db.NewRaw(query, args...).Exec(ctx); err != nil {
 		return p.publishFailed(ctx, evs, fmt.Errorf("notify: %w", err))
 	}
 	return nil
+}
+
+// A payload over maxPayload (a chat message of 2,000 characters may take
+// 8,000 bytes, more than one notification holds) is sent as parts, each
+// "<partPrefix><id>:<i>:<n>:" and a piece of the JSON cut between runes,
+// which the listeners join again (see assembler).
+const (
+	partPrefix = "part:"
+	maxParts   = 8
+)
+
+// splitPayload returns payload as the notifications that carry it: itself
+// when it fits in one.
+func splitPayload(payload string) []string {
+	if len(payload) <= maxPayload {
+		return []string{payload}
+	}
+	const room = maxPayload - 64 // the part's header
+	var pieces []string
+	for len(payload) > 0 {
+		n := min(room, len(payload))
+		for n < len(payload) && !utf8.RuneStart(payload[n]) {
+			n--
+		}
+		pieces = append(pieces, payload[:n])
+		payload = payload[n:]
+	}
+	id := strconv.FormatInt(time.Now().UnixNano(), 36) + strconv.FormatUint(uint64(rand.Uint32()), 36)
+	out := make([]string, len(pieces))
+	for i, piece := range pieces {
+		out[i] = partPrefix + id + ":" + strconv.Itoa(i) + ":" + strconv.Itoa(len(pieces)) + ":" + piece
+	}
+	return out
+}
+
+// assembler joins the parts of split payloads. The parts of one payload
+// arrive together and in order (one transaction's notifications), so at
+// most one payload per sender is ever incomplete.
+type assembler struct {
+	pending map[uint32]*partial // by sender backend
+}
+
+type partial struct {
+	id   string
+	next int
+	buf  strings.Builder
+}
+
+// add takes one notification's payload from sender and returns the whole
+// payload once complete (ok), or ok false while parts are missing or for
+// a part out of turn (dropped, with its payload).
+func (a *assembler) add(sender uint32, payload string) (whole string, ok bool) {
+	if !strings.HasPrefix(payload, partPrefix) {
+		return payload, true
+	}
+	fields := strings.SplitN(payload[len(partPrefix):], ":", 4)
+	if len(fields) != 4 {
+		return "", false
+	}
+	i, err1 := strconv.Atoi(fields[1])
+	n, err2 := strconv.Atoi(fields[2])
+	if err1 != nil || err2 != nil || n < 1 || n > maxParts || i < 0 || i >= n {
+		return "", false
+	}
+	if a.pending == nil {
+		a.pending = map[uint32]*partial{}
+	}
+	pt := a.pending[sender]
+	if i == 0 {
+		pt = &partial{id: fields[0]}
+		a.pending[sender] = pt
+	}
+	if pt == nil || pt.id != fields[0] || pt.next != i {
+		delete(a.pending, sender)
+		return "", false
+	}
+	pt.buf.WriteString(fields[3])
+	pt.next++
+	if pt.next < n {
+		return "", false
+	}
+	delete(a.pending, sender)
+	return pt.buf.String(), true
 }
 
 func (p *Postgres) publishFailed(ctx context.Context, evs []*Event, err error) error {
@@ -248,6 +345,7 @@ func (p *Postgres) session() error {
 	// Whatever ends this session, events may be lost from here until the
 	// next one listens: end the subscriptions that would miss them.
 	defer p.hub.setDown(ErrInterrupted)
+	var parts assembler
 	for {
 		wait, cancel := context.WithTimeout(p.ctx, healthCheck)
 		n, err := conn.WaitForNotification(wait)
@@ -266,8 +364,12 @@ func (p *Postgres) session() error {
 		case err != nil:
 			return fmt.Errorf("wait for notification: %w", err)
 		}
+		payload, whole := parts.add(n.PID, n.Payload)
+		if !whole {
+			continue
+		}
 		var evs []*Event
-		if err := json.Unmarshal([]byte(n.Payload), &evs); err != nil {
+		if err := json.Unmarshal([]byte(payload), &evs); err != nil {
 			// Not ours (someone else NOTIFYing on the channel): skip it.
 			p.log.Error("live events: undecodable notification", "err", err, "sender_pid", n.PID)
 			continue

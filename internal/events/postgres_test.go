@@ -15,6 +15,7 @@ import (
 
 	"github.com/neuronmeet/api/db"
 	"github.com/neuronmeet/api/db/dbtest"
+	"github.com/neuronmeet/api/models"
 )
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -114,6 +115,34 @@ func TestPostgres_SubscribeFailsWhileEventsCannotBeReceived(t *testing.T) {
 	}
 }
 
+// A chat message of 2,000 four-byte characters is more than one NOTIFY
+// holds: it travels in parts and arrives whole, in order with the events
+// around it, on every instance.
+func TestPostgres_CarriesAPayloadOverOneNotificationInParts(t *testing.T) {
+	a, b, _ := twoInstances(t)
+	ctx := context.Background()
+	onB, err := b.Subscribe(ctx, "r", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	content := strings.Repeat("😀", 2000) + "é"
+	msg := &models.Message{ID: "m", RoomID: "r", Content: &content, Type: models.MessageText}
+	_ = a.Publish(ctx, ev("r", RoomLocked, 0))
+	if err := a.Publish(ctx, &Event{RoomID: "r", Type: MessageSent, Message: msg}, ev("r", RoomUnlocked, 1)); err != nil {
+		t.Fatal(err)
+	}
+	_ = a.Publish(ctx, ev("r", SettingsChanged, 2))
+	for _, want := range []Type{RoomLocked, MessageSent, RoomUnlocked, SettingsChanged} {
+		e := next(t, onB)
+		if e.Type != want {
+			t.Fatalf("got %s, want %s", e.Type, want)
+		}
+		if e.Type == MessageSent && (e.Message == nil || *e.Message.Content != content) {
+			t.Fatal("the message arrived altered")
+		}
+	}
+}
+
 func TestPostgres_RefusesAPayloadNotifyCannotCarry(t *testing.T) {
 	a, _, _ := twoInstances(t)
 	ctx := context.Background()
@@ -121,13 +150,29 @@ func TestPostgres_RefusesAPayloadNotifyCannotCarry(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	huge := strings.Repeat("x", 9000)
+	huge := strings.Repeat("x", maxParts*maxPayload)
 	if err := a.Publish(ctx, &Event{RoomID: "r", Type: SettingsChanged, RoomName: &huge}); err == nil {
-		t.Fatal("published a 9 kB payload")
+		t.Fatal("published a payload of more parts than allowed")
 	}
 	_ = a.Publish(ctx, ev("r", RoomLocked, 1))
 	if e := next(t, s); e.Type != RoomLocked {
 		t.Fatalf("got %s, want the next event only", e.Type)
+	}
+}
+
+func TestAssembler_DropsPartsOutOfTurn(t *testing.T) {
+	var a assembler
+	if _, ok := a.add(1, "part:x:1:2:tail"); ok {
+		t.Fatal("a second part without its first was taken")
+	}
+	if _, ok := a.add(1, "part:y:0:2:he"); ok {
+		t.Fatal("an incomplete payload was delivered")
+	}
+	if _, ok := a.add(2, "[]"); !ok {
+		t.Fatal("another sender's whole payload waited")
+	}
+	if got, ok := a.add(1, "part:y:1:2:llo"); !ok || got != "hello" {
+		t.Fatalf("got %q, %v", got, ok)
 	}
 }
 

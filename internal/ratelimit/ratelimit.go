@@ -75,6 +75,9 @@ const (
 	// a room private: roomByCode, the REST code routes, and joinRoom.
 	RoomCode   Op = "roomCode"
 	CreateRoom Op = "createRoom"
+	// SendMessage is posting to a room's chat, per participant (the
+	// account is the participant, or the host posting from outside).
+	SendMessage Op = "sendMessage"
 )
 
 // Rates are one operation's limits.
@@ -119,6 +122,10 @@ const knownFor = 30 * 24 * time.Hour
 //
 // Rooms: 30 at once (a script setting up a week of meetings), then one
 // every two minutes per user.
+//
+// Messages: a burst of 20 (pasting a few lines, a quick exchange), then
+// one a second per participant: faster than anyone types, slow enough that
+// a script cannot flood a room of a hundred.
 func Defaults() map[Op]Rates {
 	return map[Op]Rates{
 		Login: {
@@ -127,10 +134,11 @@ func Defaults() map[Op]Rates {
 			PerAccount:   Rate{N: 100, Per: time.Hour},
 			FailuresOnly: true,
 		},
-		Register:   {PerIP: Rate{N: 20, Per: time.Hour}, PerAccount: Rate{N: 5, Per: time.Hour}},
-		JoinRoom:   {PerIP: Rate{N: 120, Per: time.Minute}, PerAccount: Rate{N: 30, Per: time.Minute}},
-		RoomCode:   {PerIP: Rate{N: 300, Per: time.Minute}},
-		CreateRoom: {PerAccount: Rate{N: 30, Per: time.Hour}},
+		Register:    {PerIP: Rate{N: 20, Per: time.Hour}, PerAccount: Rate{N: 5, Per: time.Hour}},
+		JoinRoom:    {PerIP: Rate{N: 120, Per: time.Minute}, PerAccount: Rate{N: 30, Per: time.Minute}},
+		RoomCode:    {PerIP: Rate{N: 300, Per: time.Minute}},
+		CreateRoom:  {PerAccount: Rate{N: 30, Per: time.Hour}},
+		SendMessage: {PerAccount: Rate{N: 20, Per: 20 * time.Second}},
 	}
 }
 

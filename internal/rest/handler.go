@@ -57,7 +57,17 @@ func (h *Handler) Register(mux *http.ServeMux) {
 		mux.HandleFunc(pattern, fn)
 		mux.HandleFunc(method+" /api"+path, fn)
 	}
+	for pattern, fn := range h.apiRoot() {
+		mux.HandleFunc(pattern, fn)
+	}
+	mux.HandleFunc("GET /api/{$}", h.serverRunning)
 	mux.HandleFunc("/api/", h.notFound)
+}
+
+// apiRoot is the legacy root route, served only under /api: the bare GET /
+// is the playground's. openapi.yaml describes it as /api.
+func (h *Handler) apiRoot() map[string]http.HandlerFunc {
+	return map[string]http.HandlerFunc{"GET /api": h.serverRunning}
 }
 
 // routes is every REST route, by its ServeMux pattern; openapi.yaml

@@ -93,8 +93,8 @@ func (h *Handler) room(w http.ResponseWriter, r *http.Request) {
 	h.writeRoom(w, r, http.StatusOK, room, nil)
 }
 
-// roomCodeOrParticipants serves GET /rooms/code/:code and
-// GET /rooms/:id/participants. ServeMux refuses to register both patterns,
+// roomCodeOrParticipants serves GET /rooms/code/:code,
+// GET /rooms/:id/participants and GET /rooms/:id/messages. ServeMux refuses to register both patterns,
 // as both match /rooms/code/participants; like the legacy router, which
 // tried the code route first, the code lookup wins there.
 func (h *Handler) roomCodeOrParticipants(w http.ResponseWriter, r *http.Request) {
@@ -104,6 +104,8 @@ func (h *Handler) roomCodeOrParticipants(w http.ResponseWriter, r *http.Request)
 		h.roomByCode(w, r, sub)
 	case sub == "participants":
 		h.participants(w, r, ref)
+	case sub == "messages":
+		h.messages(w, r, ref)
 	default:
 		h.notFound(w, r)
 	}

@@ -229,6 +229,15 @@ func (s *Service) UpdateRoomSettings(ctx context.Context, roomID string, in Upda
 		if _, err := tx.NewUpdate().Model(settings).WherePK().Exec(ctx); err != nil {
 			return fmt.Errorf("update settings: %w", err)
 		}
+		if room.IsLocked != wasLocked {
+			text := systemRoomUnlocked
+			if room.IsLocked {
+				text = systemRoomLocked
+			}
+			if err := systemMessage(ctx, tx, room.ID, text, room.UpdatedAt); err != nil {
+				return err
+			}
+		}
 		out = RoomWithSettings{Room: room, Settings: settings}
 		evs = settingsEvents(room, settings, before, wasLocked, oldName)
 		return nil
@@ -288,7 +297,7 @@ func (s *Service) EndRoom(ctx context.Context, roomID string) (*models.Room, err
 		if err != nil {
 			return fmt.Errorf("end room: release participants: %w", err)
 		}
-		return nil
+		return systemMessage(ctx, tx, room.ID, systemRoomEnded, now)
 	})
 	if err != nil {
 		return nil, wrapUnlessApp("end room", err)
