@@ -119,6 +119,7 @@ func (r *Resolver) prefetchRooms(ctx context.Context, rooms []*models.Room, want
 var (
 	roomType        = []string{"Room"}
 	participantType = []string{"Participant"}
+	messageType     = []string{"Message"}
 )
 
 // roomSelection is what a query selects under a list of rooms.
@@ -149,4 +150,55 @@ func roomSelectionOf(opCtx *graphql.OperationContext, fields []graphql.Collected
 		}
 	}
 	return want
+}
+
+// prefetchMessages loads, when the room is one of a list (me.rooms), the
+// same page of messages for every room of the list in one batch, and what
+// the selection wants of their senders, before any room's messages are
+// read: the statements stay the same for one room or a hundred however
+// the list's goroutines are scheduled (a loader's batching window alone
+// split the batch on a busy machine). Every room's messages field runs
+// this; the loaders' caches and claims make the first one do the work.
+func (r *Resolver) prefetchMessages(ctx context.Context, page service.MessagePage) error {
+	rooms := siblingRooms(ctx)
+	if len(rooms) < 2 {
+		return nil
+	}
+	keys := make([]service.MessagePageKey, 0, len(rooms))
+	for _, room := range rooms {
+		if key, err := service.CheckMessagePage(room.ID, page); err == nil {
+			keys = append(keys, key)
+		}
+	}
+	if _, err := For(ctx).Messages.LoadAll(ctx, keys); err != nil {
+		return fmt.Errorf("prefetch messages: %w", err)
+	}
+	var want roomSelection
+	opCtx := graphql.GetOperationContext(ctx)
+	for _, f := range graphql.CollectFieldsCtx(ctx, messageType) {
+		if f.Name == "participant" {
+			want.participants = true
+			for _, pf := range graphql.CollectFields(opCtx, f.Selections, participantType) {
+				if pf.Name == "user" || pf.Name == "displayName" {
+					want.participantUsers = true
+				}
+			}
+		}
+	}
+	if !want.participants {
+		return nil
+	}
+	return r.prefetchRooms(ctx, rooms, want)
+}
+
+// siblingRooms is the list the current field's room belongs to, when it is
+// an item of a list of rooms the executor has resolved (its field context's
+// grandparent holds the list).
+func siblingRooms(ctx context.Context) []*models.Room {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil || fc.Parent == nil || fc.Parent.Parent == nil {
+		return nil
+	}
+	rooms, _ := fc.Parent.Parent.Result.([]*models.Room)
+	return rooms
 }

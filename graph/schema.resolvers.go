@@ -181,8 +181,12 @@ func (r *roomResolver) Participants(ctx context.Context, obj *models.Room, activ
 
 // Messages is the resolver for the messages field.
 func (r *roomResolver) Messages(ctx context.Context, obj *models.Room, first *int, before *string) ([]*models.Message, error) {
-	key, err := service.CheckMessagePage(obj.ID, service.MessagePage{First: first, Before: before})
+	page := service.MessagePage{First: first, Before: before}
+	key, err := service.CheckMessagePage(obj.ID, page)
 	if err != nil {
+		return nil, err
+	}
+	if err := r.prefetchMessages(ctx, page); err != nil {
 		return nil, err
 	}
 	return For(ctx).Messages.Load(ctx, key)
