@@ -57,7 +57,7 @@ type Limits struct {
 // to 245 rooms unpaged) with room to spare, and nothing that could make
 // one request run for long. A subscription's events are resolved once per
 // subscriber, up to 101 in a room: its limit of 1,000 admits the fullest
-// roomEvents selection (28) many times over, and keeps one event's work
+// roomEvents selection (57) many times over, and keeps one event's work
 // for a full room (101 x 1,000) near one largest query's.
 func DefaultLimits() Limits {
 	return Limits{
