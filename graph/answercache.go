@@ -95,12 +95,14 @@ func (c *answerCache) serve(ctx context.Context, w http.ResponseWriter, r *http.
 	if opCtx.Operation.Operation != ast.Query || !versioned(opCtx.Operation.SelectionSet) {
 		return false
 	}
-	viewer, version, err := c.svc.ViewerVersion(ctx)
-	if err != nil {
-		return false
-	}
+	// Before the viewer's statement: a request that cannot be keyed costs
+	// the cache nothing.
 	request, ok := requestKey(opCtx)
 	if !ok {
+		return false
+	}
+	viewer, version, err := c.svc.ViewerVersion(ctx)
+	if err != nil {
 		return false
 	}
 	key := respcache.Key{Edge: respcache.GraphQL, Viewer: viewer.ID, Request: request}

@@ -116,22 +116,25 @@ func New(maxBytes int64) *Cache {
 // Get returns key's entry if it was made at version, counting a hit or a
 // miss.
 func (c *Cache) Get(key Key, version int64) (*Entry, bool) {
-	k := key.String()
+	return c.get(key.String(), key.Edge, version)
+}
+
+func (c *Cache) get(k string, edge Edge, version int64) (*Entry, bool) {
 	c.mu.Lock()
 	e, ok := c.lru.Get(k)
 	c.mu.Unlock()
 	if ok && e.Version == version {
-		c.hits[key.Edge].Add(1)
+		c.hits[edge].Add(1)
 		return e, true
 	}
-	c.misses[key.Edge].Add(1)
+	c.misses[edge].Add(1)
 	return nil, false
 }
 
-// peek is Get without counting or refreshing the entry's use.
-func (c *Cache) peek(key Key, version int64) (*Entry, bool) {
+// peek is get without counting or refreshing the entry's use.
+func (c *Cache) peek(k string, version int64) (*Entry, bool) {
 	c.mu.Lock()
-	e, ok := c.lru.Peek(key.String())
+	e, ok := c.lru.Peek(k)
 	c.mu.Unlock()
 	return e, ok && e.Version == version
 }
@@ -140,7 +143,11 @@ func (c *Cache) peek(key Key, version int64) (*Entry, bool) {
 // answer larger than an eighth of the cache is not kept (it would push out
 // many others for one caller), but still gets its entry and ETag.
 func (c *Cache) Put(key Key, version int64, body []byte) *Entry {
-	e := &Entry{Version: version, Body: body, ETag: etag(body), key: key.String()}
+	return c.put(key.String(), version, body)
+}
+
+func (c *Cache) put(k string, version int64, body []byte) *Entry {
+	e := &Entry{Version: version, Body: body, ETag: etag(body), key: k}
 	if e.size() > c.max/8 {
 		return e
 	}
@@ -170,14 +177,15 @@ func (c *Cache) Put(key Key, version int64, body []byte) *Entry {
 // whose wait ends without an entry (the maker's answer could not be kept,
 // or its client went away) makes its own.
 func (c *Cache) Answer(key Key, version int64, make func() ([]byte, bool)) (*Entry, bool) {
-	if e, ok := c.Get(key, version); ok {
+	k := key.String()
+	if e, ok := c.get(k, key.Edge, version); ok {
 		return e, true
 	}
 	maker := false
-	v, _, _ := c.making.Do(key.String()+"\x00"+strconv.FormatInt(version, 10), func() (any, error) {
-		// A make that ended between this caller's Get and here has kept
+	v, _, _ := c.making.Do(k+"\x00"+strconv.FormatInt(version, 10), func() (any, error) {
+		// A make that ended between this caller's get and here has kept
 		// the entry already.
-		if e, ok := c.peek(key, version); ok {
+		if e, ok := c.peek(k, version); ok {
 			return e, nil
 		}
 		maker = true
@@ -185,7 +193,7 @@ func (c *Cache) Answer(key Key, version int64, make func() ([]byte, bool)) (*Ent
 		if !ok {
 			return (*Entry)(nil), nil
 		}
-		return c.Put(key, version, body), nil
+		return c.put(k, version, body), nil
 	})
 	if e := v.(*Entry); e != nil {
 		return e, true
@@ -197,7 +205,7 @@ func (c *Cache) Answer(key Key, version int64, make func() ([]byte, bool)) (*Ent
 	if !ok {
 		return nil, false
 	}
-	return c.Put(key, version, body), true
+	return c.put(k, version, body), true
 }
 
 func etag(body []byte) string {

@@ -123,8 +123,8 @@ func TestCache_AnswerMakesOnceForConcurrentCallers(t *testing.T) {
 		t.Errorf("%d makes for 8 concurrent callers, want 1", n)
 	}
 
-	// A make whose answer may not be kept: its caller is told, and a
-	// caller that waited on it makes its own.
+	// A make whose answer may not be kept: its caller is told, once, and
+	// nothing is kept.
 	var calls atomic.Int64
 	unkept := func() ([]byte, bool) { calls.Add(1); return nil, false }
 	if _, ok := c.Answer(Key{Viewer: "v", Request: "errors"}, 1, unkept); ok {
@@ -132,5 +132,8 @@ func TestCache_AnswerMakesOnceForConcurrentCallers(t *testing.T) {
 	}
 	if calls.Load() != 1 {
 		t.Errorf("the maker made %d times, want once", calls.Load())
+	}
+	if _, ok := c.Get(Key{Viewer: "v", Request: "errors"}, 1); ok {
+		t.Error("an answer that may not be kept was kept")
 	}
 }
