@@ -79,19 +79,22 @@ func main() {
 		DisableCompression:  true,
 	}, Timeout: 30 * time.Second}
 	etag := ""
-	do := func() ([]byte, error) {
+	// do sends one request, reading the answer into buf (one per connection).
+	do := func(buf *bytes.Buffer) error {
 		req, err := newRequest(*url, *body, *token)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		if etag != "" {
 			req.Header.Set("If-None-Match", etag)
-			return ref.NotModified(client, req)
+			return ref.NotModifiedInto(client, req, buf)
 		}
-		return ref.Body(client, req)
+		return ref.BodyInto(client, req, buf)
 	}
 
-	first, err := do()
+	var firstBuf bytes.Buffer
+	err := do(&firstBuf)
+	first := firstBuf.Bytes()
 	if err != nil {
 		fail("%s: first request: %v", *name, err)
 	}
@@ -132,6 +135,7 @@ func main() {
 		go func() {
 			defer wg.Done()
 			local := make([]time.Duration, 0, 1<<14)
+			var buf bytes.Buffer
 			localErrs := 0
 			var guest *guest // the writer's guest in the room, to leave next
 			for n := 0; ctx.Err() == nil; n++ {
@@ -140,7 +144,7 @@ func main() {
 				if w != nil && w.due(n, *writeShare) {
 					guest, err = w.write(conn, guest)
 				} else {
-					_, err = do()
+					err = do(&buf)
 				}
 				t1 := time.Now()
 				// Counted by completion inside the window, the span the CPU
