@@ -39,13 +39,26 @@ const (
 	// is once deleted (no content).
 	MessageSent    Type = "MESSAGE_SENT"
 	MessageDeleted Type = "MESSAGE_DELETED"
+	// RoomCreated reaches its host's feed only (SubscribeHost): nobody can
+	// follow a room by its id before it exists.
+	RoomCreated Type = "ROOM_CREATED"
 )
+
+// InHostFeed tells whether a host's feed of their rooms (SubscribeHost)
+// carries events of type t: every change to a room's state, not its chat,
+// which a dashboard does not show and a busy room would flood it with.
+func (t Type) InHostFeed() bool { return t != MessageSent && t != MessageDeleted }
 
 // Event is one change to a room. Events are shared by every subscriber
 // that receives them (and, in process, by the publisher): never modify one
 // after publishing it.
 type Event struct {
-	RoomID string    `json:"roomId"`
+	RoomID string `json:"roomId"`
+	// HostID is the room's host, whose feed (SubscribeHost) the event
+	// reaches when its type is InHostFeed. Every instance receives every
+	// event and picks its subscribers by these two ids, so a room created
+	// after a host subscribed is in their feed with no new LISTEN.
+	HostID string    `json:"hostId,omitempty"`
 	Type   Type      `json:"type"`
 	Time   time.Time `json:"time"`
 	// Participant is who joined or left.
@@ -55,6 +68,11 @@ type Event struct {
 	RoomName *string              `json:"roomName,omitempty"`
 	// Message is the chat message a MessageSent or MessageDeleted is about.
 	Message *models.Message `json:"message,omitempty"`
+	// ActiveParticipants is how many people are in the room once the
+	// change committed, counted in its transaction under the room row's
+	// lock (RoomCreated, ParticipantJoined, ParticipantLeft, RoomEnded;
+	// nil for the others, which do not change it).
+	ActiveParticipants *int `json:"activeParticipants,omitempty"`
 }
 
 // Why a subscription ended early. A subscription that ends for any of
@@ -82,6 +100,12 @@ type Broker interface {
 	// ends, when Close is called, after the room's RoomEnded event, or
 	// after the first event for which endAfter (if not nil) is true.
 	Subscribe(ctx context.Context, roomID string, endAfter func(*Event) bool) (*Subscription, error)
+	// SubscribeHost opens a subscription to the events of every room
+	// hostID hosts, rooms created later included (the events whose HostID
+	// it is and whose type is InHostFeed), each room's in order. It ends
+	// when ctx ends, when Close is called, or early as Subscribe's do; a
+	// room's end does not end it.
+	SubscribeHost(ctx context.Context, hostID string) (*Subscription, error)
 	// Subscribers counts the subscriptions open on this instance.
 	Subscribers() int
 	// Close ends every subscription with ErrClosed and releases the

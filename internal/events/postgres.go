@@ -264,11 +264,22 @@ func (p *Postgres) publishFailed(ctx context.Context, evs []*Event, err error) e
 // Subscribe implements Broker. It waits (up to 5 s, or ctx) for the
 // LISTEN connection, starting it on first use.
 func (p *Postgres) Subscribe(ctx context.Context, roomID string, endAfter func(*Event) bool) (*Subscription, error) {
+	return p.subscribe(ctx, roomID, false, endAfter)
+}
+
+// SubscribeHost implements Broker, waiting as Subscribe does. Host feeds
+// travel on the one channel with every other event (each carries its
+// host's id), so no LISTEN depends on which hosts are subscribed.
+func (p *Postgres) SubscribeHost(ctx context.Context, hostID string) (*Subscription, error) {
+	return p.subscribe(ctx, hostID, true, nil)
+}
+
+func (p *Postgres) subscribe(ctx context.Context, key string, host bool, endAfter func(*Event) bool) (*Subscription, error) {
 	p.startOnce.Do(func() { go p.listen() })
 	timeout := time.NewTimer(readyTimeout)
 	defer timeout.Stop()
 	for {
-		s, wait, err := p.hub.subscribe(ctx, roomID, endAfter)
+		s, wait, err := p.hub.subscribe(ctx, key, host, endAfter)
 		if s != nil || err != nil {
 			return s, err
 		}

@@ -237,3 +237,27 @@ func TestPostgres_QuietConnectionSurvivesItsHealthChecks(t *testing.T) {
 		t.Fatalf("LISTEN backend %d replaced by %d: the health checks broke the connection", pid, still)
 	}
 }
+
+// A host's feed on one instance hears what another publishes about any of
+// the host's rooms, the host id travelling in the notification, with the
+// count of who is present.
+func TestPostgres_HostFeedHearsEveryInstance(t *testing.T) {
+	a, b, _ := twoInstances(t)
+	ctx := context.Background()
+	feed, err := b.SubscribeHost(ctx, "h")
+	if err != nil {
+		t.Fatal(err)
+	}
+	two := 2
+	joined := hostEv("h", "r2", ParticipantJoined, 1)
+	joined.ActiveParticipants = &two
+	_ = a.Publish(ctx, hostEv("h", "r1", RoomCreated, 0))
+	_ = a.Publish(ctx, hostEv("other", "r3", RoomLocked, 9))
+	_ = a.Publish(ctx, joined)
+	if e := next(t, feed); e.RoomID != "r1" || e.Type != RoomCreated || e.HostID != "h" {
+		t.Fatalf("first event %+v", e)
+	}
+	if e := next(t, feed); e.RoomID != "r2" || e.ActiveParticipants == nil || *e.ActiveParticipants != 2 {
+		t.Fatalf("second event %+v", e)
+	}
+}
