@@ -45,6 +45,32 @@ func (s *Service) RoomEvents(ctx context.Context, roomID string) (*events.Subscr
 	return sub, nil
 }
 
+var errFeedNeedsUser = &apperr.Error{Code: apperr.Forbidden, Message: "a participant token follows its room (roomEvents); the rooms a user hosts need the user's token"}
+
+// MyRooms subscribes the signed-in user to the events of every room they
+// host, rooms created from now on included, until ctx ends. It takes a
+// user's token: a participant token is FORBIDDEN (it is a presence in one
+// room, which roomEvents follows), no token UNAUTHENTICATED. Whose rooms
+// the feed carries is the token's user and nobody else's, so there is
+// nothing to check per room.
+func (s *Service) MyRooms(ctx context.Context) (*events.Subscription, error) {
+	if p := auth.FromContext(ctx); p != nil && p.Err == nil && p.UserID == "" {
+		return nil, errFeedNeedsUser
+	}
+	viewer, err := s.Viewer(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if s.events == nil {
+		return nil, errors.New("my rooms: no broker configured")
+	}
+	sub, err := s.events.SubscribeHost(ctx, viewer.ID)
+	if err != nil {
+		return nil, subscribeError(err)
+	}
+	return sub, nil
+}
+
 // leftItself matches the departure of the subscriber's own participant. A
 // host's subscription outlives its presence in the room (IsHost marks the
 // host's participants, whose hosts never change).
@@ -138,9 +164,11 @@ func (s *Service) publish(ctx context.Context, evs ...*events.Event) {
 	}
 }
 
-func participantEvent(t events.Type, p *models.Participant, at time.Time) *events.Event {
+// participantEvent describes a join or a departure in a room of hostID's,
+// after which active people are present.
+func participantEvent(t events.Type, p *models.Participant, at time.Time, hostID string, active int) *events.Event {
 	cp := *p // the caller keeps using p; subscribers get their own copy
-	return &events.Event{RoomID: p.RoomID, Type: t, Time: at, Participant: &cp}
+	return &events.Event{RoomID: p.RoomID, HostID: hostID, Type: t, Time: at, Participant: &cp, ActiveParticipants: &active}
 }
 
 // settingsEvents describes what an update changed: the lock's transition,
@@ -153,11 +181,11 @@ func settingsEvents(room *models.Room, after *models.RoomSettings, before models
 		if room.IsLocked {
 			t = events.RoomLocked
 		}
-		evs = append(evs, &events.Event{RoomID: room.ID, Type: t, Time: room.UpdatedAt})
+		evs = append(evs, &events.Event{RoomID: room.ID, HostID: room.HostID, Type: t, Time: room.UpdatedAt})
 	}
 	if *after != before || room.Name != oldName {
 		settings, name := *after, room.Name
-		evs = append(evs, &events.Event{RoomID: room.ID, Type: events.SettingsChanged, Time: room.UpdatedAt,
+		evs = append(evs, &events.Event{RoomID: room.ID, HostID: room.HostID, Type: events.SettingsChanged, Time: room.UpdatedAt,
 			Settings: &settings, RoomName: &name})
 	}
 	return evs

@@ -56,6 +56,10 @@ func (s *Service) JoinRoom(ctx context.Context, code string, guestName *string) 
 	}
 	var participant *models.Participant
 	created := false // a new presence, not a repeated join
+	var (
+		hostID string
+		active int
+	)
 	err = s.inTx(ctx, func(ctx context.Context, tx bun.Tx) error {
 		created = false
 		room := new(models.Room)
@@ -94,7 +98,7 @@ func (s *Service) JoinRoom(ctx context.Context, code string, guestName *string) 
 		if viewer == nil && !settings.AllowGuestAccess {
 			return apperr.ForbiddenReason(apperr.GuestsNotAllowed, "this room does not admit guests; sign in to join")
 		}
-		active, err := activeParticipants(ctx, tx, room.ID)
+		active, err = activeParticipants(ctx, tx, room.ID)
 		if err != nil {
 			return err
 		}
@@ -117,7 +121,8 @@ func (s *Service) JoinRoom(ctx context.Context, code string, guestName *string) 
 		if _, err := tx.NewInsert().Model(participant).Exec(ctx); err != nil {
 			return fmt.Errorf("insert participant: %w", err)
 		}
-		created = true
+		created, hostID = true, room.HostID
+		active++ // the newcomer; the room's lock keeps the count exact until commit
 		if room.StartedAt == nil {
 			// A room starts when its first participant arrives.
 			_, err := tx.NewUpdate().Model(room).
@@ -132,7 +137,7 @@ func (s *Service) JoinRoom(ctx context.Context, code string, guestName *string) 
 		return nil, wrapUnlessApp("join room", err)
 	}
 	if created {
-		s.publish(ctx, participantEvent(events.ParticipantJoined, participant, participant.JoinedAt))
+		s.publish(ctx, participantEvent(events.ParticipantJoined, participant, participant.JoinedAt, hostID, active))
 	}
 	token, err := s.tokens.IssueParticipant(participant.ID, participant.RoomID)
 	if err != nil {
@@ -163,27 +168,34 @@ func (s *Service) LeaveRoom(ctx context.Context, participantID string) (*models.
 		return nil, apperr.NotFoundf("participant not found")
 	}
 	participant := new(models.Participant)
+	var (
+		hostID string
+		active int
+	)
 	err = s.inTx(ctx, func(ctx context.Context, tx bun.Tx) error {
-		err := s.forUpdate(tx.NewSelect().Model(participant).Where("id = ?", participantID)).Scan(ctx)
+		var roomID string
+		err := tx.NewSelect().Model((*models.Participant)(nil)).Column("room_id").
+			Where("id = ?", participantID).Scan(ctx, &roomID)
 		if errors.Is(err, sql.ErrNoRows) {
 			return apperr.NotFoundf("participant not found")
 		}
 		if err != nil {
 			return fmt.Errorf("load participant: %w", err)
 		}
-		allowed := p.ParticipantID == participant.ID
-		if viewer != nil && !allowed {
-			if participant.UserID != nil && *participant.UserID == viewer.ID {
-				allowed = true
-			} else {
-				var host string
-				if err := tx.NewSelect().Model((*models.Room)(nil)).Column("host_id").
-					Where("id = ?", participant.RoomID).Scan(ctx, &host); err != nil {
-					return fmt.Errorf("load room: %w", err)
-				}
-				allowed = host == viewer.ID
-			}
+		// The room row first, as joins and ends take it (and before the
+		// participant's, as an end does, so the two never deadlock): the
+		// count of who is left, which the host's feed announces, then holds
+		// until this commits.
+		room := new(models.Room)
+		if err := s.forUpdate(tx.NewSelect().Model(room).Column("id", "host_id").Where("id = ?", roomID)).Scan(ctx); err != nil {
+			return fmt.Errorf("load room: %w", err)
 		}
+		hostID = room.HostID
+		if err := s.forUpdate(tx.NewSelect().Model(participant).Where("id = ?", participantID)).Scan(ctx); err != nil {
+			return fmt.Errorf("load participant: %w", err)
+		}
+		allowed := p.ParticipantID == participant.ID ||
+			(viewer != nil && ((participant.UserID != nil && *participant.UserID == viewer.ID) || hostID == viewer.ID))
 		if !allowed {
 			return apperr.ForbiddenReason(apperr.NotParticipant, "only the participant or the room's host may do this")
 		}
@@ -196,12 +208,13 @@ func (s *Service) LeaveRoom(ctx context.Context, participantID string) (*models.
 		if _, err := tx.NewUpdate().Model(participant).Column("is_active", "left_at").WherePK().Exec(ctx); err != nil {
 			return fmt.Errorf("update participant: %w", err)
 		}
-		return nil
+		active, err = activeParticipants(ctx, tx, roomID)
+		return err
 	})
 	if err != nil {
 		return nil, wrapUnlessApp("leave room", err)
 	}
-	s.publish(ctx, participantEvent(events.ParticipantLeft, participant, *participant.LeftAt))
+	s.publish(ctx, participantEvent(events.ParticipantLeft, participant, *participant.LeftAt, hostID, active))
 	return participant, nil
 }
 

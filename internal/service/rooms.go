@@ -116,6 +116,8 @@ func (s *Service) CreateRoom(ctx context.Context, in CreateRoomInput) (*RoomWith
 			return err
 		})
 		if err == nil {
+			none := 0
+			s.publish(ctx, &events.Event{RoomID: room.ID, HostID: room.HostID, Type: events.RoomCreated, Time: room.CreatedAt, ActiveParticipants: &none})
 			return &RoomWithSettings{Room: room, Settings: settings}, nil
 		}
 		if !db.IsUniqueViolation(err) || attempt == codeAttempts {
@@ -302,7 +304,8 @@ func (s *Service) EndRoom(ctx context.Context, roomID string) (*models.Room, err
 	if err != nil {
 		return nil, wrapUnlessApp("end room", err)
 	}
-	s.publish(ctx, &events.Event{RoomID: room.ID, Type: events.RoomEnded, Time: *room.EndedAt})
+	none := 0 // everyone left with the end
+	s.publish(ctx, &events.Event{RoomID: room.ID, HostID: room.HostID, Type: events.RoomEnded, Time: *room.EndedAt, ActiveParticipants: &none})
 	return room, nil
 }
 
