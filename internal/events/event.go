@@ -17,6 +17,8 @@ import (
 	"errors"
 	"time"
 
+	"github.com/uptrace/bun"
+
 	"github.com/neuronmeet/api/models"
 )
 
@@ -93,8 +95,9 @@ var (
 // Broker moves events from publishers to subscribers.
 type Broker interface {
 	// Publish delivers evs, in order, to every subscriber of their rooms
-	// on every instance. Only publish committed changes. Failures are
-	// logged by the broker and returned.
+	// on every instance. Only publish committed changes (or use
+	// TxPublisher's PublishTx, which keeps them in commit order). Failures
+	// are logged by the broker and returned.
 	Publish(ctx context.Context, evs ...*Event) error
 	// Subscribe opens a subscription to roomID's events, ended when ctx
 	// ends, when Close is called, after the room's RoomEnded event, or
@@ -111,6 +114,15 @@ type Broker interface {
 	// Close ends every subscription with ErrClosed and releases the
 	// broker's resources. It is idempotent.
 	Close() error
+}
+
+// TxPublisher is a Broker that can publish within the transaction that
+// makes the change: the events then reach subscribers if and when it
+// commits, in the order the transactions committed (PostgreSQL's NOTIFY).
+// A broker without it is published to after the commit, by a caller that
+// keeps its commits and publications in one order itself.
+type TxPublisher interface {
+	PublishTx(ctx context.Context, tx bun.IDB, evs ...*Event) error
 }
 
 // Options tune a broker.

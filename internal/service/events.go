@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/uptrace/bun"
+
 	"github.com/neuronmeet/api/internal/apperr"
 	"github.com/neuronmeet/api/internal/auth"
 	"github.com/neuronmeet/api/internal/events"
@@ -154,6 +156,47 @@ func StreamEndError(err error) error {
 		return fmt.Errorf("room events: %w", err)
 	}
 	return &apperr.Error{Code: apperr.SubscriptionInterrupted, Reason: reason, Message: message}
+}
+
+// inTxPublishing runs fn in a transaction (as inTx) and publishes the
+// events it returns in the order the transactions commit, so that each
+// room's events reach every subscriber in the order its changes happened
+// (the count of who is present that joins and departures carry must only
+// ever step by one). Published after their commits, two changes made one
+// after the other under the room's lock could announce themselves the
+// other way round. A broker that publishes within the transaction
+// (PostgreSQL's NOTIFY, delivered at commit in commit order) does it
+// there; otherwise publishOrder is taken before the commit and held until
+// the events are handed over, so the next publishing commit follows them.
+func (s *Service) inTxPublishing(ctx context.Context, fn func(ctx context.Context, tx bun.Tx) ([]*events.Event, error)) error {
+	txp, inTx := s.events.(events.TxPublisher)
+	var (
+		evs  []*events.Event
+		held bool
+	)
+	err := s.inTx(ctx, func(ctx context.Context, tx bun.Tx) error {
+		if held { // an attempt whose commit failed, being retried
+			s.publishOrder.Unlock()
+			held = false
+		}
+		var err error
+		if evs, err = fn(ctx, tx); err != nil || len(evs) == 0 || s.events == nil {
+			return err
+		}
+		if inTx {
+			return txp.PublishTx(ctx, tx, evs...)
+		}
+		s.publishOrder.Lock()
+		held = true
+		return nil
+	})
+	if held {
+		if err == nil {
+			s.publish(ctx, evs...)
+		}
+		s.publishOrder.Unlock()
+	}
+	return err
 }
 
 // publish hands committed changes to the broker. A failure is the

@@ -8,6 +8,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -34,6 +35,9 @@ type Service struct {
 	limits *ratelimit.Guard
 	events events.Broker
 	clock  func() time.Time
+	// publishOrder keeps commits and their publications in one order when
+	// the broker publishes after the commit (see inTxPublishing).
+	publishOrder sync.Mutex
 }
 
 // Deps are what a Service works with. Only DB and Tokens are required.
