@@ -238,7 +238,9 @@ func TestMyRooms_EachRoomsEventsInCommitOrder(t *testing.T) {
 			if err != nil {
 				return err.Error()
 			}
-			var data struct{ JoinRoom struct{ Participant struct{ ID string } } }
+			var data struct {
+				JoinRoom struct{ Participant struct{ ID string } }
+			}
 			if len(res.Errors) == 0 && json.Unmarshal(res.Data, &data) == nil {
 				joined[i] = data.JoinRoom.Participant.ID
 			}
