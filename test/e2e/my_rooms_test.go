@@ -7,8 +7,10 @@ package e2e
 // long as the token lasts.
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"reflect"
 	"testing"
 	"time"
@@ -17,6 +19,8 @@ import (
 	"github.com/uptrace/bun"
 
 	"github.com/neuronmeet/api/db/dbtest"
+	"github.com/neuronmeet/api/internal/auth"
+	"github.com/neuronmeet/api/internal/service"
 	"github.com/neuronmeet/api/test/harness"
 )
 
@@ -383,5 +387,38 @@ func TestMyRooms_GraphQLWSPackageAcrossInstances(t *testing.T) {
 			got.Room.Name != "Standup" || len(got.Room.Participants) != step.active {
 			t.Fatalf("got %+v, want %s with %d present", got, step.want, step.active)
 		}
+	}
+}
+
+// The feed's streams give their admission slots back, and each of its
+// events is resolved only once it has a slot, as roomEvents' are: with the
+// one slot held, an event waits; once it is free, the event arrives.
+func TestMyRooms_EventsPassTheAdmissionGate(t *testing.T) {
+	srv := harness.Start(t, harness.WithEnv(map[string]string{"MAX_CONCURRENT_REQUESTS": "1", "ADMISSION_MAX_WAIT": "2s"}))
+	hostUser := srv.Register("host@example.com", "Host")
+	feeds := srv.SubscribeBoth(hostUser.Token, harness.MyRoomsQuery, nil)
+	srv.WaitSubscribers(2)
+	if res := srv.WithToken(hostUser.Token).GQL(`{ me { id } }`, nil, harness.Within(5*time.Second)); res.Status != http.StatusOK || len(res.Errors) > 0 {
+		t.Fatalf("a query beside two open feeds: %d %+v", res.Status, res.Errors)
+	}
+
+	release, err := srv.App().Gate().Enter(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Straight through the service: an API request would wait for the
+	// slot held here.
+	ctx := auth.WithPrincipal(context.Background(), srv.App().Tokens().PrincipalFor("Bearer "+hostUser.Token))
+	created, err := srv.App().Service().CreateRoom(ctx, service.CreateRoomInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	feeds.Op.ExpectQuiet(300 * time.Millisecond)
+	release()
+	if e := feeds.Op.MyRoomsEvent(5 * time.Second); e.Type != "ROOM_CREATED" || e.RoomID != created.Room.ID {
+		t.Fatalf("websocket got %s for %s", e.Type, e.RoomID)
+	}
+	if e := feeds.SSE.MyRoomsEvent(5 * time.Second); e.Type != "ROOM_CREATED" || e.RoomID != created.Room.ID {
+		t.Fatalf("SSE got %s for %s", e.Type, e.RoomID)
 	}
 }
