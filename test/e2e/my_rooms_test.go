@@ -211,102 +211,106 @@ func TestMyRooms_RefusesAllButUsers(t *testing.T) {
 // before it, each departure one fewer, from 0 back to 0), and every
 // presence joins and leaves exactly once.
 func TestMyRooms_EachRoomsEventsInCommitOrder(t *testing.T) {
-	myRoomsInstances(t, func(t *testing.T, a, b *harness.Server) {
-		const rooms, perRoom = 3, 8
-		hostUser := a.Register("host@example.com", "Host")
-		host := a.WithToken(hostUser.Token)
-		var codes []string
-		for range rooms {
-			codes = append(codes, host.CreateRoom(map[string]any{"maxParticipants": perRoom}).Code)
-		}
-		feeds := b.SubscribeBoth(hostUser.Token, harness.MyRoomsQuery, nil)
-		b.WaitSubscribers(2)
-		onA := harness.SubscribeSSE(t, a.URL, hostUser.Token, harness.MyRoomsQuery, nil)
-		if a == b {
-			a.WaitSubscribers(3)
-		} else {
-			a.WaitSubscribers(1)
-		}
+	myRoomsInstances(t, eachRoomsEventsInCommitOrder)
+}
 
-		// via spreads the writes over both instances.
-		via := func(i int) *harness.Server {
-			if i%2 == 0 {
-				return a
-			}
-			return b
-		}
-		joined := make([]string, rooms*perRoom)
-		tally := a.Concurrently(rooms*perRoom, func(i int) string {
-			res, err := via(i).TryGQL(`mutation($code: String!, $g: String) { joinRoom(code: $code, guestName: $g) { participant { id } } }`,
-				map[string]any{"code": codes[i%rooms], "g": fmt.Sprint("Guest ", i)})
-			if err != nil {
-				return err.Error()
-			}
-			var data struct {
-				JoinRoom struct{ Participant struct{ ID string } }
-			}
-			if len(res.Errors) == 0 && json.Unmarshal(res.Data, &data) == nil {
-				joined[i] = data.JoinRoom.Participant.ID
-			}
-			return res.Outcome()
-		})
-		if tally["ok"] != rooms*perRoom {
-			t.Fatalf("joins: %v", tally)
-		}
-		tally = a.Concurrently(rooms*perRoom, func(i int) string {
-			res, err := via(i+1).WithToken(hostUser.Token).TryGQL(`mutation($p: ID!) { leaveRoom(participantId: $p) { id } }`, map[string]any{"p": joined[i]})
-			if err != nil {
-				return err.Error()
-			}
-			return res.Outcome()
-		})
-		if tally["ok"] != rooms*perRoom {
-			t.Fatalf("departures: %v", tally)
-		}
+// eachRoomsEventsInCommitOrder is that scenario on instances a and b of one
+// database (a and b may be one; pgbouncer_test.go runs it behind PgBouncer).
+func eachRoomsEventsInCommitOrder(t *testing.T, a, b *harness.Server) {
+	const rooms, perRoom = 3, 8
+	hostUser := a.Register("host@example.com", "Host")
+	host := a.WithToken(hostUser.Token)
+	var codes []string
+	for range rooms {
+		codes = append(codes, host.CreateRoom(map[string]any{"maxParticipants": perRoom}).Code)
+	}
+	feeds := b.SubscribeBoth(hostUser.Token, harness.MyRoomsQuery, nil)
+	b.WaitSubscribers(2)
+	onA := harness.SubscribeSSE(t, a.URL, hostUser.Token, harness.MyRoomsQuery, nil)
+	if a == b {
+		a.WaitSubscribers(3)
+	} else {
+		a.WaitSubscribers(1)
+	}
 
-		type stream struct {
-			name string
-			next func() harness.MyRoomsEvent
+	// via spreads the writes over both instances.
+	via := func(i int) *harness.Server {
+		if i%2 == 0 {
+			return a
 		}
-		for _, s := range []stream{
-			{"websocket on b", func() harness.MyRoomsEvent { return feeds.Op.MyRoomsEvent(5 * time.Second) }},
-			{"SSE on b", func() harness.MyRoomsEvent { return feeds.SSE.MyRoomsEvent(5 * time.Second) }},
-			{"SSE on a", func() harness.MyRoomsEvent { return onA.MyRoomsEvent(5 * time.Second) }},
-		} {
-			count := map[string]int{}
-			present := map[string]bool{}
-			for range 2 * rooms * perRoom {
-				e := s.next()
-				if e.ActiveParticipants == nil || e.Participant == nil {
-					t.Fatalf("%s: %s without a count or a participant: %+v", s.name, e.Type, e)
-				}
-				want := count[e.RoomID]
-				switch e.Type {
-				case "PARTICIPANT_JOINED":
-					want++
-					if present[e.Participant.ID] {
-						t.Fatalf("%s: %s joined twice", s.name, e.Participant.ID)
-					}
-					present[e.Participant.ID] = true
-				case "PARTICIPANT_LEFT":
-					want--
-					if !present[e.Participant.ID] {
-						t.Fatalf("%s: %s left before joining, or twice", s.name, e.Participant.ID)
-					}
-					delete(present, e.Participant.ID)
-				default:
-					t.Fatalf("%s: unexpected %s", s.name, e.Type)
-				}
-				if *e.ActiveParticipants != want {
-					t.Fatalf("%s: room %s: %s says %d present after %d: out of commit order, or miscounted", s.name, e.RoomID, e.Type, *e.ActiveParticipants, count[e.RoomID])
-				}
-				count[e.RoomID] = want
-			}
-			if len(present) != 0 || len(count) != rooms {
-				t.Fatalf("%s: still present %v; counts %v", s.name, present, count)
-			}
+		return b
+	}
+	joined := make([]string, rooms*perRoom)
+	tally := a.Concurrently(rooms*perRoom, func(i int) string {
+		res, err := via(i).TryGQL(`mutation($code: String!, $g: String) { joinRoom(code: $code, guestName: $g) { participant { id } } }`,
+			map[string]any{"code": codes[i%rooms], "g": fmt.Sprint("Guest ", i)})
+		if err != nil {
+			return err.Error()
 		}
+		var data struct {
+			JoinRoom struct{ Participant struct{ ID string } }
+		}
+		if len(res.Errors) == 0 && json.Unmarshal(res.Data, &data) == nil {
+			joined[i] = data.JoinRoom.Participant.ID
+		}
+		return res.Outcome()
 	})
+	if tally["ok"] != rooms*perRoom {
+		t.Fatalf("joins: %v", tally)
+	}
+	tally = a.Concurrently(rooms*perRoom, func(i int) string {
+		res, err := via(i+1).WithToken(hostUser.Token).TryGQL(`mutation($p: ID!) { leaveRoom(participantId: $p) { id } }`, map[string]any{"p": joined[i]})
+		if err != nil {
+			return err.Error()
+		}
+		return res.Outcome()
+	})
+	if tally["ok"] != rooms*perRoom {
+		t.Fatalf("departures: %v", tally)
+	}
+
+	type stream struct {
+		name string
+		next func() harness.MyRoomsEvent
+	}
+	for _, s := range []stream{
+		{"websocket on b", func() harness.MyRoomsEvent { return feeds.Op.MyRoomsEvent(5 * time.Second) }},
+		{"SSE on b", func() harness.MyRoomsEvent { return feeds.SSE.MyRoomsEvent(5 * time.Second) }},
+		{"SSE on a", func() harness.MyRoomsEvent { return onA.MyRoomsEvent(5 * time.Second) }},
+	} {
+		count := map[string]int{}
+		present := map[string]bool{}
+		for range 2 * rooms * perRoom {
+			e := s.next()
+			if e.ActiveParticipants == nil || e.Participant == nil {
+				t.Fatalf("%s: %s without a count or a participant: %+v", s.name, e.Type, e)
+			}
+			want := count[e.RoomID]
+			switch e.Type {
+			case "PARTICIPANT_JOINED":
+				want++
+				if present[e.Participant.ID] {
+					t.Fatalf("%s: %s joined twice", s.name, e.Participant.ID)
+				}
+				present[e.Participant.ID] = true
+			case "PARTICIPANT_LEFT":
+				want--
+				if !present[e.Participant.ID] {
+					t.Fatalf("%s: %s left before joining, or twice", s.name, e.Participant.ID)
+				}
+				delete(present, e.Participant.ID)
+			default:
+				t.Fatalf("%s: unexpected %s", s.name, e.Type)
+			}
+			if *e.ActiveParticipants != want {
+				t.Fatalf("%s: room %s: %s says %d present after %d: out of commit order, or miscounted", s.name, e.RoomID, e.Type, *e.ActiveParticipants, count[e.RoomID])
+			}
+			count[e.RoomID] = want
+		}
+		if len(present) != 0 || len(count) != rooms {
+			t.Fatalf("%s: still present %v; counts %v", s.name, present, count)
+		}
+	}
 }
 
 // A stream lasts no longer than its token, as roomEvents' do: a websocket
