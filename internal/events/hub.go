@@ -55,8 +55,8 @@ type Subscription struct {
 	err   error
 }
 
-// Events yields the room's (or the host's rooms') events in order. It is closed when the
-// subscription ends; Err then says why.
+// Events yields the room's (or the host's rooms') events in order. It is
+// closed when the subscription ends; Err then says why.
 func (s *Subscription) Events() <-chan *Event { return s.c }
 
 // Err is nil while the subscription is open and after a normal end (the
@@ -114,6 +114,8 @@ func (h *hub) deliver(evs []*Event) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for _, ev := range evs {
+		// A room's own subscribers never hear of its creation: roomEvents
+		// has no such type, and nobody could follow the room before it.
 		if ev.Type != RoomCreated {
 			for s := range h.rooms[ev.RoomID] {
 				if h.sendLocked(s, ev) && (ev.Type == RoomEnded || (s.endAfter != nil && s.endAfter(ev))) {
