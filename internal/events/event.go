@@ -4,9 +4,12 @@
 // default) or across every instance sharing a PostgreSQL database
 // (Postgres, over LISTEN/NOTIFY).
 //
-// The service publishes an event only after the transaction that made the
-// change has committed, so a subscriber never hears of a change it cannot
-// then read. Delivery is at most once: a subscription that may have missed
+// An event reaches subscribers only once the transaction that made the
+// change has committed (PostgreSQL delivers a NOTIFY sent within it at its
+// commit; the in-process broker is published to after it), so a subscriber
+// never hears of a change it cannot then read, and each room's events
+// arrive in the order its changes committed. Each event also names its
+// room's host, whose feed of all their rooms (SubscribeHost) it reaches. Delivery is at most once: a subscription that may have missed
 // an event (its buffer overflowed, the LISTEN connection dropped, the
 // server is shutting down) is ended with an error saying so, and the client
 // resubscribes and refetches the room.
