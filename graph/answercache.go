@@ -32,8 +32,8 @@ type answerCache struct {
 // a field whose value depends on anything else (the clock, another user's
 // data) would make cached answers stale.
 var versionedFields = map[string]map[string]bool{
-	// room and roomByCode read rooms of other hosts.
-	"Query": {"me": true, "room": false, "roomByCode": false},
+	// room and roomByCode read rooms of other hosts, user other users.
+	"Query": {"me": true, "room": false, "roomByCode": false, "user": false},
 	// rooms of another user is refused (NOT_SELF), and answers with errors
 	// are never kept: under me, the rooms listed are the viewer's own.
 	"User": {"id": true, "email": true, "name": true, "displayName": true, "avatarUrl": true, "createdAt": true, "rooms": true},

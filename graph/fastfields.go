@@ -29,6 +29,7 @@ func init() {
 		}),
 		"room":       {how: byExecutor},
 		"roomByCode": {how: byExecutor},
+		"user":       {how: byExecutor},
 		"__schema":   {how: byExecutor},
 		"__type":     {how: byExecutor},
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/introspection"
+	"github.com/neuronmeet/api/graph/model"
 	"github.com/neuronmeet/api/internal/events"
 	"github.com/neuronmeet/api/internal/service"
 	"github.com/neuronmeet/api/models"
@@ -32,6 +33,7 @@ type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 type ResolverRoot interface {
 	Message() MessageResolver
 	Mutation() MutationResolver
+	MyRoomsEvent() MyRoomsEventResolver
 	Participant() ParticipantResolver
 	PublicRoom() PublicRoomResolver
 	Query() QueryResolver
@@ -75,7 +77,17 @@ type ComplexityRoot struct {
 		Login              func(childComplexity int, input service.LoginInput) int
 		Register           func(childComplexity int, input service.RegisterInput) int
 		SendMessage        func(childComplexity int, roomID string, content string) int
+		UpdateProfile      func(childComplexity int, input model.UpdateProfileInput) int
 		UpdateRoomSettings func(childComplexity int, roomID string, input service.UpdateRoomSettingsInput) int
+	}
+
+	MyRoomsEvent struct {
+		ActiveParticipants func(childComplexity int) int
+		Participant        func(childComplexity int) int
+		Room               func(childComplexity int) int
+		RoomID             func(childComplexity int) int
+		Time               func(childComplexity int) int
+		Type               func(childComplexity int) int
 	}
 
 	Participant struct {
@@ -111,6 +123,7 @@ type ComplexityRoot struct {
 		Me         func(childComplexity int) int
 		Room       func(childComplexity int, id string) int
 		RoomByCode func(childComplexity int, code string) int
+		User       func(childComplexity int, id string) int
 	}
 
 	Room struct {
@@ -152,6 +165,7 @@ type ComplexityRoot struct {
 	}
 
 	Subscription struct {
+		MyRooms    func(childComplexity int) int
 		RoomEvents func(childComplexity int, roomID string) int
 	}
 
@@ -183,6 +197,10 @@ type MutationResolver interface {
 	LeaveRoom(ctx context.Context, participantID string) (*models.Participant, error)
 	SendMessage(ctx context.Context, roomID string, content string) (*models.Message, error)
 	DeleteMessage(ctx context.Context, messageID string) (*models.Message, error)
+	UpdateProfile(ctx context.Context, input model.UpdateProfileInput) (*models.User, error)
+}
+type MyRoomsEventResolver interface {
+	Room(ctx context.Context, obj *events.Event) (*models.Room, error)
 }
 type ParticipantResolver interface {
 	User(ctx context.Context, obj *models.Participant) (*models.User, error)
@@ -197,6 +215,7 @@ type QueryResolver interface {
 	Me(ctx context.Context) (*models.User, error)
 	Room(ctx context.Context, id string) (*models.Room, error)
 	RoomByCode(ctx context.Context, code string) (*models.Room, error)
+	User(ctx context.Context, id string) (*models.User, error)
 }
 type RoomResolver interface {
 	Host(ctx context.Context, obj *models.Room) (*models.User, error)
@@ -207,6 +226,7 @@ type RoomResolver interface {
 }
 type SubscriptionResolver interface {
 	RoomEvents(ctx context.Context, roomID string) (<-chan *events.Event, error)
+	MyRooms(ctx context.Context) (<-chan *events.Event, error)
 }
 type UserResolver interface {
 	Email(ctx context.Context, obj *models.User) (*string, error)
@@ -401,6 +421,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.SendMessage(childComplexity, args["roomId"].(string), args["content"].(string)), true
+	case "Mutation.updateProfile":
+		if e.ComplexityRoot.Mutation.UpdateProfile == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_updateProfile_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UpdateProfile(childComplexity, args["input"].(model.UpdateProfileInput)), true
 	case "Mutation.updateRoomSettings":
 		if e.ComplexityRoot.Mutation.UpdateRoomSettings == nil {
 			break
@@ -412,6 +443,43 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.UpdateRoomSettings(childComplexity, args["roomId"].(string), args["input"].(service.UpdateRoomSettingsInput)), true
+
+	case "MyRoomsEvent.activeParticipants":
+		if e.ComplexityRoot.MyRoomsEvent.ActiveParticipants == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MyRoomsEvent.ActiveParticipants(childComplexity), true
+	case "MyRoomsEvent.participant":
+		if e.ComplexityRoot.MyRoomsEvent.Participant == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MyRoomsEvent.Participant(childComplexity), true
+	case "MyRoomsEvent.room":
+		if e.ComplexityRoot.MyRoomsEvent.Room == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MyRoomsEvent.Room(childComplexity), true
+	case "MyRoomsEvent.roomId":
+		if e.ComplexityRoot.MyRoomsEvent.RoomID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MyRoomsEvent.RoomID(childComplexity), true
+	case "MyRoomsEvent.time":
+		if e.ComplexityRoot.MyRoomsEvent.Time == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MyRoomsEvent.Time(childComplexity), true
+	case "MyRoomsEvent.type":
+		if e.ComplexityRoot.MyRoomsEvent.Type == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MyRoomsEvent.Type(childComplexity), true
 
 	case "Participant.displayName":
 		if e.ComplexityRoot.Participant.DisplayName == nil {
@@ -564,6 +632,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.RoomByCode(childComplexity, args["code"].(string)), true
+	case "Query.user":
+		if e.ComplexityRoot.Query.User == nil {
+			break
+		}
+
+		args, err := ec.field_Query_user_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.User(childComplexity, args["id"].(string)), true
 
 	case "Room.code":
 		if e.ComplexityRoot.Room.Code == nil {
@@ -752,6 +831,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.RoomSettings.WaitingRoom(childComplexity), true
 
+	case "Subscription.myRooms":
+		if e.ComplexityRoot.Subscription.MyRooms == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Subscription.MyRooms(childComplexity), true
 	case "Subscription.roomEvents":
 		if e.ComplexityRoot.Subscription.RoomEvents == nil {
 			break
@@ -824,6 +909,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("CreateRoomInput", ec.unmarshalInputCreateRoomInput),
 			graphql.NewInputUnmarshaler("LoginInput", ec.unmarshalInputLoginInput),
 			graphql.NewInputUnmarshaler("RegisterInput", ec.unmarshalInputRegisterInput),
+			graphql.NewInputUnmarshaler("UpdateProfileInput", ec.unmarshalInputUpdateProfileInput),
 			graphql.NewInputUnmarshaler("UpdateRoomSettingsInput", ec.unmarshalInputUpdateRoomSettingsInput),
 		)
 	}
@@ -1187,6 +1273,84 @@ input UpdateRoomSettingsInput {
   allowParticipantVideo: Boolean
   allowParticipantAudio: Boolean
 }
+
+# ---------------------------------------------------------------------------
+# The live dashboard (#12 §4) and profiles (#12 "Also"): kept in their own
+# block, with extend, so other additions to the root types merge cleanly.
+# ---------------------------------------------------------------------------
+
+extend type Query {
+  """
+  A user's public profile, for any signed-in caller (as GET /users/:id);
+  null when no user has this id. UNAUTHENTICATED without a user token.
+  """
+  user(id: ID!): PublicUser
+}
+
+extend type Mutation {
+  """
+  Changes the signed-in user's displayName and avatarUrl (as PATCH /users/me):
+  fields left out stay as they are; avatarUrl: null clears it. Every invalid
+  field is reported at once (BAD_USER_INPUT with extensions.field), and then
+  nothing changes.
+  """
+  updateProfile(input: UpdateProfileInput!): User!
+}
+
+input UpdateProfileInput {
+  "2-50 characters, under the name rules (see the README); null or absent: unchanged."
+  displayName: String
+  "An absolute http or https URL, at most 2048 characters; null clears it, absent leaves it."
+  avatarUrl: String
+}
+
+extend type Subscription {
+  """
+  Every change to any room the signed-in user hosts, rooms created after
+  subscribing included, from every instance, each room's in commit order:
+  a live dashboard without polling. A user token only: a participant token
+  is FORBIDDEN, no token UNAUTHENTICATED. Only the host receives a room's
+  events. It lasts until the client ends it or its token stops verifying
+  (as roomEvents); one that may have missed events ends with
+  SUBSCRIPTION_INTERRUPTED: resubscribe, then refetch the rooms.
+  """
+  myRooms: MyRoomsEvent!
+}
+
+enum MyRoomsEventType {
+  "createRoom made a room."
+  ROOM_CREATED
+  "Any of the room's settings or its name changed (the lock has its own events)."
+  SETTINGS_CHANGED
+  ROOM_LOCKED
+  ROOM_UNLOCKED
+  PARTICIPANT_JOINED
+  PARTICIPANT_LEFT
+  "The room ended; everyone present left with it."
+  ROOM_ENDED
+}
+
+"One change to a room the subscriber hosts."
+type MyRoomsEvent {
+  type: MyRoomsEventType!
+  roomId: ID!
+  "When the change happened (the room's createdAt, updatedAt or endedAt; a participant's joinedAt or leftAt)."
+  time: Time!
+  """
+  How many people are in the room right after the change, counted as it
+  committed (ROOM_CREATED, PARTICIPANT_JOINED, PARTICIPANT_LEFT, ROOM_ENDED);
+  null for settings and lock changes, which do not change it.
+  """
+  activeParticipants: Int
+  """
+  The room, read afresh for this event as it is when the event is delivered
+  (with a later change already committed, it shows that change too; its own
+  event follows).
+  """
+  room: Room!
+  "Who joined or left (PARTICIPANT_JOINED, PARTICIPANT_LEFT); null otherwise."
+  participant: Participant
+}
 `, BuiltIn: false},
 }
 var parsedSchema = gqlparser.MustLoadSchema(sources...)
@@ -1237,6 +1401,24 @@ func (ec *executionContext) childFields_Message(ctx context.Context, field graph
 		return ec.fieldContext_Message_deletedAt(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Message", field.Name)
+}
+
+func (ec *executionContext) childFields_MyRoomsEvent(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "type":
+		return ec.fieldContext_MyRoomsEvent_type(ctx, field)
+	case "roomId":
+		return ec.fieldContext_MyRoomsEvent_roomId(ctx, field)
+	case "time":
+		return ec.fieldContext_MyRoomsEvent_time(ctx, field)
+	case "activeParticipants":
+		return ec.fieldContext_MyRoomsEvent_activeParticipants(ctx, field)
+	case "room":
+		return ec.fieldContext_MyRoomsEvent_room(ctx, field)
+	case "participant":
+		return ec.fieldContext_MyRoomsEvent_participant(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type MyRoomsEvent", field.Name)
 }
 
 func (ec *executionContext) childFields_Participant(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -1637,6 +1819,20 @@ func (ec *executionContext) field_Mutation_sendMessage_args(ctx context.Context,
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_updateProfile_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.UpdateProfileInput, error) {
+			return ec.unmarshalNUpdateProfileInput2githubᚗcomᚋneuronmeetᚋapiᚋgraphᚋmodelᚐUpdateProfileInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_updateRoomSettings_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -1688,6 +1884,20 @@ func (ec *executionContext) field_Query_roomByCode_args(ctx context.Context, raw
 }
 
 func (ec *executionContext) field_Query_room_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_user_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
@@ -2577,6 +2787,206 @@ func (ec *executionContext) fieldContext_Mutation_deleteMessage(ctx context.Cont
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_updateProfile(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_updateProfile(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().UpdateProfile(ctx, fc.Args["input"].(model.UpdateProfileInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *models.User) graphql.Marshaler {
+			return ec.marshalNUser2ᚖgithubᚗcomᚋneuronmeetᚋapiᚋmodelsᚐUser(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_updateProfile(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_User(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_updateProfile_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _MyRoomsEvent_type(ctx context.Context, field graphql.CollectedField, obj *events.Event) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MyRoomsEvent_type(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Type, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v events.Type) graphql.Marshaler {
+			return ec.marshalNMyRoomsEventType2githubᚗcomᚋneuronmeetᚋapiᚋinternalᚋeventsᚐType(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_MyRoomsEvent_type(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("MyRoomsEvent", field, false, false, "MyRoomsEventType")
+}
+
+func (ec *executionContext) _MyRoomsEvent_roomId(ctx context.Context, field graphql.CollectedField, obj *events.Event) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MyRoomsEvent_roomId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RoomID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_MyRoomsEvent_roomId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("MyRoomsEvent", field, false, false, "ID")
+}
+
+func (ec *executionContext) _MyRoomsEvent_time(ctx context.Context, field graphql.CollectedField, obj *events.Event) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MyRoomsEvent_time(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Time, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_MyRoomsEvent_time(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("MyRoomsEvent", field, false, false, "Time")
+}
+
+func (ec *executionContext) _MyRoomsEvent_activeParticipants(ctx context.Context, field graphql.CollectedField, obj *events.Event) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MyRoomsEvent_activeParticipants(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ActiveParticipants, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_MyRoomsEvent_activeParticipants(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("MyRoomsEvent", field, false, false, "Int")
+}
+
+func (ec *executionContext) _MyRoomsEvent_room(ctx context.Context, field graphql.CollectedField, obj *events.Event) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MyRoomsEvent_room(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.MyRoomsEvent().Room(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *models.Room) graphql.Marshaler {
+			return ec.marshalNRoom2ᚖgithubᚗcomᚋneuronmeetᚋapiᚋmodelsᚐRoom(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_MyRoomsEvent_room(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "MyRoomsEvent",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Room(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _MyRoomsEvent_participant(ctx context.Context, field graphql.CollectedField, obj *events.Event) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MyRoomsEvent_participant(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Participant, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *models.Participant) graphql.Marshaler {
+			return ec.marshalOParticipant2ᚖgithubᚗcomᚋneuronmeetᚋapiᚋmodelsᚐParticipant(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_MyRoomsEvent_participant(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "MyRoomsEvent",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Participant(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Participant_id(ctx context.Context, field graphql.CollectedField, obj *models.Participant) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -3169,6 +3579,50 @@ func (ec *executionContext) fieldContext_Query_roomByCode(ctx context.Context, f
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Query_roomByCode_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_user(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_user(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().User(ctx, fc.Args["id"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *models.User) graphql.Marshaler {
+			return ec.marshalOPublicUser2ᚖgithubᚗcomᚋneuronmeetᚋapiᚋmodelsᚐUser(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Query_user(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PublicUser(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_user_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -4045,6 +4499,38 @@ func (ec *executionContext) fieldContext_Subscription_roomEvents(ctx context.Con
 	if fc.Args, err = ec.field_Subscription_roomEvents_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Subscription_myRooms(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
+	return graphql.ResolveFieldStream(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Subscription_myRooms(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Subscription().MyRooms(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *events.Event) graphql.Marshaler {
+			return ec.marshalNMyRoomsEvent2ᚖgithubᚗcomᚋneuronmeetᚋapiᚋinternalᚋeventsᚐEvent(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Subscription_myRooms(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Subscription",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_MyRoomsEvent(ctx, field)
+		},
 	}
 	return fc, nil
 }
@@ -5507,6 +5993,55 @@ func UnmarshalRegisterInput(ctx context.Context, raw any) (service.RegisterInput
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputUpdateProfileInput(ctx context.Context, obj any) (model.UpdateProfileInput, error) {
+	var it model.UpdateProfileInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"displayName", "avatarUrl"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "displayName":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("displayName"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DisplayName = data
+		case "avatarUrl":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("avatarUrl"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AvatarURL = graphql.OmittableOf(data)
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalUpdateProfileInput unmarshals raw into the UpdateProfileInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalUpdateProfileInput(ctx context.Context, raw any) (model.UpdateProfileInput, error) {
+	var out model.UpdateProfileInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "UpdateProfileInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputUpdateRoomSettingsInput(ctx context.Context, obj any) (service.UpdateRoomSettingsInput, error) {
 	var it service.UpdateRoomSettingsInput
 	if obj == nil {
@@ -5852,6 +6387,72 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "updateProfile":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_updateProfile(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var myRoomsEventImplementors = []string{"MyRoomsEvent"}
+
+func (ec *executionContext) _MyRoomsEvent(ctx context.Context, sel ast.SelectionSet, obj *events.Event) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, myRoomsEventImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("MyRoomsEvent")
+		case "type":
+			out.Values[i] = ec._MyRoomsEvent_type(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "roomId":
+			out.Values[i] = ec._MyRoomsEvent_roomId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "time":
+			out.Values[i] = ec._MyRoomsEvent_time(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "activeParticipants":
+			out.Values[i] = ec._MyRoomsEvent_activeParticipants(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "room":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._MyRoomsEvent_room(ctx, field, obj)
+				})
+		case "participant":
+			out.Values[i] = ec._MyRoomsEvent_participant(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -6093,6 +6694,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_roomByCode(ctx, field)
+				})
+		case "user":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_user(ctx, field)
 				})
 		case "__type":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
@@ -6373,6 +6980,8 @@ func (ec *executionContext) _Subscription(ctx context.Context, sel ast.Selection
 	switch fields[0].Name {
 	case "roomEvents":
 		return ec._Subscription_roomEvents(ctx, fields[0])
+	case "myRooms":
+		return ec._Subscription_myRooms(ctx, fields[0])
 	default:
 		panic("unknown field " + strconv.Quote(fields[0].Name))
 	}
@@ -6907,6 +7516,29 @@ func (ec *executionContext) marshalNMessageType2githubᚗcomᚋneuronmeetᚋapi�
 	return res
 }
 
+func (ec *executionContext) marshalNMyRoomsEvent2ᚖgithubᚗcomᚋneuronmeetᚋapiᚋinternalᚋeventsᚐEvent(ctx context.Context, sel ast.SelectionSet, v *events.Event) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "MyRoomsEvent!")
+		return graphql.Null
+	}
+	return ec._MyRoomsEvent(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNMyRoomsEventType2githubᚗcomᚋneuronmeetᚋapiᚋinternalᚋeventsᚐType(ctx context.Context, v any) (events.Type, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := events.Type(tmp)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNMyRoomsEventType2githubᚗcomᚋneuronmeetᚋapiᚋinternalᚋeventsᚐType(ctx context.Context, sel ast.SelectionSet, v events.Type) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(string(v))
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "MyRoomsEventType!")
+	}
+	return res
+}
+
 func (ec *executionContext) marshalNParticipant2ᚕᚖgithubᚗcomᚋneuronmeetᚋapiᚋmodelsᚐParticipantᚄ(ctx context.Context, sel ast.SelectionSet, v []*models.Participant) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
@@ -7025,6 +7657,11 @@ func (ec *executionContext) marshalNTime2timeᚐTime(ctx context.Context, sel as
 		graphql.AddInvalidNullFromMarshaler(ctx, "Time!")
 	}
 	return res
+}
+
+func (ec *executionContext) unmarshalNUpdateProfileInput2githubᚗcomᚋneuronmeetᚋapiᚋgraphᚋmodelᚐUpdateProfileInput(ctx context.Context, v any) (model.UpdateProfileInput, error) {
+	res, err := ec.unmarshalInputUpdateProfileInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) unmarshalNUpdateRoomSettingsInput2githubᚗcomᚋneuronmeetᚋapiᚋinternalᚋserviceᚐUpdateRoomSettingsInput(ctx context.Context, v any) (service.UpdateRoomSettingsInput, error) {
@@ -7275,6 +7912,13 @@ func (ec *executionContext) marshalOPublicRoom2ᚖgithubᚗcomᚋneuronmeetᚋap
 		return graphql.Null
 	}
 	return ec._PublicRoom(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOPublicUser2ᚖgithubᚗcomᚋneuronmeetᚋapiᚋmodelsᚐUser(ctx context.Context, sel ast.SelectionSet, v *models.User) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._PublicUser(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalORoom2ᚖgithubᚗcomᚋneuronmeetᚋapiᚋmodelsᚐRoom(ctx context.Context, sel ast.SelectionSet, v *models.Room) graphql.Marshaler {

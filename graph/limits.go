@@ -56,8 +56,9 @@ type Limits struct {
 // page size, costs 102,002, and 1,020 per room beyond 100, so it lists up
 // to 245 rooms unpaged) with room to spare, and nothing that could make
 // one request run for long. A subscription's events are resolved once per
-// subscriber, up to 101 in a room: its limit of 1,000 admits the fullest
-// roomEvents selection (57) many times over, and keeps one event's work
+// subscriber, up to 101 in a room (and the host's myRooms feeds): its
+// limit of 1,000 admits the fullest roomEvents selection (57) many times
+// over and a dashboard's myRooms row (518), and keeps one event's work
 // for a full room (101 x 1,000) near one largest query's.
 func DefaultLimits() Limits {
 	return Limits{

@@ -89,6 +89,13 @@ func TestLimits_SubscriptionCosts(t *testing.T) {
 			participant { id roomId userId guestName displayName isActive isHost joinedAt leftAt user { id displayName avatarUrl } }
 			settings { allowChat allowScreenShare allowGuestAccess waitingRoom muteParticipantsOnJoin maxParticipants allowParticipantVideo allowParticipantAudio } } }`: 28,
 		`subscription { roomEvents(roomId: "r") { participant { user { rooms { id name participants { id displayName user { displayName } } } } } } }`: 40304,
+		// A live dashboard's row: the room afresh with who is in it, under
+		// the limit with room to spare.
+		`subscription { myRooms { type roomId time activeParticipants
+			room { id name isActive isLocked settings { allowChat } participants(activeOnly: true) { id displayName user { displayName avatarUrl } } }
+			participant { id displayName user { displayName } } } }`: 518,
+		// The room's whole history with each participant's rooms is not.
+		`subscription { myRooms { room { participants { user { rooms { id } } } } } }`: 10203,
 	} {
 		m := &measure{limits: defaultLimits, limit: defaultLimits.MaxComplexity}
 		if cost := m.selectionCost(opContext(t, doc).Operation.SelectionSet, 1, false); cost != want {

@@ -9,6 +9,7 @@ import (
 	"context"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/neuronmeet/api/graph/model"
 	"github.com/neuronmeet/api/internal/apperr"
 	"github.com/neuronmeet/api/internal/events"
 	"github.com/neuronmeet/api/internal/service"
@@ -88,6 +89,27 @@ func (r *mutationResolver) DeleteMessage(ctx context.Context, messageID string) 
 	return r.Service.DeleteMessage(ctx, messageID)
 }
 
+// UpdateProfile is the resolver for the updateProfile field.
+func (r *mutationResolver) UpdateProfile(ctx context.Context, input model.UpdateProfileInput) (*models.User, error) {
+	in := service.UpdateProfileInput{DisplayName: input.DisplayName}
+	if input.AvatarURL.IsSet() {
+		in.AvatarURL = service.Nullable[string]{Set: true, Value: input.AvatarURL.Value()}
+	}
+	u, err := r.Service.UpdateProfile(ctx, in)
+	if err != nil {
+		return nil, err
+	}
+	For(ctx).PrimeUser(u)
+	return u, nil
+}
+
+// Room is the resolver for the room field.
+func (r *myRoomsEventResolver) Room(ctx context.Context, obj *events.Event) (*models.Room, error) {
+	// Read for each event, never taken from it: nested fields are the
+	// room's as it is now, through this event's own loaders.
+	return r.Service.Room(ctx, obj.RoomID)
+}
+
 // User is the resolver for the user field.
 func (r *participantResolver) User(ctx context.Context, obj *models.Participant) (*models.User, error) {
 	if obj.UserID == nil {
@@ -146,6 +168,15 @@ func (r *queryResolver) RoomByCode(ctx context.Context, code string) (*models.Ro
 	return room, err
 }
 
+// User is the resolver for the user field.
+func (r *queryResolver) User(ctx context.Context, id string) (*models.User, error) {
+	u, err := r.Service.User(ctx, id)
+	if apperr.CodeOf(err) == apperr.NotFound {
+		return nil, nil // the schema's answer for "no user has this id"
+	}
+	return u, err
+}
+
 // Host is the resolver for the host field.
 func (r *roomResolver) Host(ctx context.Context, obj *models.Room) (*models.User, error) {
 	return loadHost(ctx, obj)
@@ -202,6 +233,16 @@ func (r *subscriptionResolver) RoomEvents(ctx context.Context, roomID string) (<
 	return admitEvents(ctx, r.Gate, sub.Events()), nil
 }
 
+// MyRooms is the resolver for the myRooms field.
+func (r *subscriptionResolver) MyRooms(ctx context.Context) (<-chan *events.Event, error) {
+	sub, err := r.Service.MyRooms(ctx)
+	if err != nil {
+		return nil, err
+	}
+	reportEnd(ctx, sub)
+	return admitEvents(ctx, r.Gate, sub.Events()), nil
+}
+
 // Email is the resolver for the email field.
 func (r *userResolver) Email(ctx context.Context, obj *models.User) (*string, error) {
 	return service.VisibleEmail(ctx, obj), nil
@@ -221,6 +262,9 @@ func (r *Resolver) Message() MessageResolver { return &messageResolver{r} }
 
 // Mutation returns MutationResolver implementation.
 func (r *Resolver) Mutation() MutationResolver { return &mutationResolver{r} }
+
+// MyRoomsEvent returns MyRoomsEventResolver implementation.
+func (r *Resolver) MyRoomsEvent() MyRoomsEventResolver { return &myRoomsEventResolver{r} }
 
 // Participant returns ParticipantResolver implementation.
 func (r *Resolver) Participant() ParticipantResolver { return &participantResolver{r} }
@@ -243,6 +287,7 @@ func (r *Resolver) User() UserResolver { return &userResolver{r} }
 type (
 	messageResolver      struct{ *Resolver }
 	mutationResolver     struct{ *Resolver }
+	myRoomsEventResolver struct{ *Resolver }
 	participantResolver  struct{ *Resolver }
 	publicRoomResolver   struct{ *Resolver }
 	queryResolver        struct{ *Resolver }

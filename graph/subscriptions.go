@@ -22,7 +22,7 @@ import (
 	"github.com/neuronmeet/api/internal/service"
 )
 
-// SubscriptionConfig tunes live events (Subscription.roomEvents) over
+// SubscriptionConfig tunes live events (Subscription.roomEvents, myRooms) over
 // websockets (graphql-transport-ws, and the legacy graphql-ws) and SSE.
 type SubscriptionConfig struct {
 	// Tokens verifies the credential a websocket client sends in its

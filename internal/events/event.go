@@ -4,9 +4,12 @@
 // default) or across every instance sharing a PostgreSQL database
 // (Postgres, over LISTEN/NOTIFY).
 //
-// The service publishes an event only after the transaction that made the
-// change has committed, so a subscriber never hears of a change it cannot
-// then read. Delivery is at most once: a subscription that may have missed
+// An event reaches subscribers only once the transaction that made the
+// change has committed (PostgreSQL delivers a NOTIFY sent within it at its
+// commit; the in-process broker is published to after it), so a subscriber
+// never hears of a change it cannot then read, and each room's events
+// arrive in the order its changes committed. Each event also names its
+// room's host, whose feed of all their rooms (SubscribeHost) it reaches. Delivery is at most once: a subscription that may have missed
 // an event (its buffer overflowed, the LISTEN connection dropped, the
 // server is shutting down) is ended with an error saying so, and the client
 // resubscribes and refetches the room.
@@ -16,6 +19,8 @@ import (
 	"context"
 	"errors"
 	"time"
+
+	"github.com/uptrace/bun"
 
 	"github.com/neuronmeet/api/models"
 )
@@ -39,13 +44,26 @@ const (
 	// is once deleted (no content).
 	MessageSent    Type = "MESSAGE_SENT"
 	MessageDeleted Type = "MESSAGE_DELETED"
+	// RoomCreated reaches its host's feed only (SubscribeHost): nobody can
+	// follow a room by its id before it exists.
+	RoomCreated Type = "ROOM_CREATED"
 )
+
+// InHostFeed tells whether a host's feed of their rooms (SubscribeHost)
+// carries events of type t: every change to a room's state, not its chat,
+// which a dashboard does not show and a busy room would flood it with.
+func (t Type) InHostFeed() bool { return t != MessageSent && t != MessageDeleted }
 
 // Event is one change to a room. Events are shared by every subscriber
 // that receives them (and, in process, by the publisher): never modify one
 // after publishing it.
 type Event struct {
-	RoomID string    `json:"roomId"`
+	RoomID string `json:"roomId"`
+	// HostID is the room's host, whose feed (SubscribeHost) the event
+	// reaches when its type is InHostFeed. Every instance receives every
+	// event and picks its subscribers by these two ids, so a room created
+	// after a host subscribed is in their feed with no new LISTEN.
+	HostID string    `json:"hostId,omitempty"`
 	Type   Type      `json:"type"`
 	Time   time.Time `json:"time"`
 	// Participant is who joined or left.
@@ -55,6 +73,11 @@ type Event struct {
 	RoomName *string              `json:"roomName,omitempty"`
 	// Message is the chat message a MessageSent or MessageDeleted is about.
 	Message *models.Message `json:"message,omitempty"`
+	// ActiveParticipants is how many people are in the room once the
+	// change committed, counted in its transaction under the room row's
+	// lock (RoomCreated, ParticipantJoined, ParticipantLeft, RoomEnded;
+	// nil for the others, which do not change it).
+	ActiveParticipants *int `json:"activeParticipants,omitempty"`
 }
 
 // Why a subscription ended early. A subscription that ends for any of
@@ -75,18 +98,34 @@ var (
 // Broker moves events from publishers to subscribers.
 type Broker interface {
 	// Publish delivers evs, in order, to every subscriber of their rooms
-	// on every instance. Only publish committed changes. Failures are
-	// logged by the broker and returned.
+	// on every instance. Only publish committed changes (or use
+	// TxPublisher's PublishTx, which keeps them in commit order). Failures
+	// are logged by the broker and returned.
 	Publish(ctx context.Context, evs ...*Event) error
 	// Subscribe opens a subscription to roomID's events, ended when ctx
 	// ends, when Close is called, after the room's RoomEnded event, or
 	// after the first event for which endAfter (if not nil) is true.
 	Subscribe(ctx context.Context, roomID string, endAfter func(*Event) bool) (*Subscription, error)
+	// SubscribeHost opens a subscription to the events of every room
+	// hostID hosts, rooms created later included (the events whose HostID
+	// it is and whose type is InHostFeed), each room's in order. It ends
+	// when ctx ends, when Close is called, or early as Subscribe's do; a
+	// room's end does not end it.
+	SubscribeHost(ctx context.Context, hostID string) (*Subscription, error)
 	// Subscribers counts the subscriptions open on this instance.
 	Subscribers() int
 	// Close ends every subscription with ErrClosed and releases the
 	// broker's resources. It is idempotent.
 	Close() error
+}
+
+// TxPublisher is a Broker that can publish within the transaction that
+// makes the change: the events then reach subscribers if and when it
+// commits, in the order the transactions committed (PostgreSQL's NOTIFY).
+// A broker without it is published to after the commit, by a caller that
+// keeps its commits and publications in one order itself.
+type TxPublisher interface {
+	PublishTx(ctx context.Context, tx bun.IDB, evs ...*Event) error
 }
 
 // Options tune a broker.

@@ -16,6 +16,8 @@ type hub struct {
 
 	mu    sync.Mutex
 	rooms map[string]map[*Subscription]struct{}
+	// hosts holds the feeds of hosts' rooms (SubscribeHost), by host id.
+	hosts map[string]map[*Subscription]struct{}
 	count int
 	// up is true while events can be received. While it is false (the
 	// LISTEN connection is being re-established) no subscription opens,
@@ -27,17 +29,23 @@ type hub struct {
 }
 
 func newHub(buffer int, up bool) *hub {
-	h := &hub{buffer: buffer, rooms: map[string]map[*Subscription]struct{}{}, up: up, upCh: make(chan struct{})}
+	h := &hub{
+		buffer: buffer, up: up, upCh: make(chan struct{}),
+		rooms: map[string]map[*Subscription]struct{}{}, hosts: map[string]map[*Subscription]struct{}{},
+	}
 	if up {
 		close(h.upCh)
 	}
 	return h
 }
 
-// Subscription is one subscriber's stream of a room's events.
+// Subscription is one subscriber's stream of a room's events, or of a
+// host's rooms' events.
 type Subscription struct {
-	hub      *hub
-	roomID   string
+	hub *hub
+	// key is the room's id, or the host's for a host feed.
+	key      string
+	host     bool
 	c        chan *Event
 	endAfter func(*Event) bool
 	stop     func() bool // deregisters the end-on-context-done hook
@@ -47,8 +55,8 @@ type Subscription struct {
 	err   error
 }
 
-// Events yields the room's events in order. It is closed when the
-// subscription ends; Err then says why.
+// Events yields the room's (or the host's rooms') events in order. It is
+// closed when the subscription ends; Err then says why.
 func (s *Subscription) Events() <-chan *Event { return s.c }
 
 // Err is nil while the subscription is open and after a normal end (the
@@ -68,9 +76,10 @@ func (s *Subscription) Close() {
 	s.hub.endLocked(s, nil)
 }
 
-// subscribe registers a subscription, or returns a channel that is closed
-// when subscribing may succeed (the hub is down), or ErrClosed.
-func (h *hub) subscribe(ctx context.Context, roomID string, endAfter func(*Event) bool) (*Subscription, <-chan struct{}, error) {
+// subscribe registers a subscription to a room's events (to a host's
+// rooms' when host), or returns a channel that is closed when subscribing
+// may succeed (the hub is down), or ErrClosed.
+func (h *hub) subscribe(ctx context.Context, key string, host bool, endAfter func(*Event) bool) (*Subscription, <-chan struct{}, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.closed {
@@ -79,11 +88,12 @@ func (h *hub) subscribe(ctx context.Context, roomID string, endAfter func(*Event
 	if !h.up {
 		return nil, h.upCh, nil
 	}
-	s := &Subscription{hub: h, roomID: roomID, c: make(chan *Event, h.buffer), endAfter: endAfter}
-	subs := h.rooms[roomID]
+	s := &Subscription{hub: h, key: key, host: host, c: make(chan *Event, h.buffer), endAfter: endAfter}
+	index := h.index(host)
+	subs := index[key]
 	if subs == nil {
 		subs = map[*Subscription]struct{}{}
-		h.rooms[roomID] = subs
+		index[key] = subs
 	}
 	subs[s] = struct{}{}
 	h.count++
@@ -91,22 +101,44 @@ func (h *hub) subscribe(ctx context.Context, roomID string, endAfter func(*Event
 	return s, nil, nil
 }
 
-// deliver hands evs, in order, to their rooms' subscribers.
+func (h *hub) index(host bool) map[string]map[*Subscription]struct{} {
+	if host {
+		return h.hosts
+	}
+	return h.rooms
+}
+
+// deliver hands evs, in order, to their rooms' subscribers and their
+// hosts' feeds.
 func (h *hub) deliver(evs []*Event) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for _, ev := range evs {
-		for s := range h.rooms[ev.RoomID] {
-			select {
-			case s.c <- ev:
-			default:
-				h.endLocked(s, ErrOverflow)
-				continue
-			}
-			if ev.Type == RoomEnded || (s.endAfter != nil && s.endAfter(ev)) {
-				h.endLocked(s, nil)
+		// A room's own subscribers never hear of its creation: roomEvents
+		// has no such type, and nobody could follow the room before it.
+		if ev.Type != RoomCreated {
+			for s := range h.rooms[ev.RoomID] {
+				if h.sendLocked(s, ev) && (ev.Type == RoomEnded || (s.endAfter != nil && s.endAfter(ev))) {
+					h.endLocked(s, nil)
+				}
 			}
 		}
+		if ev.HostID != "" && ev.Type.InHostFeed() {
+			for s := range h.hosts[ev.HostID] {
+				h.sendLocked(s, ev)
+			}
+		}
+	}
+}
+
+// sendLocked buffers ev for s, or ends s with ErrOverflow (false).
+func (h *hub) sendLocked(s *Subscription, ev *Event) bool {
+	select {
+	case s.c <- ev:
+		return true
+	default:
+		h.endLocked(s, ErrOverflow)
+		return false
 	}
 }
 
@@ -122,10 +154,11 @@ func (h *hub) endLocked(s *Subscription, err error) {
 	if s.stop != nil {
 		s.stop()
 	}
-	subs := h.rooms[s.roomID]
+	index := h.index(s.host)
+	subs := index[s.key]
 	delete(subs, s)
 	if len(subs) == 0 {
-		delete(h.rooms, s.roomID)
+		delete(index, s.key)
 	}
 	h.count--
 }
@@ -166,9 +199,11 @@ func (h *hub) close() {
 }
 
 func (h *hub) endAllLocked(err error) {
-	for _, subs := range h.rooms {
-		for s := range subs {
-			h.endLocked(s, err)
+	for _, index := range []map[string]map[*Subscription]struct{}{h.rooms, h.hosts} {
+		for _, subs := range index {
+			for s := range subs {
+				h.endLocked(s, err)
+			}
 		}
 	}
 }

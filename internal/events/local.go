@@ -24,7 +24,13 @@ func (l *Local) Publish(_ context.Context, evs ...*Event) error {
 
 // Subscribe implements Broker.
 func (l *Local) Subscribe(ctx context.Context, roomID string, endAfter func(*Event) bool) (*Subscription, error) {
-	s, _, err := l.hub.subscribe(ctx, roomID, endAfter)
+	s, _, err := l.hub.subscribe(ctx, roomID, false, endAfter)
+	return s, err
+}
+
+// SubscribeHost implements Broker.
+func (l *Local) SubscribeHost(ctx context.Context, hostID string) (*Subscription, error) {
+	s, _, err := l.hub.subscribe(ctx, hostID, true, nil)
 	return s, err
 }
 

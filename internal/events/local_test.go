@@ -193,3 +193,80 @@ func TestLocal_CloseEndsSubscriptionsAndRefusesNewOnes(t *testing.T) {
 	}
 	_ = b.Close() // idempotent
 }
+
+func hostEv(host, room string, t Type, n int) *Event {
+	e := ev(room, t, n)
+	e.HostID = host
+	return e
+}
+
+// A host's feed carries every state change of every room they host, rooms
+// created after it opened included, in order; not their chat, not other
+// hosts' rooms; a room's end does not end it. A room's own subscribers
+// never see ROOM_CREATED (roomEvents has no such type).
+func TestLocal_HostFeedCarriesEveryHostedRoomsChanges(t *testing.T) {
+	b := NewLocal(Options{})
+	defer b.Close()
+	ctx := context.Background()
+	feed, err := b.SubscribeHost(ctx, "h")
+	if err != nil {
+		t.Fatal(err)
+	}
+	otherFeed, _ := b.SubscribeHost(ctx, "other")
+	roomSub, _ := b.Subscribe(ctx, "new", nil)
+	if n := b.Subscribers(); n != 3 {
+		t.Fatalf("Subscribers = %d, want 3", n)
+	}
+	_ = b.Publish(ctx,
+		hostEv("h", "new", RoomCreated, 0),
+		hostEv("h", "new", ParticipantJoined, 1),
+		hostEv("h", "new", MessageSent, 2),
+		hostEv("h", "old", RoomLocked, 3),
+		hostEv("other", "theirs", RoomLocked, 4),
+		hostEv("h", "new", RoomEnded, 5),
+		hostEv("h", "old", SettingsChanged, 6),
+	)
+	for _, want := range []string{"0", "1", "3", "5", "6"} {
+		if got := next(t, feed); *got.RoomName != want {
+			t.Fatalf("feed got event %s (%s), want %s", *got.RoomName, got.Type, want)
+		}
+	}
+	if got := next(t, otherFeed); *got.RoomName != "4" {
+		t.Fatalf("the other host's feed got %s", *got.RoomName)
+	}
+	for _, want := range []Type{ParticipantJoined, MessageSent, RoomEnded} {
+		if got := next(t, roomSub); got.Type != want {
+			t.Fatalf("the room's subscriber got %s, want %s", got.Type, want)
+		}
+	}
+	if err := ended(t, roomSub); err != nil {
+		t.Fatalf("room subscription ended with %v", err)
+	}
+	select {
+	case e := <-feed.Events():
+		t.Fatalf("feed got %+v after its last event, or ended with the room", e)
+	default:
+	}
+	if n := b.Subscribers(); n != 2 {
+		t.Fatalf("Subscribers = %d, want the 2 feeds", n)
+	}
+	b.Close()
+	if err := ended(t, feed); !errors.Is(err, ErrClosed) {
+		t.Fatalf("feed ended with %v at Close, want ErrClosed", err)
+	}
+}
+
+// A feed that falls behind ends with ErrOverflow, as a room's does.
+func TestLocal_HostFeedOverflows(t *testing.T) {
+	b := NewLocal(Options{Buffer: 2})
+	defer b.Close()
+	feed, _ := b.SubscribeHost(context.Background(), "h")
+	for i := range 3 {
+		_ = b.Publish(context.Background(), hostEv("h", fmt.Sprint("r", i), RoomLocked, i))
+	}
+	next(t, feed)
+	next(t, feed)
+	if err := ended(t, feed); !errors.Is(err, ErrOverflow) {
+		t.Fatalf("ended with %v, want ErrOverflow", err)
+	}
+}

@@ -145,6 +145,24 @@ func URLConnector(url string, connectTimeout time.Duration) (func(context.Contex
 // together and in order. It does not use ctx's cancellation: the change
 // has committed, and a client hanging up must not cancel its event.
 func (p *Postgres) Publish(ctx context.Context, evs ...*Event) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	return p.notify(ctx, p.db, evs)
+}
+
+var _ TxPublisher = (*Postgres)(nil)
+
+// PublishTx implements TxPublisher: the NOTIFY runs in the change's own
+// transaction, so PostgreSQL delivers it at that commit, after those of
+// every transaction that committed before it. Published after the commit
+// instead, two changes to one room committing one after the other could
+// announce themselves the other way round. A failure fails the
+// transaction: the change does not commit without its events.
+func (p *Postgres) PublishTx(ctx context.Context, tx bun.IDB, evs ...*Event) error {
+	return p.notify(ctx, tx, evs)
+}
+
+func (p *Postgres) notify(ctx context.Context, on bun.IDB, evs []*Event) error {
 	if len(evs) == 0 {
 		return nil
 	}
@@ -156,17 +174,15 @@ func (p *Postgres) Publish(ctx context.Context, evs ...*Event) error {
 	if len(parts) > maxParts {
 		return p.publishFailed(ctx, evs, fmt.Errorf("payload of %d bytes exceeds %d notifications", len(payload), maxParts))
 	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-	defer cancel()
-	// One statement is one transaction: its notifications are queued
-	// together at its commit, in order, after those of every transaction
+	// One statement: its notifications are queued together, in order, and
+	// sent at its transaction's commit, after those of every transaction
 	// that committed before it.
 	query, args := "SELECT pg_notify(?, ?)", []any{Channel, parts[0]}
 	for _, part := range parts[1:] {
 		query += ", pg_notify(?, ?)"
 		args = append(args, Channel, part)
 	}
-	if _, err := p.db.NewRaw(query, args...).Exec(ctx); err != nil {
+	if _, err := on.NewRaw(query, args...).Exec(ctx); err != nil {
 		return p.publishFailed(ctx, evs, fmt.Errorf("notify: %w", err))
 	}
 	return nil
@@ -264,11 +280,22 @@ func (p *Postgres) publishFailed(ctx context.Context, evs []*Event, err error) e
 // Subscribe implements Broker. It waits (up to 5 s, or ctx) for the
 // LISTEN connection, starting it on first use.
 func (p *Postgres) Subscribe(ctx context.Context, roomID string, endAfter func(*Event) bool) (*Subscription, error) {
+	return p.subscribe(ctx, roomID, false, endAfter)
+}
+
+// SubscribeHost implements Broker, waiting as Subscribe does. Host feeds
+// travel on the one channel with every other event (each carries its
+// host's id), so no LISTEN depends on which hosts are subscribed.
+func (p *Postgres) SubscribeHost(ctx context.Context, hostID string) (*Subscription, error) {
+	return p.subscribe(ctx, hostID, true, nil)
+}
+
+func (p *Postgres) subscribe(ctx context.Context, key string, host bool, endAfter func(*Event) bool) (*Subscription, error) {
 	p.startOnce.Do(func() { go p.listen() })
 	timeout := time.NewTimer(readyTimeout)
 	defer timeout.Stop()
 	for {
-		s, wait, err := p.hub.subscribe(ctx, roomID, endAfter)
+		s, wait, err := p.hub.subscribe(ctx, key, host, endAfter)
 		if s != nil || err != nil {
 			return s, err
 		}

@@ -75,6 +75,10 @@ func TestPostgres_ReconnectsAfterTheListenConnectionIsTerminated(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	feed, err := b.SubscribeHost(ctx, "h")
+	if err != nil {
+		t.Fatal(err)
+	}
 	var killed int
 	if err := admin.NewRaw("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = current_database() AND application_name = ?",
 		ApplicationName).Scan(ctx, &killed); err != nil {
@@ -85,18 +89,26 @@ func TestPostgres_ReconnectsAfterTheListenConnectionIsTerminated(t *testing.T) {
 	}
 	// Events published while it was down are lost to this subscription,
 	// so it ends saying so rather than going quiet.
-	if err := ended(t, before); !errors.Is(err, ErrInterrupted) {
-		t.Fatalf("subscription ended with %v, want ErrInterrupted", err)
+	for _, s := range []*Subscription{before, feed} {
+		if err := ended(t, s); !errors.Is(err, ErrInterrupted) {
+			t.Fatalf("subscription ended with %v, want ErrInterrupted", err)
+		}
 	}
 	after, err := b.Subscribe(ctx, "r", nil) // waits for the new LISTEN
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := a.Publish(ctx, ev("r", RoomLocked, 1)); err != nil {
+	feedAfter, err := b.SubscribeHost(ctx, "h")
+	if err != nil {
 		t.Fatal(err)
 	}
-	if e := next(t, after); e.Type != RoomLocked {
-		t.Fatalf("got %s after reconnecting", e.Type)
+	if err := a.Publish(ctx, hostEv("h", "r", RoomLocked, 1)); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []*Subscription{after, feedAfter} {
+		if e := next(t, s); e.Type != RoomLocked {
+			t.Fatalf("got %s after reconnecting", e.Type)
+		}
 	}
 }
 
@@ -235,5 +247,69 @@ func TestPostgres_QuietConnectionSurvivesItsHealthChecks(t *testing.T) {
 	}
 	if still != pid {
 		t.Fatalf("LISTEN backend %d replaced by %d: the health checks broke the connection", pid, still)
+	}
+}
+
+// A host's feed on one instance hears what another publishes about any of
+// the host's rooms, the host id travelling in the notification, with the
+// count of who is present.
+func TestPostgres_HostFeedHearsEveryInstance(t *testing.T) {
+	a, b, _ := twoInstances(t)
+	ctx := context.Background()
+	feed, err := b.SubscribeHost(ctx, "h")
+	if err != nil {
+		t.Fatal(err)
+	}
+	two := 2
+	joined := hostEv("h", "r2", ParticipantJoined, 1)
+	joined.ActiveParticipants = &two
+	_ = a.Publish(ctx, hostEv("h", "r1", RoomCreated, 0))
+	_ = a.Publish(ctx, hostEv("other", "r3", RoomLocked, 9))
+	_ = a.Publish(ctx, joined)
+	if e := next(t, feed); e.RoomID != "r1" || e.Type != RoomCreated || e.HostID != "h" {
+		t.Fatalf("first event %+v", e)
+	}
+	if e := next(t, feed); e.RoomID != "r2" || e.ActiveParticipants == nil || *e.ActiveParticipants != 2 {
+		t.Fatalf("second event %+v", e)
+	}
+}
+
+// Published within transactions, events arrive in the order the
+// transactions commit, whatever order their NOTIFYs ran in, and a rolled
+// back transaction's never arrive.
+func TestPostgres_PublishTxDeliversInCommitOrder(t *testing.T) {
+	a, b, admin := twoInstances(t)
+	ctx := context.Background()
+	s, err := b.Subscribe(ctx, "r", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	begin := func() bun.Tx {
+		tx, err := admin.BeginTx(ctx, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tx
+	}
+	first, second, undone := begin(), begin(), begin()
+	for i, tx := range []bun.Tx{first, second, undone} {
+		if err := a.PublishTx(ctx, tx, ev("r", SettingsChanged, i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := undone.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+	if err := second.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if err := first.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	_ = a.Publish(ctx, ev("r", RoomLocked, 3))
+	for _, want := range []string{"1", "0", "3"} {
+		if got := *next(t, s).RoomName; got != want {
+			t.Fatalf("got event %s, want %s (commit order; the rolled back 2 never)", got, want)
+		}
 	}
 }

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/uptrace/bun"
+
 	"github.com/neuronmeet/api/internal/apperr"
 	"github.com/neuronmeet/api/internal/auth"
 	"github.com/neuronmeet/api/internal/events"
@@ -41,6 +43,32 @@ func (s *Service) RoomEvents(ctx context.Context, roomID string) (*events.Subscr
 	if err := s.checkWatcher(ctx, roomID, p, viewer); err != nil {
 		sub.Close()
 		return nil, err
+	}
+	return sub, nil
+}
+
+var errFeedNeedsUser = &apperr.Error{Code: apperr.Forbidden, Message: "a participant token follows its room (roomEvents); the rooms a user hosts need the user's token"}
+
+// MyRooms subscribes the signed-in user to the events of every room they
+// host, rooms created from now on included, until ctx ends. It takes a
+// user's token: a participant token is FORBIDDEN (it is a presence in one
+// room, which roomEvents follows), no token UNAUTHENTICATED. Whose rooms
+// the feed carries is the token's user and nobody else's, so there is
+// nothing to check per room.
+func (s *Service) MyRooms(ctx context.Context) (*events.Subscription, error) {
+	if p := auth.FromContext(ctx); p != nil && p.Err == nil && p.UserID == "" {
+		return nil, errFeedNeedsUser
+	}
+	viewer, err := s.Viewer(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if s.events == nil {
+		return nil, errors.New("my rooms: no broker configured")
+	}
+	sub, err := s.events.SubscribeHost(ctx, viewer.ID)
+	if err != nil {
+		return nil, subscribeError(err)
 	}
 	return sub, nil
 }
@@ -130,6 +158,47 @@ func StreamEndError(err error) error {
 	return &apperr.Error{Code: apperr.SubscriptionInterrupted, Reason: reason, Message: message}
 }
 
+// inTxPublishing runs fn in a transaction (as inTx) and publishes the
+// events it returns in the order the transactions commit, so that each
+// room's events reach every subscriber in the order its changes happened
+// (the count of who is present that joins and departures carry must only
+// ever step by one). Published after their commits, two changes made one
+// after the other under the room's lock could announce themselves the
+// other way round. A broker that publishes within the transaction
+// (PostgreSQL's NOTIFY, delivered at commit in commit order) does it
+// there; otherwise publishOrder is taken before the commit and held until
+// the events are handed over, so the next publishing commit follows them.
+func (s *Service) inTxPublishing(ctx context.Context, fn func(ctx context.Context, tx bun.Tx) ([]*events.Event, error)) error {
+	txp, inTx := s.events.(events.TxPublisher)
+	var (
+		evs  []*events.Event
+		held bool
+	)
+	err := s.inTx(ctx, func(ctx context.Context, tx bun.Tx) error {
+		if held { // an attempt whose commit failed, being retried
+			s.publishOrder.Unlock()
+			held = false
+		}
+		var err error
+		if evs, err = fn(ctx, tx); err != nil || len(evs) == 0 || s.events == nil {
+			return err
+		}
+		if inTx {
+			return txp.PublishTx(ctx, tx, evs...)
+		}
+		s.publishOrder.Lock()
+		held = true
+		return nil
+	})
+	if held {
+		if err == nil {
+			s.publish(ctx, evs...)
+		}
+		s.publishOrder.Unlock()
+	}
+	return err
+}
+
 // publish hands committed changes to the broker. A failure is the
 // broker's to log: the change has committed, so the caller still succeeds.
 func (s *Service) publish(ctx context.Context, evs ...*events.Event) {
@@ -138,9 +207,11 @@ func (s *Service) publish(ctx context.Context, evs ...*events.Event) {
 	}
 }
 
-func participantEvent(t events.Type, p *models.Participant, at time.Time) *events.Event {
+// participantEvent describes a join or a departure in a room of hostID's,
+// after which active people are present.
+func participantEvent(t events.Type, p *models.Participant, at time.Time, hostID string, active int) *events.Event {
 	cp := *p // the caller keeps using p; subscribers get their own copy
-	return &events.Event{RoomID: p.RoomID, Type: t, Time: at, Participant: &cp}
+	return &events.Event{RoomID: p.RoomID, HostID: hostID, Type: t, Time: at, Participant: &cp, ActiveParticipants: &active}
 }
 
 // settingsEvents describes what an update changed: the lock's transition,
@@ -153,11 +224,11 @@ func settingsEvents(room *models.Room, after *models.RoomSettings, before models
 		if room.IsLocked {
 			t = events.RoomLocked
 		}
-		evs = append(evs, &events.Event{RoomID: room.ID, Type: t, Time: room.UpdatedAt})
+		evs = append(evs, &events.Event{RoomID: room.ID, HostID: room.HostID, Type: t, Time: room.UpdatedAt})
 	}
 	if *after != before || room.Name != oldName {
 		settings, name := *after, room.Name
-		evs = append(evs, &events.Event{RoomID: room.ID, Type: events.SettingsChanged, Time: room.UpdatedAt,
+		evs = append(evs, &events.Event{RoomID: room.ID, HostID: room.HostID, Type: events.SettingsChanged, Time: room.UpdatedAt,
 			Settings: &settings, RoomName: &name})
 	}
 	return evs

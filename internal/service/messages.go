@@ -109,37 +109,37 @@ func (s *Service) SendMessage(ctx context.Context, roomID, content string) (*mod
 		return nil, err
 	}
 	var msg *models.Message
-	err = s.inTx(ctx, func(ctx context.Context, tx bun.Tx) error {
+	err = s.inTxPublishing(ctx, func(ctx context.Context, tx bun.Tx) ([]*events.Event, error) {
 		room := new(models.Room)
 		err := s.forShare(tx.NewSelect().Model(room).Where("id = ?", roomID)).Scan(ctx)
 		if errors.Is(err, sql.ErrNoRows) {
-			return errNotInRoomToChat
+			return nil, errNotInRoomToChat
 		}
 		if err != nil {
-			return fmt.Errorf("load room: %w", err)
+			return nil, fmt.Errorf("load room: %w", err)
 		}
 		sender, err := s.activeSender(ctx, tx, room.ID, p, viewer)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		isHost := (viewer != nil && viewer.ID == room.HostID) || (sender != nil && sender.IsHost)
 		if sender == nil && !isHost {
-			return errNotInRoomToChat
+			return nil, errNotInRoomToChat
 		}
 		if !room.IsActive {
-			return errRoomEnded
+			return nil, errRoomEnded
 		}
 		var allowChat bool
 		if err := tx.NewSelect().Model((*models.RoomSettings)(nil)).Column("allow_chat").
 			Where("room_id = ?", room.ID).Scan(ctx, &allowChat); err != nil {
-			return fmt.Errorf("load settings: %w", err)
+			return nil, fmt.Errorf("load settings: %w", err)
 		}
 		if !allowChat && !isHost {
-			return errChatDisabled
+			return nil, errChatDisabled
 		}
 		name, userID, err := s.senderName(ctx, tx, sender, viewer)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		msg = &models.Message{
 			ID: models.NewID(), RoomID: room.ID, UserID: userID, SenderName: &name,
@@ -149,14 +149,13 @@ func (s *Service) SendMessage(ctx context.Context, roomID, content string) (*mod
 			msg.ParticipantID = &sender.ID
 		}
 		if _, err := tx.NewInsert().Model(msg).Exec(ctx); err != nil {
-			return fmt.Errorf("insert message: %w", err)
+			return nil, fmt.Errorf("insert message: %w", err)
 		}
-		return nil
+		return []*events.Event{messageEvent(events.MessageSent, msg)}, nil
 	})
 	if err != nil {
 		return nil, wrapUnlessApp("send message", err)
 	}
-	s.publish(ctx, messageEvent(events.MessageSent, msg))
 	return msg, nil
 }
 
@@ -215,39 +214,33 @@ func (s *Service) DeleteMessage(ctx context.Context, messageID string) (*models.
 		return nil, errMessageNotFound
 	}
 	msg := new(models.Message)
-	changed := false
-	err = s.inTx(ctx, func(ctx context.Context, tx bun.Tx) error {
-		changed = false
+	err = s.inTxPublishing(ctx, func(ctx context.Context, tx bun.Tx) ([]*events.Event, error) {
 		err := s.forUpdate(tx.NewSelect().Model(msg).Where("id = ?", messageID)).Scan(ctx)
 		if errors.Is(err, sql.ErrNoRows) {
-			return errMessageNotFound
+			return nil, errMessageNotFound
 		}
 		if err != nil {
-			return fmt.Errorf("load message: %w", err)
+			return nil, fmt.Errorf("load message: %w", err)
 		}
 		allowed, err := s.mayDelete(ctx, tx, msg, p, viewer)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if !allowed {
-			return errNotSender
+			return nil, errNotSender
 		}
 		if msg.DeletedAt != nil {
-			return nil
+			return nil, nil
 		}
 		now := s.now()
 		msg.Content, msg.DeletedAt = nil, &now
 		if _, err := tx.NewUpdate().Model(msg).Column("content", "deleted_at").WherePK().Exec(ctx); err != nil {
-			return fmt.Errorf("delete message: %w", err)
+			return nil, fmt.Errorf("delete message: %w", err)
 		}
-		changed = true
-		return nil
+		return []*events.Event{messageEvent(events.MessageDeleted, msg)}, nil
 	})
 	if err != nil {
 		return nil, wrapUnlessApp("delete message", err)
-	}
-	if changed {
-		s.publish(ctx, messageEvent(events.MessageDeleted, msg))
 	}
 	return msg, nil
 }

@@ -55,19 +55,17 @@ func (s *Service) JoinRoom(ctx context.Context, code string, guestName *string) 
 		return nil, errRoomNotFound
 	}
 	var participant *models.Participant
-	created := false // a new presence, not a repeated join
-	err = s.inTx(ctx, func(ctx context.Context, tx bun.Tx) error {
-		created = false
+	err = s.inTxPublishing(ctx, func(ctx context.Context, tx bun.Tx) ([]*events.Event, error) {
 		room := new(models.Room)
 		err := s.forUpdate(tx.NewSelect().Model(room).Where("code = ?", normalizeCode(code))).Scan(ctx)
 		if errors.Is(err, sql.ErrNoRows) {
-			return errRoomNotFound
+			return nil, errRoomNotFound
 		}
 		if err != nil {
-			return fmt.Errorf("load room: %w", err)
+			return nil, fmt.Errorf("load room: %w", err)
 		}
 		if !room.IsActive {
-			return errRoomEnded
+			return nil, errRoomEnded
 		}
 		isHost := viewer != nil && viewer.ID == room.HostID
 		if viewer != nil {
@@ -76,30 +74,30 @@ func (s *Service) JoinRoom(ctx context.Context, code string, guestName *string) 
 				Where("room_id = ?", room.ID).Where("user_id = ?", viewer.ID).Where("is_active = ?", true).
 				Limit(1).Scan(ctx)
 			if err == nil {
-				participant = existing // joining twice is idempotent
-				return nil
+				participant = existing // joining twice is idempotent, and no event
+				return nil, nil
 			}
 			if !errors.Is(err, sql.ErrNoRows) {
-				return fmt.Errorf("load participant: %w", err)
+				return nil, fmt.Errorf("load participant: %w", err)
 			}
 		}
 		if room.IsLocked && !isHost {
-			return apperr.ForbiddenReason(apperr.RoomLocked, "room is locked")
+			return nil, apperr.ForbiddenReason(apperr.RoomLocked, "room is locked")
 		}
 		settings := new(models.RoomSettings)
 		if err := tx.NewSelect().Model(settings).Column("allow_guest_access", "max_participants").
 			Where("room_id = ?", room.ID).Scan(ctx); err != nil {
-			return fmt.Errorf("load settings: %w", err)
+			return nil, fmt.Errorf("load settings: %w", err)
 		}
 		if viewer == nil && !settings.AllowGuestAccess {
-			return apperr.ForbiddenReason(apperr.GuestsNotAllowed, "this room does not admit guests; sign in to join")
+			return nil, apperr.ForbiddenReason(apperr.GuestsNotAllowed, "this room does not admit guests; sign in to join")
 		}
 		active, err := activeParticipants(ctx, tx, room.ID)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if active >= settings.MaxParticipants {
-			return apperr.ConflictReason(apperr.RoomFull, "room is full")
+			return nil, apperr.ConflictReason(apperr.RoomFull, "room is full")
 		}
 		now := s.now()
 		participant = &models.Participant{
@@ -115,24 +113,22 @@ func (s *Service) JoinRoom(ctx context.Context, code string, guestName *string) 
 			participant.GuestName = &guest
 		}
 		if _, err := tx.NewInsert().Model(participant).Exec(ctx); err != nil {
-			return fmt.Errorf("insert participant: %w", err)
+			return nil, fmt.Errorf("insert participant: %w", err)
 		}
-		created = true
 		if room.StartedAt == nil {
 			// A room starts when its first participant arrives.
 			_, err := tx.NewUpdate().Model(room).
 				Set("started_at = ?", now).Set("updated_at = ?", now).WherePK().Exec(ctx)
 			if err != nil {
-				return fmt.Errorf("start room: %w", err)
+				return nil, fmt.Errorf("start room: %w", err)
 			}
 		}
-		return nil
+		// The newcomer counts too; the room's lock keeps the count exact
+		// until commit.
+		return []*events.Event{participantEvent(events.ParticipantJoined, participant, participant.JoinedAt, room.HostID, active+1)}, nil
 	})
 	if err != nil {
 		return nil, wrapUnlessApp("join room", err)
-	}
-	if created {
-		s.publish(ctx, participantEvent(events.ParticipantJoined, participant, participant.JoinedAt))
 	}
 	token, err := s.tokens.IssueParticipant(participant.ID, participant.RoomID)
 	if err != nil {
@@ -163,45 +159,51 @@ func (s *Service) LeaveRoom(ctx context.Context, participantID string) (*models.
 		return nil, apperr.NotFoundf("participant not found")
 	}
 	participant := new(models.Participant)
-	err = s.inTx(ctx, func(ctx context.Context, tx bun.Tx) error {
-		err := s.forUpdate(tx.NewSelect().Model(participant).Where("id = ?", participantID)).Scan(ctx)
+	err = s.inTxPublishing(ctx, func(ctx context.Context, tx bun.Tx) ([]*events.Event, error) {
+		var roomID string
+		err := tx.NewSelect().Model((*models.Participant)(nil)).Column("room_id").
+			Where("id = ?", participantID).Scan(ctx, &roomID)
 		if errors.Is(err, sql.ErrNoRows) {
-			return apperr.NotFoundf("participant not found")
+			return nil, apperr.NotFoundf("participant not found")
 		}
 		if err != nil {
-			return fmt.Errorf("load participant: %w", err)
+			return nil, fmt.Errorf("load participant: %w", err)
 		}
-		allowed := p.ParticipantID == participant.ID
-		if viewer != nil && !allowed {
-			if participant.UserID != nil && *participant.UserID == viewer.ID {
-				allowed = true
-			} else {
-				var host string
-				if err := tx.NewSelect().Model((*models.Room)(nil)).Column("host_id").
-					Where("id = ?", participant.RoomID).Scan(ctx, &host); err != nil {
-					return fmt.Errorf("load room: %w", err)
-				}
-				allowed = host == viewer.ID
-			}
+		// The room row first, as joins and ends take it (and before the
+		// participant's, as an end does, so the two never deadlock): the
+		// count of who is left, which the host's feed announces, then holds
+		// until this commits.
+		room := new(models.Room)
+		if err := s.forUpdate(tx.NewSelect().Model(room).Column("id", "host_id").Where("id = ?", roomID)).Scan(ctx); err != nil {
+			return nil, fmt.Errorf("load room: %w", err)
 		}
+		hostID := room.HostID
+		if err := s.forUpdate(tx.NewSelect().Model(participant).Where("id = ?", participantID)).Scan(ctx); err != nil {
+			return nil, fmt.Errorf("load participant: %w", err)
+		}
+		allowed := p.ParticipantID == participant.ID ||
+			(viewer != nil && ((participant.UserID != nil && *participant.UserID == viewer.ID) || hostID == viewer.ID))
 		if !allowed {
-			return apperr.ForbiddenReason(apperr.NotParticipant, "only the participant or the room's host may do this")
+			return nil, apperr.ForbiddenReason(apperr.NotParticipant, "only the participant or the room's host may do this")
 		}
 		if !participant.IsActive {
-			return apperr.ConflictReason(apperr.AlreadyLeft, "participant has already left")
+			return nil, apperr.ConflictReason(apperr.AlreadyLeft, "participant has already left")
 		}
 		now := s.now()
 		participant.IsActive = false
 		participant.LeftAt = &now
 		if _, err := tx.NewUpdate().Model(participant).Column("is_active", "left_at").WherePK().Exec(ctx); err != nil {
-			return fmt.Errorf("update participant: %w", err)
+			return nil, fmt.Errorf("update participant: %w", err)
 		}
-		return nil
+		active, err := activeParticipants(ctx, tx, roomID)
+		if err != nil {
+			return nil, err
+		}
+		return []*events.Event{participantEvent(events.ParticipantLeft, participant, now, hostID, active)}, nil
 	})
 	if err != nil {
 		return nil, wrapUnlessApp("leave room", err)
 	}
-	s.publish(ctx, participantEvent(events.ParticipantLeft, participant, *participant.LeftAt))
 	return participant, nil
 }
 

@@ -108,12 +108,15 @@ func (s *Service) CreateRoom(ctx context.Context, in CreateRoomInput) (*RoomWith
 	// transaction is unusable after an error), so each attempt is a fresh one.
 	for attempt := 1; ; attempt++ {
 		room.Code = newRoomCode()
-		err := s.inTx(ctx, func(ctx context.Context, tx bun.Tx) error {
+		err := s.inTxPublishing(ctx, func(ctx context.Context, tx bun.Tx) ([]*events.Event, error) {
 			if _, err := tx.NewInsert().Model(room).Exec(ctx); err != nil {
-				return err
+				return nil, err
 			}
-			_, err := tx.NewInsert().Model(settings).Exec(ctx)
-			return err
+			if _, err := tx.NewInsert().Model(settings).Exec(ctx); err != nil {
+				return nil, err
+			}
+			none := 0
+			return []*events.Event{{RoomID: room.ID, HostID: room.HostID, Type: events.RoomCreated, Time: room.CreatedAt, ActiveParticipants: &none}}, nil
 		})
 		if err == nil {
 			return &RoomWithSettings{Room: room, Settings: settings}, nil
@@ -184,29 +187,25 @@ func (s *Service) UpdateRoomSettings(ctx context.Context, roomID string, in Upda
 	if err != nil {
 		return nil, err
 	}
-	var (
-		out RoomWithSettings
-		evs []*events.Event
-	)
-	err = s.inTx(ctx, func(ctx context.Context, tx bun.Tx) error {
-		evs = nil
+	var out RoomWithSettings
+	err = s.inTxPublishing(ctx, func(ctx context.Context, tx bun.Tx) ([]*events.Event, error) {
 		room, err := s.lockHostedRoom(ctx, tx, roomID, viewer.ID)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if !room.IsActive {
-			return errRoomEnded
+			return nil, errRoomEnded
 		}
 		settings := new(models.RoomSettings)
 		if err := tx.NewSelect().Model(settings).Where("room_id = ?", room.ID).Scan(ctx); err != nil {
-			return fmt.Errorf("load settings: %w", err)
+			return nil, fmt.Errorf("load settings: %w", err)
 		}
 		if in.MaxParticipants != nil && *in.MaxParticipants < settings.MaxParticipants {
 			// The room row is locked (lockHostedRoom), as every join locks
 			// it before counting: no join can commit between this count and
 			// the new cap, so the cap never ends up below who is present.
 			if err := checkCapFitsPresent(ctx, tx, room.ID, *in.MaxParticipants); err != nil {
-				return err
+				return nil, err
 			}
 		}
 		before, wasLocked, oldName := *settings, room.IsLocked, room.Name
@@ -216,7 +215,7 @@ func (s *Service) UpdateRoomSettings(ctx context.Context, roomID string, in Upda
 		setIf(&room.IsLocked, in.IsLocked)
 		room.UpdatedAt = s.now()
 		if _, err := tx.NewUpdate().Model(room).Column("name", "is_locked", "updated_at").WherePK().Exec(ctx); err != nil {
-			return fmt.Errorf("update room: %w", err)
+			return nil, fmt.Errorf("update room: %w", err)
 		}
 		setIf(&settings.MaxParticipants, in.MaxParticipants)
 		setIf(&settings.WaitingRoom, in.WaitingRoom)
@@ -227,7 +226,7 @@ func (s *Service) UpdateRoomSettings(ctx context.Context, roomID string, in Upda
 		setIf(&settings.AllowParticipantVideo, in.AllowParticipantVideo)
 		setIf(&settings.AllowParticipantAudio, in.AllowParticipantAudio)
 		if _, err := tx.NewUpdate().Model(settings).WherePK().Exec(ctx); err != nil {
-			return fmt.Errorf("update settings: %w", err)
+			return nil, fmt.Errorf("update settings: %w", err)
 		}
 		if room.IsLocked != wasLocked {
 			text := systemRoomUnlocked
@@ -235,17 +234,15 @@ func (s *Service) UpdateRoomSettings(ctx context.Context, roomID string, in Upda
 				text = systemRoomLocked
 			}
 			if err := systemMessage(ctx, tx, room.ID, text, room.UpdatedAt); err != nil {
-				return err
+				return nil, err
 			}
 		}
 		out = RoomWithSettings{Room: room, Settings: settings}
-		evs = settingsEvents(room, settings, before, wasLocked, oldName)
-		return nil
+		return settingsEvents(room, settings, before, wasLocked, oldName), nil
 	})
 	if err != nil {
 		return nil, wrapUnlessApp("update room settings", err)
 	}
-	s.publish(ctx, evs...)
 	return &out, nil
 }
 
@@ -273,20 +270,20 @@ func (s *Service) EndRoom(ctx context.Context, roomID string) (*models.Room, err
 		return nil, err
 	}
 	var room *models.Room
-	err = s.inTx(ctx, func(ctx context.Context, tx bun.Tx) error {
+	err = s.inTxPublishing(ctx, func(ctx context.Context, tx bun.Tx) ([]*events.Event, error) {
 		room, err = s.lockHostedRoom(ctx, tx, roomID, viewer.ID)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if !room.IsActive {
-			return apperr.ConflictReason(apperr.RoomEnded, "room has already ended")
+			return nil, apperr.ConflictReason(apperr.RoomEnded, "room has already ended")
 		}
 		now := s.now()
 		room.IsActive = false
 		room.EndedAt = &now
 		room.UpdatedAt = now
 		if _, err := tx.NewUpdate().Model(room).Column("is_active", "ended_at", "updated_at").WherePK().Exec(ctx); err != nil {
-			return fmt.Errorf("end room: %w", err)
+			return nil, fmt.Errorf("end room: %w", err)
 		}
 		_, err := tx.NewUpdate().Model((*models.Participant)(nil)).
 			Set("is_active = ?", false).
@@ -295,14 +292,17 @@ func (s *Service) EndRoom(ctx context.Context, roomID string) (*models.Room, err
 			Where("is_active = ?", true).
 			Exec(ctx)
 		if err != nil {
-			return fmt.Errorf("end room: release participants: %w", err)
+			return nil, fmt.Errorf("end room: release participants: %w", err)
 		}
-		return systemMessage(ctx, tx, room.ID, systemRoomEnded, now)
+		if err := systemMessage(ctx, tx, room.ID, systemRoomEnded, now); err != nil {
+			return nil, err
+		}
+		none := 0 // everyone left with the end
+		return []*events.Event{{RoomID: room.ID, HostID: room.HostID, Type: events.RoomEnded, Time: now, ActiveParticipants: &none}}, nil
 	})
 	if err != nil {
 		return nil, wrapUnlessApp("end room", err)
 	}
-	s.publish(ctx, &events.Event{RoomID: room.ID, Type: events.RoomEnded, Time: *room.EndedAt})
 	return room, nil
 }
 

@@ -8,6 +8,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -34,6 +35,9 @@ type Service struct {
 	limits *ratelimit.Guard
 	events events.Broker
 	clock  func() time.Time
+	// publishOrder keeps commits and their publications in one order when
+	// the broker publishes after the commit (see inTxPublishing).
+	publishOrder sync.Mutex
 }
 
 // Deps are what a Service works with. Only DB and Tokens are required.
@@ -42,8 +46,9 @@ type Deps struct {
 	Tokens *auth.Tokens
 	// Passwords hashes and checks passwords; Register and Login need it.
 	Passwords *auth.Passwords
-	// Events receives room events after their changes commit, and serves
-	// RoomEvents. Nil: nothing is published and RoomEvents fails.
+	// Events receives room events as their changes commit (see
+	// inTxPublishing), and serves RoomEvents and MyRooms. Nil: nothing is
+	// published, and both fail.
 	Events events.Broker
 	// RateLimits makes Login, Register, the lookups by room code, JoinRoom
 	// and CreateRoom refuse attempts over its limits with TOO_MANY_REQUESTS. The limits live here, not in an

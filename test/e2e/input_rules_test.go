@@ -192,12 +192,14 @@ var (
 		},
 	}
 	// updateProfile has no GraphQL mutation: legacy clients edit their
-	// profile over REST only.
 	updateProfile = operation{
 		name: "updateProfile", caller: theHost,
 		service: func(ctx context.Context, svc *service.Service, _ *ruleWorld, in map[string]any) error {
 			_, err := svc.UpdateProfile(ctx, decodeInput[service.UpdateProfileInput](in))
 			return err
+		},
+		graphql: func(_ *ruleWorld, in map[string]any) (string, map[string]any) {
+			return `mutation($in: UpdateProfileInput!) { updateProfile(input: $in) { id } }`, map[string]any{"in": in}
 		},
 		rest: func(_ *ruleWorld, in map[string]any) (string, string, any) { return http.MethodPatch, "/users/me", in },
 	}
@@ -423,15 +425,16 @@ func inputRules(w *ruleWorld) []inputRule {
 		{"roomByCode: NUL in code", roomByCode, map[string]any{"code": w.room.Code + "\x00"}, nil,
 			refusal{string(apperr.NotFound), ""}, invalid("code"), restAnswer{http.StatusNotFound, legacyError(http.StatusNotFound, "Room not found")}},
 
-		// Editing one's profile (REST only).
-		{"updateProfile: 1-char displayName", updateProfile, map[string]any{"displayName": "H"}, nil, invalid("displayName"), notAsked, rest400(badDisplay)},
-		{"updateProfile: ftp avatar", updateProfile, map[string]any{"avatarUrl": "ftp://cdn.example/a.png"}, nil, invalid("avatarUrl"), notAsked, rest400(badAvatar)},
-		{"updateProfile: empty avatar", updateProfile, map[string]any{"avatarUrl": ""}, nil, invalid("avatarUrl"), notAsked, rest400(badAvatar)},
+		// Editing one's profile. GraphQL's input type has no email, and
+		// its variables are JSON the transport decoded, not a body.
+		{"updateProfile: 1-char displayName", updateProfile, map[string]any{"displayName": "H"}, nil, invalid("displayName"), invalid("displayName"), rest400(badDisplay)},
+		{"updateProfile: ftp avatar", updateProfile, map[string]any{"avatarUrl": "ftp://cdn.example/a.png"}, nil, invalid("avatarUrl"), invalid("avatarUrl"), rest400(badAvatar)},
+		{"updateProfile: empty avatar", updateProfile, map[string]any{"avatarUrl": ""}, nil, invalid("avatarUrl"), invalid("avatarUrl"), rest400(badAvatar)},
 		{"updateProfile: avatar over 2048 characters", updateProfile, map[string]any{"avatarUrl": "https://a.example/" + strings.Repeat("a", 2040)}, nil,
-			invalid("avatarUrl"), notAsked, rest400("avatarUrl must be shorter than or equal to 2048 characters")},
-		{"updateProfile: two bad fields, both reported", updateProfile, map[string]any{"displayName": "", "avatarUrl": "nope"}, nil, invalid("displayName"), notAsked, rest400(badDisplay, badAvatar)},
-		{"updateProfile: avatar a number", updateProfile, map[string]any{"avatarUrl": 5}, nil, notAsked, notAsked, rest400("avatarUrl must be a string")},
-		{"updateProfile: email not patchable", updateProfile, map[string]any{"email": "new@example.com"}, nil, notAsked, notAsked, rest400("property email should not exist")},
+			invalid("avatarUrl"), invalid("avatarUrl"), rest400("avatarUrl must be shorter than or equal to 2048 characters")},
+		{"updateProfile: two bad fields, both reported", updateProfile, map[string]any{"displayName": "", "avatarUrl": "nope"}, nil, invalid("displayName"), invalid("displayName"), rest400(badDisplay, badAvatar)},
+		{"updateProfile: avatar a number", updateProfile, map[string]any{"avatarUrl": 5}, nil, notAsked, misfit, rest400("avatarUrl must be a string")},
+		{"updateProfile: email not patchable", updateProfile, map[string]any{"email": "new@example.com"}, nil, notAsked, misfit, rest400("property email should not exist")},
 		{"updateProfile: key in capitals", updateProfile, nil, new(`{"DISPLAYNAME":"Renamed"}`), notAsked, notAsked, rest400("property DISPLAYNAME should not exist")},
 		{"updateProfile: duplicate key", updateProfile, nil, new(`{"avatarUrl":null,"avatarUrl":"https://a.example/b.png"}`), notAsked, notAsked, rest400("avatarUrl must not be given more than once")},
 

@@ -1,12 +1,12 @@
-// Follows a room with the graphql-ws client, configured as the README shows,
+// Subscribes with the graphql-ws client, configured as the README shows,
 // and prints one JSON line per thing the client reports: {"next": result},
 // {"error": close code or GraphQL errors}, {"complete": true}.
 //
-//   node subscribe.mjs ws://host/query <token or ""> <room id>
+//   node subscribe.mjs ws://host/query <token or ""> <document> <variables as JSON>
 import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
 
-const [url, token, roomId] = process.argv.slice(2);
+const [url, token, query, variables] = process.argv.slice(2);
 const print = (o) => process.stdout.write(JSON.stringify(o) + '\n');
 
 const client = createClient({
@@ -18,17 +18,7 @@ const client = createClient({
 });
 
 client.subscribe(
-  {
-    query: `subscription($room: ID!) {
-      roomEvents(roomId: $room) {
-        type time
-        participant { displayName user { displayName } }
-        settings { allowChat }
-        roomName
-      }
-    }`,
-    variables: { room: roomId },
-  },
+  { query, variables: JSON.parse(variables) },
   {
     next: (result) => print({ next: result }),
     error: (err) => {

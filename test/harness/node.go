@@ -87,9 +87,23 @@ type NPMReport struct {
 // following roomID with token.
 func StartNPMSubscriber(t testing.TB, baseURL, token, roomID string) *NPMSubscriber {
 	t.Helper()
+	return StartNPMSubscription(t, baseURL, token, `subscription($room: ID!) {
+      roomEvents(roomId: $room) {
+        type time
+        participant { displayName user { displayName } }
+        settings { allowChat }
+        roomName
+      }
+    }`, map[string]any{"room": roomID})
+}
+
+// StartNPMSubscription runs the graphql-ws npm client against baseURL,
+// subscribing to query with vars as token's caller.
+func StartNPMSubscription(t testing.TB, baseURL, token, query string, vars map[string]any) *NPMSubscriber {
+	t.Helper()
 	const dir = "test/graphql-ws"
 	node := NodePackage(t, dir, "graphql-ws")
-	cmd := exec.Command(node, "subscribe.mjs", wsURL(baseURL), token, roomID)
+	cmd := exec.Command(node, "subscribe.mjs", wsURL(baseURL), token, query, JSON(vars))
 	cmd.Dir = Path(t, dir)
 	cmd.Stderr = TestLog(t)
 	out, err := cmd.StdoutPipe()

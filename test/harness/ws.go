@@ -376,3 +376,15 @@ func ReadUntilClosed(conn *websocket.Conn, within time.Duration) (websocket.Stat
 		}
 	}
 }
+
+// ExpectQuiet fails the test if the operation receives anything within d:
+// for asserting that something does not happen, where no event marks that
+// it will not.
+func (op *Operation) ExpectQuiet(d time.Duration) {
+	op.c.t.Helper()
+	select {
+	case m, ok := <-op.ch:
+		op.c.t.Fatalf("operation %s: got %q %s (open %v), want nothing for %s", op.id, m.Type, m.Payload, ok, d)
+	case <-time.After(d):
+	}
+}
