@@ -45,6 +45,17 @@ var versionedFields = map[string]map[string]bool{
 		// or deleted (a busy chat would empty the host's cache with every
 		// line): a dashboard reading the chat is answered afresh.
 		"messages": false,
+		// Joins, leaves, the end and settings changes all bump the host's
+		// version; what depends on the clock is decided in RoomStats.
+		"stats": true,
+	},
+	// An active room's durationSeconds, and its participantSeconds while
+	// anyone is present, grow with the clock and no write marks it: an
+	// answer holding them is always made afresh. The counts and the last
+	// activity change only with writes to the room and its participants.
+	"RoomStats": {
+		"activeParticipants": true, "peakParticipants": true, "uniqueParticipants": true, "totalJoins": true,
+		"lastActivityAt": true, "durationSeconds": false, "participantSeconds": false,
 	},
 	"RoomSettings": {
 		"allowChat": true, "allowScreenShare": true, "allowGuestAccess": true, "waitingRoom": true,

@@ -127,6 +127,7 @@ type ComplexityRoot struct {
 		Participants func(childComplexity int, activeOnly *bool) int
 		Settings     func(childComplexity int) int
 		StartedAt    func(childComplexity int) int
+		Stats        func(childComplexity int) int
 		UpdatedAt    func(childComplexity int) int
 	}
 
@@ -149,6 +150,16 @@ type ComplexityRoot struct {
 		MaxParticipants        func(childComplexity int) int
 		MuteParticipantsOnJoin func(childComplexity int) int
 		WaitingRoom            func(childComplexity int) int
+	}
+
+	RoomStats struct {
+		ActiveParticipants func(childComplexity int) int
+		DurationSeconds    func(childComplexity int) int
+		LastActivityAt     func(childComplexity int) int
+		ParticipantSeconds func(childComplexity int) int
+		PeakParticipants   func(childComplexity int) int
+		TotalJoins         func(childComplexity int) int
+		UniqueParticipants func(childComplexity int) int
 	}
 
 	Subscription struct {
@@ -204,6 +215,7 @@ type RoomResolver interface {
 	Settings(ctx context.Context, obj *models.Room) (*models.RoomSettings, error)
 	Participants(ctx context.Context, obj *models.Room, activeOnly *bool) ([]*models.Participant, error)
 	Messages(ctx context.Context, obj *models.Room, first *int, before *string) ([]*models.Message, error)
+	Stats(ctx context.Context, obj *models.Room) (*service.RoomStats, error)
 }
 type SubscriptionResolver interface {
 	RoomEvents(ctx context.Context, roomID string) (<-chan *events.Event, error)
@@ -653,6 +665,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Room.StartedAt(childComplexity), true
+	case "Room.stats":
+		if e.ComplexityRoot.Room.Stats == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Room.Stats(childComplexity), true
 	case "Room.updatedAt":
 		if e.ComplexityRoot.Room.UpdatedAt == nil {
 			break
@@ -751,6 +769,49 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.RoomSettings.WaitingRoom(childComplexity), true
+
+	case "RoomStats.activeParticipants":
+		if e.ComplexityRoot.RoomStats.ActiveParticipants == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RoomStats.ActiveParticipants(childComplexity), true
+	case "RoomStats.durationSeconds":
+		if e.ComplexityRoot.RoomStats.DurationSeconds == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RoomStats.DurationSeconds(childComplexity), true
+	case "RoomStats.lastActivityAt":
+		if e.ComplexityRoot.RoomStats.LastActivityAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RoomStats.LastActivityAt(childComplexity), true
+	case "RoomStats.participantSeconds":
+		if e.ComplexityRoot.RoomStats.ParticipantSeconds == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RoomStats.ParticipantSeconds(childComplexity), true
+	case "RoomStats.peakParticipants":
+		if e.ComplexityRoot.RoomStats.PeakParticipants == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RoomStats.PeakParticipants(childComplexity), true
+	case "RoomStats.totalJoins":
+		if e.ComplexityRoot.RoomStats.TotalJoins == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RoomStats.TotalJoins(childComplexity), true
+	case "RoomStats.uniqueParticipants":
+		if e.ComplexityRoot.RoomStats.UniqueParticipants == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RoomStats.UniqueParticipants(childComplexity), true
 
 	case "Subscription.roomEvents":
 		if e.ComplexityRoot.Subscription.RoomEvents == nil {
@@ -1088,6 +1149,35 @@ type Room {
   first is 1-100, default 50.
   """
   messages(first: Int, before: ID): [Message!]!
+  "The room's statistics, computed exactly from its participants' presence (see RoomStats)."
+  stats: RoomStats!
+}
+
+"""
+A room's statistics, exact to the millisecond. A presence is the half-open
+interval [joinedAt, leftAt): a leave and a join at the same millisecond do
+not overlap. A presence still open counts until the room's endedAt, or until
+now while the room is active. A person is a signed-in user (however often
+they joined) or one guest participant.
+"""
+type RoomStats {
+  "Participants present now."
+  activeParticipants: Int!
+  "The most people present at the same instant."
+  peakParticipants: Int!
+  "Distinct people who ever joined: a user who left and rejoined counts once, each guest participant once."
+  uniqueParticipants: Int!
+  "Every join (one per presence)."
+  totalJoins: Int!
+  """
+  Everyone's presence summed, in whole seconds (rounded down); a user's overlapping
+  presences are counted once. Grows with the clock while someone is present.
+  """
+  participantSeconds: Int!
+  "From startedAt to endedAt, or to now while the room is active, in whole seconds; 0 before it starts."
+  durationSeconds: Int!
+  "The latest of the room's creation, a join, a leave, a change of its settings, name or lock, and its end."
+  lastActivityAt: Time!
 }
 
 type RoomSettings {
@@ -1327,6 +1417,8 @@ func (ec *executionContext) childFields_Room(ctx context.Context, field graphql.
 		return ec.fieldContext_Room_participants(ctx, field)
 	case "messages":
 		return ec.fieldContext_Room_messages(ctx, field)
+	case "stats":
+		return ec.fieldContext_Room_stats(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Room", field.Name)
 }
@@ -1371,6 +1463,26 @@ func (ec *executionContext) childFields_RoomSettings(ctx context.Context, field 
 		return ec.fieldContext_RoomSettings_allowParticipantAudio(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type RoomSettings", field.Name)
+}
+
+func (ec *executionContext) childFields_RoomStats(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "activeParticipants":
+		return ec.fieldContext_RoomStats_activeParticipants(ctx, field)
+	case "peakParticipants":
+		return ec.fieldContext_RoomStats_peakParticipants(ctx, field)
+	case "uniqueParticipants":
+		return ec.fieldContext_RoomStats_uniqueParticipants(ctx, field)
+	case "totalJoins":
+		return ec.fieldContext_RoomStats_totalJoins(ctx, field)
+	case "participantSeconds":
+		return ec.fieldContext_RoomStats_participantSeconds(ctx, field)
+	case "durationSeconds":
+		return ec.fieldContext_RoomStats_durationSeconds(ctx, field)
+	case "lastActivityAt":
+		return ec.fieldContext_RoomStats_lastActivityAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RoomStats", field.Name)
 }
 
 func (ec *executionContext) childFields_User(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -3633,6 +3745,38 @@ func (ec *executionContext) fieldContext_Room_messages(ctx context.Context, fiel
 	return fc, nil
 }
 
+func (ec *executionContext) _Room_stats(ctx context.Context, field graphql.CollectedField, obj *models.Room) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Room_stats(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Room().Stats(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *service.RoomStats) graphql.Marshaler {
+			return ec.marshalNRoomStats2ᚖgithubᚗcomᚋneuronmeetᚋapiᚋinternalᚋserviceᚐRoomStats(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Room_stats(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Room",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RoomStats(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _RoomEvent_roomId(ctx context.Context, field graphql.CollectedField, obj *events.Event) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -4003,6 +4147,167 @@ func (ec *executionContext) _RoomSettings_allowParticipantAudio(ctx context.Cont
 }
 func (ec *executionContext) fieldContext_RoomSettings_allowParticipantAudio(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("RoomSettings", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _RoomStats_activeParticipants(ctx context.Context, field graphql.CollectedField, obj *service.RoomStats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RoomStats_activeParticipants(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ActiveParticipants, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RoomStats_activeParticipants(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RoomStats", field, false, false, "Int")
+}
+
+func (ec *executionContext) _RoomStats_peakParticipants(ctx context.Context, field graphql.CollectedField, obj *service.RoomStats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RoomStats_peakParticipants(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PeakParticipants, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RoomStats_peakParticipants(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RoomStats", field, false, false, "Int")
+}
+
+func (ec *executionContext) _RoomStats_uniqueParticipants(ctx context.Context, field graphql.CollectedField, obj *service.RoomStats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RoomStats_uniqueParticipants(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UniqueParticipants, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RoomStats_uniqueParticipants(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RoomStats", field, false, false, "Int")
+}
+
+func (ec *executionContext) _RoomStats_totalJoins(ctx context.Context, field graphql.CollectedField, obj *service.RoomStats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RoomStats_totalJoins(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalJoins, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RoomStats_totalJoins(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RoomStats", field, false, false, "Int")
+}
+
+func (ec *executionContext) _RoomStats_participantSeconds(ctx context.Context, field graphql.CollectedField, obj *service.RoomStats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RoomStats_participantSeconds(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ParticipantSeconds, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RoomStats_participantSeconds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RoomStats", field, false, false, "Int")
+}
+
+func (ec *executionContext) _RoomStats_durationSeconds(ctx context.Context, field graphql.CollectedField, obj *service.RoomStats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RoomStats_durationSeconds(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DurationSeconds, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RoomStats_durationSeconds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RoomStats", field, false, false, "Int")
+}
+
+func (ec *executionContext) _RoomStats_lastActivityAt(ctx context.Context, field graphql.CollectedField, obj *service.RoomStats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RoomStats_lastActivityAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LastActivityAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RoomStats_lastActivityAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RoomStats", field, false, false, "Time")
 }
 
 func (ec *executionContext) _Subscription_roomEvents(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
@@ -6210,6 +6515,12 @@ func (ec *executionContext) _Room(ctx context.Context, sel ast.SelectionSet, obj
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Room_messages(ctx, field, obj)
 				})
+		case "stats":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Room_stats(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -6338,6 +6649,69 @@ func (ec *executionContext) _RoomSettings(ctx context.Context, sel ast.Selection
 			}
 		case "allowParticipantAudio":
 			out.Values[i] = ec._RoomSettings_allowParticipantAudio(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var roomStatsImplementors = []string{"RoomStats"}
+
+func (ec *executionContext) _RoomStats(ctx context.Context, sel ast.SelectionSet, obj *service.RoomStats) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, roomStatsImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RoomStats")
+		case "activeParticipants":
+			out.Values[i] = ec._RoomStats_activeParticipants(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "peakParticipants":
+			out.Values[i] = ec._RoomStats_peakParticipants(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "uniqueParticipants":
+			out.Values[i] = ec._RoomStats_uniqueParticipants(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totalJoins":
+			out.Values[i] = ec._RoomStats_totalJoins(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "participantSeconds":
+			out.Values[i] = ec._RoomStats_participantSeconds(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "durationSeconds":
+			out.Values[i] = ec._RoomStats_durationSeconds(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "lastActivityAt":
+			out.Values[i] = ec._RoomStats_lastActivityAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -6997,6 +7371,14 @@ func (ec *executionContext) marshalNRoomSettings2ᚖgithubᚗcomᚋneuronmeetᚋ
 		return graphql.Null
 	}
 	return ec._RoomSettings(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNRoomStats2ᚖgithubᚗcomᚋneuronmeetᚋapiᚋinternalᚋserviceᚐRoomStats(ctx context.Context, sel ast.SelectionSet, v *service.RoomStats) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "RoomStats!")
+		return graphql.Null
+	}
+	return ec._RoomStats(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNString2string(ctx context.Context, v any) (string, error) {

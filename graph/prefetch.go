@@ -140,6 +140,9 @@ func roomSelectionOf(opCtx *graphql.OperationContext, fields []graphql.Collected
 			want.settings = true
 		case "host":
 			want.host = true
+		case "stats":
+			// Computed from the room's participants (loadRoomStats).
+			want.participants = true
 		case "participants":
 			want.participants = true
 			for _, pf := range graphql.CollectFields(opCtx, f.Selections, participantType) {

@@ -192,6 +192,11 @@ func (r *roomResolver) Messages(ctx context.Context, obj *models.Room, first *in
 	return For(ctx).Messages.Load(ctx, key)
 }
 
+// Stats is the resolver for the stats field.
+func (r *roomResolver) Stats(ctx context.Context, obj *models.Room) (*service.RoomStats, error) {
+	return loadRoomStats(ctx, r.Service, obj)
+}
+
 // RoomEvents is the resolver for the roomEvents field.
 func (r *subscriptionResolver) RoomEvents(ctx context.Context, roomID string) (<-chan *events.Event, error) {
 	sub, err := r.Service.RoomEvents(ctx, roomID)

@@ -125,8 +125,9 @@ func (s *Service) JoinRoom(ctx context.Context, code string, guestName *string) 
 			if err != nil {
 				return fmt.Errorf("start room: %w", err)
 			}
+			room.StartedAt, room.UpdatedAt = &now, now
 		}
-		return nil
+		return s.refreshRoomStats(ctx, tx, room)
 	})
 	if err != nil {
 		return nil, wrapUnlessApp("join room", err)
@@ -164,7 +165,20 @@ func (s *Service) LeaveRoom(ctx context.Context, participantID string) (*models.
 	}
 	participant := new(models.Participant)
 	err = s.inTx(ctx, func(ctx context.Context, tx bun.Tx) error {
-		err := s.forUpdate(tx.NewSelect().Model(participant).Where("id = ?", participantID)).Scan(ctx)
+		// The room row is locked first, as joins and the end lock it before
+		// touching participants: the leave and the room's stored statistics
+		// (refreshRoomStats) are then written in the same order as every
+		// other change of the room, and never deadlock with an end.
+		room := new(models.Room)
+		err := s.forUpdate(tx.NewSelect().Model(room).
+			Where("id = (SELECT p.room_id FROM participants AS p WHERE p.id = ?)", participantID)).Scan(ctx)
+		if errors.Is(err, sql.ErrNoRows) {
+			return apperr.NotFoundf("participant not found")
+		}
+		if err != nil {
+			return fmt.Errorf("load room: %w", err)
+		}
+		err = s.forUpdate(tx.NewSelect().Model(participant).Where("id = ?", participantID)).Scan(ctx)
 		if errors.Is(err, sql.ErrNoRows) {
 			return apperr.NotFoundf("participant not found")
 		}
@@ -176,12 +190,7 @@ func (s *Service) LeaveRoom(ctx context.Context, participantID string) (*models.
 			if participant.UserID != nil && *participant.UserID == viewer.ID {
 				allowed = true
 			} else {
-				var host string
-				if err := tx.NewSelect().Model((*models.Room)(nil)).Column("host_id").
-					Where("id = ?", participant.RoomID).Scan(ctx, &host); err != nil {
-					return fmt.Errorf("load room: %w", err)
-				}
-				allowed = host == viewer.ID
+				allowed = room.HostID == viewer.ID
 			}
 		}
 		if !allowed {
@@ -196,7 +205,7 @@ func (s *Service) LeaveRoom(ctx context.Context, participantID string) (*models.
 		if _, err := tx.NewUpdate().Model(participant).Column("is_active", "left_at").WherePK().Exec(ctx); err != nil {
 			return fmt.Errorf("update participant: %w", err)
 		}
-		return nil
+		return s.refreshRoomStats(ctx, tx, room)
 	})
 	if err != nil {
 		return nil, wrapUnlessApp("leave room", err)

@@ -109,7 +109,9 @@ func (s *Service) CreateRoom(ctx context.Context, in CreateRoomInput) (*RoomWith
 	for attempt := 1; ; attempt++ {
 		room.Code = newRoomCode()
 		err := s.inTx(ctx, func(ctx context.Context, tx bun.Tx) error {
-			if _, err := tx.NewInsert().Model(room).Exec(ctx); err != nil {
+			// last_activity_at is not in the model (it is read only to
+			// order lists, see roomsConnection): a new room's is its creation.
+			if _, err := tx.NewInsert().Model(room).Value("last_activity_at", "?", now).Exec(ctx); err != nil {
 				return err
 			}
 			_, err := tx.NewInsert().Model(settings).Exec(ctx)
@@ -240,7 +242,7 @@ func (s *Service) UpdateRoomSettings(ctx context.Context, roomID string, in Upda
 		}
 		out = RoomWithSettings{Room: room, Settings: settings}
 		evs = settingsEvents(room, settings, before, wasLocked, oldName)
-		return nil
+		return s.refreshRoomStats(ctx, tx, room)
 	})
 	if err != nil {
 		return nil, wrapUnlessApp("update room settings", err)
@@ -296,6 +298,9 @@ func (s *Service) EndRoom(ctx context.Context, roomID string) (*models.Room, err
 			Exec(ctx)
 		if err != nil {
 			return fmt.Errorf("end room: release participants: %w", err)
+		}
+		if err := s.refreshRoomStats(ctx, tx, room); err != nil {
+			return err
 		}
 		return systemMessage(ctx, tx, room.ID, systemRoomEnded, now)
 	})
