@@ -36,7 +36,19 @@ var versionedFields = map[string]map[string]bool{
 	"Query": {"me": true, "room": false, "roomByCode": false},
 	// rooms of another user is refused (NOT_SELF), and answers with errors
 	// are never kept: under me, the rooms listed are the viewer's own.
-	"User": {"id": true, "email": true, "name": true, "displayName": true, "avatarUrl": true, "createdAt": true, "rooms": true},
+	//
+	// roomsConnection lists the viewer's own rooms too (its filters and
+	// orders read the rooms' stored statistics, which only writes to the
+	// rooms change, and its cursors are a function of the rows). attended
+	// lists other hosts' rooms, whose writes bump their hosts' versions,
+	// not the attendee's: never cached.
+	"User": {
+		"id": true, "email": true, "name": true, "displayName": true, "avatarUrl": true, "createdAt": true, "rooms": true,
+		"roomsConnection": true, "attended": false,
+	},
+	"RoomConnection": {"totalCount": true, "pageInfo": true, "edges": true, "nodes": true},
+	"RoomEdge":       {"cursor": true, "node": true},
+	"PageInfo":       {"hasNextPage": true, "hasPreviousPage": true, "startCursor": true, "endCursor": true},
 	// A room under me is hosted by the viewer, so host is the viewer.
 	"Room": {
 		"id": true, "code": true, "name": true, "hostId": true, "host": true, "isActive": true, "isLocked": true,

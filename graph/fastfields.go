@@ -43,6 +43,11 @@ func init() {
 		"displayName": scalar(func(e *fastEncoder, u *models.User) { e.str(u.DisplayName) }),
 		"avatarUrl":   scalar(func(e *fastEncoder, u *models.User) { e.optStr(u.AvatarURL) }),
 		"createdAt":   scalar(func(e *fastEncoder, u *models.User) { e.time(u.CreatedAt) }),
+		// Connections are left to the executor: the fast path exists for
+		// the legacy dashboard's me.rooms, and the executor answers these
+		// with the same prefetched loaders.
+		"roomsConnection": {how: byExecutor},
+		"attended":        {how: byExecutor},
 		"rooms": resolvedList(fastRoom, func(r *fastResolvers, ctx context.Context, args map[string]any, u *models.User) ([]*models.Room, error) {
 			return r.user.Rooms(ctx, u, args["status"].(*service.RoomStatus), args["first"].(*int), args["after"].(*string))
 		}),

@@ -221,6 +221,18 @@ func (r *userResolver) Rooms(ctx context.Context, obj *models.User, status *serv
 	return r.hostedRooms(ctx, graphql.GetFieldContext(ctx).Field, obj.ID, page, selectedRoomFields(ctx))
 }
 
+// RoomsConnection is the resolver for the roomsConnection field.
+func (r *userResolver) RoomsConnection(ctx context.Context, obj *models.User, filter *service.RoomFilter, orderBy *service.RoomOrder, first *int, after *string, last *int, before *string) (*service.RoomConnection, error) {
+	args := service.ConnectionArgs{Filter: filter, OrderBy: orderBy, First: first, After: after, Last: last, Before: before}
+	return r.roomConnection(ctx, r.Service.RoomsConnection, obj.ID, args)
+}
+
+// Attended is the resolver for the attended field.
+func (r *userResolver) Attended(ctx context.Context, obj *models.User, filter *service.RoomFilter, orderBy *service.RoomOrder, first *int, after *string, last *int, before *string) (*service.RoomConnection, error) {
+	args := service.ConnectionArgs{Filter: filter, OrderBy: orderBy, First: first, After: after, Last: last, Before: before}
+	return r.roomConnection(ctx, r.Service.AttendedConnection, obj.ID, args)
+}
+
 // Message returns MessageResolver implementation.
 func (r *Resolver) Message() MessageResolver { return &messageResolver{r} }
 
