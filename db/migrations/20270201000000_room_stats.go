@@ -28,29 +28,30 @@ func init() {
 	Migrations.MustRegister(upRoomStats, downRoomStats)
 }
 
-// roomStatsPeak is the most distinct people present at one instant: the
+// RoomStatsPeak is, for the room r, the most distinct people present at one instant: the
 // maximum of a step function is reached where an interval starts, so it is
 // enough to count, at each join, the people (a user once, each guest
 // participant once) whose half-open presence [joined_at, left_at) covers
 // it; an open presence lasts until the room's end, or for ever while it is
 // active.
-const roomStatsPeak = `COALESCE((SELECT MAX((SELECT COUNT(DISTINCT COALESCE('u:' || p2.user_id, p2.id)) FROM participants AS p2
+const RoomStatsPeak = `COALESCE((SELECT MAX((SELECT COUNT(DISTINCT COALESCE('u:' || p2.user_id, p2.id)) FROM participants AS p2
 	WHERE p2.room_id = r.id AND p2.joined_at <= p1.joined_at
 	AND (COALESCE(p2.left_at, r.ended_at) IS NULL OR p1.joined_at < COALESCE(p2.left_at, r.ended_at))))
 	FROM participants AS p1 WHERE p1.room_id = r.id), 0)`
 
-const roomStatsActive = `(SELECT COUNT(*) FROM participants AS p WHERE p.room_id = r.id AND p.is_active)`
+// RoomStatsActive is, for the room r, who is present now.
+const RoomStatsActive = `(SELECT COUNT(*) FROM participants AS p WHERE p.room_id = r.id AND p.is_active)`
 
 // RoomStatsBackfill sets every room's stored statistics from its rows.
 var RoomStatsBackfill = map[dialect.Name]string{
-	dialect.PG: `UPDATE rooms AS r SET peak_participants = ` + roomStatsPeak + `,
-		active_participants = ` + roomStatsActive + `,
+	dialect.PG: `UPDATE rooms AS r SET peak_participants = ` + RoomStatsPeak + `,
+		active_participants = ` + RoomStatsActive + `,
 		last_activity_at = GREATEST(r.created_at, r.updated_at, r.ended_at,
 			(SELECT MAX(GREATEST(p.joined_at, p.left_at)) FROM participants AS p WHERE p.room_id = r.id))`,
 	// SQLite's scalar max() is NULL if any argument is; its timestamps are
 	// bun's UTC text, which sorts chronologically.
-	dialect.SQLite: `UPDATE rooms AS r SET peak_participants = ` + roomStatsPeak + `,
-		active_participants = ` + roomStatsActive + `,
+	dialect.SQLite: `UPDATE rooms AS r SET peak_participants = ` + RoomStatsPeak + `,
+		active_participants = ` + RoomStatsActive + `,
 		last_activity_at = max(r.created_at, r.updated_at, COALESCE(r.ended_at, r.created_at),
 			COALESCE((SELECT max(max(p.joined_at, COALESCE(p.left_at, p.joined_at))) FROM participants AS p WHERE p.room_id = r.id), r.created_at))`,
 }
