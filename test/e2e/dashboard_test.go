@@ -35,7 +35,9 @@ const roomsConnectionQuery = `query($filter: RoomFilter, $order: RoomOrder, $fir
 
 func roomsConnection(t *testing.T, c *harness.Client, vars map[string]any) connectionPage {
 	t.Helper()
-	var data struct{ Me struct{ RoomsConnection connectionPage } }
+	var data struct {
+		Me struct{ RoomsConnection connectionPage }
+	}
 	c.GQL(roomsConnectionQuery, vars).Decode(t, &data)
 	return data.Me.RoomsConnection
 }
