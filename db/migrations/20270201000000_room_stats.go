@@ -64,8 +64,11 @@ var roomStatsIndexes = []string{
 	// hasActiveParticipants: true, in the default order; few of a host's
 	// rooms have people in them at once.
 	`CREATE INDEX rooms_host_occupied_idx ON rooms (host_id, created_at DESC, id DESC) WHERE active_participants > 0`,
-	// User.attended: a user's presences, latest first.
-	`CREATE INDEX participants_user_joined_idx ON participants (user_id, joined_at, id)`,
+	// User.attended: a user's latest join per room, and their presences
+	// in a page's rooms, from the index alone. (Its default order, by
+	// that latest join, sorts the user's rooms: one row per room they
+	// ever attended, not one per room of a host.)
+	`CREATE INDEX participants_user_room_joined_idx ON participants (user_id, room_id, joined_at)`,
 }
 
 var roomStatsUp = map[dialect.Name][]string{
@@ -109,7 +112,7 @@ var roomStatsDown = map[dialect.Name][]string{
 }
 
 var roomStatsDrops = []string{
-	`DROP INDEX participants_user_joined_idx`,
+	`DROP INDEX participants_user_room_joined_idx`,
 	`DROP INDEX rooms_host_occupied_idx`,
 	`DROP INDEX rooms_host_peak_idx`,
 	`DROP INDEX rooms_host_activity_idx`,

@@ -199,6 +199,36 @@ func (c sortColumn) after(q *bun.SelectQuery, asc bool, v any, id string) *bun.S
 	}
 }
 
+// segments are after's rows as one or two ranges of the column's index,
+// in order, each a condition the index can seek to (not a filter over
+// everything before the cursor): after a value going up come the greater
+// values, then the NULLs; after a NULL going down come the NULLs with a
+// lower id, then every value.
+func (c sortColumn) segments(asc bool, v any, id string) []func(*bun.SelectQuery) *bun.SelectQuery {
+	where := func(cond string, args ...any) func(*bun.SelectQuery) *bun.SelectQuery {
+		return func(q *bun.SelectQuery) *bun.SelectQuery { return q.Where(cond, args...) }
+	}
+	switch {
+	case !c.nullable:
+		return []func(*bun.SelectQuery) *bun.SelectQuery{func(q *bun.SelectQuery) *bun.SelectQuery { return c.after(q, asc, v, id) }}
+	case v != nil && !asc:
+		// A NULL compares as unknown, so the row comparison leaves the
+		// NULLs out, which going down come before any value.
+		return []func(*bun.SelectQuery) *bun.SelectQuery{where("("+c.expr+", room.id) < (?, ?)", v, id)}
+	case v != nil:
+		return []func(*bun.SelectQuery) *bun.SelectQuery{
+			where("("+c.expr+", room.id) > (?, ?)", v, id),
+			where(c.expr + " IS NULL"),
+		}
+	case asc:
+		return []func(*bun.SelectQuery) *bun.SelectQuery{where(c.expr+" IS NULL AND room.id > ?", id)}
+	}
+	return []func(*bun.SelectQuery) *bun.SelectQuery{
+		where(c.expr+" IS NULL AND room.id < ?", id),
+		where(c.expr + " IS NOT NULL"),
+	}
+}
+
 func (c sortColumn) orderBy(asc bool) string {
 	switch {
 	case asc && c.nullable:
@@ -347,8 +377,8 @@ func checkConnectionArgs(list roomList, args ConnectionArgs) (RoomOrder, error) 
 func (s *Service) roomsOf(q *bun.SelectQuery, list roomList, f *RoomFilter) *bun.SelectQuery {
 	if list.attended {
 		// One row per room the user joined, with their latest join (the
-		// (user_id, joined_at, id) index serves it); rooms they host are
-		// their own list's.
+		// (user_id, room_id, joined_at) index serves it); rooms they host
+		// are their own list's.
 		q = q.Join("JOIN (SELECT p.room_id, MAX(p.joined_at) AS last_joined_at FROM participants AS p WHERE p.user_id = ? GROUP BY p.room_id) AS lp ON lp.room_id = room.id", list.userID).
 			Where("room.host_id <> ?", list.userID)
 	} else {
@@ -429,19 +459,34 @@ func (s *Service) roomConnection(ctx context.Context, list roomList, args Connec
 	} else if args.Last != nil {
 		n = *args.Last
 	}
+	// A last page is read from its end, in the opposite order: from the
+	// cursor it leads with (lead), up to the other one (trail), if any.
+	readAsc := asc == forward
+	lead, trail := after, before
+	if !forward {
+		lead, trail = before, after
+	}
+	segments := []func(*bun.SelectQuery) *bun.SelectQuery{func(q *bun.SelectQuery) *bun.SelectQuery { return q }}
+	if lead != nil {
+		segments = col.segments(readAsc, lead.value, lead.id)
+	}
 	var rows []*connectionRow
-	q := s.db.NewSelect().Model(&rows).ColumnExpr(columnsOf("room", roomColumns)).
-		ColumnExpr(col.expr + " AS sort_" + map[byte]string{'t': "time", 's': "text", 'i': "int"}[col.kind])
-	q = s.roomsOf(q, list, args.Filter)
-	if after != nil {
-		q = col.after(q, asc, after.value, after.id)
-	}
-	if before != nil {
-		q = col.after(q, !asc, before.value, before.id) // strictly before
-	}
-	// A last page is read from its end, in the opposite order.
-	if err := q.OrderExpr(col.orderBy(asc == forward)).Limit(int64(n + 1)).Scan(ctx); err != nil {
-		return nil, fmt.Errorf("load rooms: %w", err)
+	for _, segment := range segments {
+		var part []*connectionRow
+		q := s.db.NewSelect().Model(&part).ColumnExpr(columnsOf("room", roomColumns)).
+			ColumnExpr(col.expr + " AS sort_" + map[byte]string{'t': "time", 's': "text", 'i': "int"}[col.kind])
+		q = segment(s.roomsOf(q, list, args.Filter))
+		if trail != nil {
+			q = col.after(q, !readAsc, trail.value, trail.id) // strictly before it
+		}
+		if err := q.OrderExpr(col.orderBy(readAsc)).Limit(int64(n + 1 - len(rows))).Scan(ctx); err != nil {
+			return nil, fmt.Errorf("load rooms: %w", err)
+		}
+		// A page crossing from the values into the NULLs (or back) costs a
+		// second statement, for the second range.
+		if rows = append(rows, part...); len(rows) > n {
+			break
+		}
 	}
 	more := len(rows) > n
 	rows = rows[:min(len(rows), n)]
