@@ -86,7 +86,7 @@ func TestRoomsConnection_EveryOrderReadsItsIndexOnPostgres(t *testing.T) {
 				continue // the hasPreviousPage probe, or our own EXPLAIN
 			}
 			var lines []string
-			if err := bdb.NewRaw("EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY ON) " + q).Scan(ctx, &lines); err != nil {
+			if err := bdb.NewRaw("EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY ON) "+q).Scan(ctx, &lines); err != nil {
 				t.Fatalf("%s: explain %s: %v", name, q, err)
 			}
 			plan := strings.Join(lines, "\n")
