@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"slices"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -59,89 +58,34 @@ func ComputeRoomStats(room *models.Room, participants []*models.Participant, now
 		st.LastActivityAt = *room.EndedAt
 	}
 	end := now
-	// openUntil is where an open presence ends for the peak: the room's
-	// end, or never while it is active, so that someone who has just
-	// joined is present at now (the peak is never below who is present)
-	// and the stored peak does not depend on when it was computed.
-	openUntil := int64(math.MaxInt64)
 	if room.EndedAt != nil {
 		end = *room.EndedAt
-		openUntil = end.UnixMilli()
 	}
 	if room.StartedAt != nil && end.After(*room.StartedAt) {
 		st.DurationSeconds = int(end.Sub(*room.StartedAt) / time.Second)
 	}
-	endMillis := end.UnixMilli()
-
-	// Each person's intervals, in milliseconds since the epoch.
-	type interval struct{ from, to int64 }
-	byPerson := make(map[string][]interval, len(participants))
 	for _, p := range participants {
-		person := p.ID // a guest participant is a person of its own
-		if p.UserID != nil {
-			person = "u:" + *p.UserID
-		}
 		if p.IsActive {
 			st.ActiveParticipants++
 		}
 		if p.JoinedAt.After(st.LastActivityAt) {
 			st.LastActivityAt = p.JoinedAt
 		}
-		until := openUntil
-		if p.LeftAt != nil {
-			if p.LeftAt.After(st.LastActivityAt) {
-				st.LastActivityAt = *p.LeftAt
-			}
-			until = p.LeftAt.UnixMilli()
-		}
-		list := byPerson[person]
-		if from := p.JoinedAt.UnixMilli(); until > from {
-			list = append(list, interval{from, until})
-		}
-		byPerson[person] = list
-	}
-	st.UniqueParticipants = len(byPerson)
-
-	// Union each person's intervals; the merged ones are disjoint, so the
-	// people present at an instant are the merged intervals covering it.
-	type edge struct {
-		at    int64
-		delta int
-	}
-	edges := make([]edge, 0, 2*len(participants))
-	var totalMillis int64
-	for _, list := range byPerson {
-		slices.SortFunc(list, func(a, b interval) int { return compareInt64(a.from, b.from) })
-		for i := 0; i < len(list); {
-			cur := list[i]
-			j := i + 1
-			// Touching intervals ([a,b) and [b,c)) merge too: the person
-			// never left, and counting them as one keeps the peak exact.
-			for j < len(list) && list[j].from <= cur.to {
-				cur.to = max(cur.to, list[j].to)
-				j++
-			}
-			// Presence is counted up to the end, or now.
-			if to := min(cur.to, endMillis); to > cur.from {
-				totalMillis += to - cur.from
-			}
-			edges = append(edges, edge{cur.from, +1}, edge{cur.to, -1})
-			i = j
+		if p.LeftAt != nil && p.LeftAt.After(st.LastActivityAt) {
+			st.LastActivityAt = *p.LeftAt
 		}
 	}
-	st.ParticipantSeconds = int(totalMillis / 1000)
-	// At one instant leaves come before joins: half-open intervals.
-	slices.SortFunc(edges, func(a, b edge) int {
-		if c := compareInt64(a.at, b.at); c != 0 {
-			return c
-		}
-		return a.delta - b.delta
-	})
-	present := 0
-	for _, e := range edges {
-		present += e.delta
-		st.PeakParticipants = max(st.PeakParticipants, present)
-	}
+	// Who is present when is roomSpans' (shared with User.usage). The
+	// peak is over every instant: an open presence lasts for ever while
+	// the room is active, so that someone who has just joined is present
+	// at now (the peak is never below who is present) and the stored peak
+	// does not depend on when it was computed. Presence is counted up to
+	// the end, or now.
+	spans, people := roomSpans(room, participants)
+	st.UniqueParticipants = people
+	m := measurePresence(spans, math.MinInt64, math.MaxInt64, end.UnixMilli())
+	st.PeakParticipants = m.peak
+	st.ParticipantSeconds = int(m.millis / 1000)
 	return st
 }
 
