@@ -45,6 +45,20 @@ var versionedFields = map[string]map[string]bool{
 	"User": {
 		"id": true, "email": true, "name": true, "displayName": true, "avatarUrl": true, "createdAt": true, "rooms": true,
 		"roomsConnection": true, "attended": false,
+		// usage reads the viewer's own rooms and their participants; what
+		// depends on the clock is decided in UsageRow.
+		"usage": true,
+	},
+	// Rooms are created and started only by writes that bump the host's
+	// version, and a bucket's bounds are the arguments'. Presence in the
+	// buckets grows with the clock and no write marks it: participant
+	// seconds while someone is present, and the peak and the people of a
+	// bucket that now enters with someone still there (an open presence is
+	// present up to now). An answer holding them is always made afresh, as
+	// for RoomStats' durations.
+	"UsageRow": {
+		"start": true, "end": true, "roomsCreated": true, "sessions": true,
+		"participantSeconds": false, "peakParticipants": false, "uniqueParticipants": false,
 	},
 	"RoomConnection": {"totalCount": true, "pageInfo": true, "edges": true, "nodes": true},
 	"RoomEdge":       {"cursor": true, "node": true},

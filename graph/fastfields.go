@@ -48,6 +48,9 @@ func init() {
 		// with the same prefetched loaders.
 		"roomsConnection": {how: byExecutor},
 		"attended":        {how: byExecutor},
+		// usage is one call of the service whatever it selects: nothing
+		// for the fast path to save.
+		"usage": {how: byExecutor},
 		"rooms": resolvedList(fastRoom, func(r *fastResolvers, ctx context.Context, args map[string]any, u *models.User) ([]*models.Room, error) {
 			return r.user.Rooms(ctx, u, args["status"].(*service.RoomStatus), args["first"].(*int), args["after"].(*string))
 		}),

@@ -204,6 +204,16 @@ type ComplexityRoot struct {
 		RoomEvents func(childComplexity int, roomID string) int
 	}
 
+	UsageRow struct {
+		End                func(childComplexity int) int
+		ParticipantSeconds func(childComplexity int) int
+		PeakParticipants   func(childComplexity int) int
+		RoomsCreated       func(childComplexity int) int
+		Sessions           func(childComplexity int) int
+		Start              func(childComplexity int) int
+		UniqueParticipants func(childComplexity int) int
+	}
+
 	User struct {
 		Attended        func(childComplexity int, filter *service.RoomFilter, orderBy *service.RoomOrder, first *int, after *string, last *int, before *string) int
 		AvatarURL       func(childComplexity int) int
@@ -214,6 +224,7 @@ type ComplexityRoot struct {
 		Name            func(childComplexity int) int
 		Rooms           func(childComplexity int, status *service.RoomStatus, first *int, after *string) int
 		RoomsConnection func(childComplexity int, filter *service.RoomFilter, orderBy *service.RoomOrder, first *int, after *string, last *int, before *string) int
+		Usage           func(childComplexity int, from time.Time, to time.Time, bucket *service.UsageBucket, timeZone *string) int
 	}
 }
 
@@ -266,6 +277,7 @@ type UserResolver interface {
 	Rooms(ctx context.Context, obj *models.User, status *service.RoomStatus, first *int, after *string) ([]*models.Room, error)
 	RoomsConnection(ctx context.Context, obj *models.User, filter *service.RoomFilter, orderBy *service.RoomOrder, first *int, after *string, last *int, before *string) (*service.RoomConnection, error)
 	Attended(ctx context.Context, obj *models.User, filter *service.RoomFilter, orderBy *service.RoomOrder, first *int, after *string, last *int, before *string) (*service.RoomConnection, error)
+	Usage(ctx context.Context, obj *models.User, from time.Time, to time.Time, bucket *service.UsageBucket, timeZone *string) ([]*service.UsageRow, error)
 }
 
 // endregion ************************** generated!.gotpl **************************
@@ -993,6 +1005,49 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Subscription.RoomEvents(childComplexity, args["roomId"].(string)), true
 
+	case "UsageRow.end":
+		if e.ComplexityRoot.UsageRow.End == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UsageRow.End(childComplexity), true
+	case "UsageRow.participantSeconds":
+		if e.ComplexityRoot.UsageRow.ParticipantSeconds == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UsageRow.ParticipantSeconds(childComplexity), true
+	case "UsageRow.peakParticipants":
+		if e.ComplexityRoot.UsageRow.PeakParticipants == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UsageRow.PeakParticipants(childComplexity), true
+	case "UsageRow.roomsCreated":
+		if e.ComplexityRoot.UsageRow.RoomsCreated == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UsageRow.RoomsCreated(childComplexity), true
+	case "UsageRow.sessions":
+		if e.ComplexityRoot.UsageRow.Sessions == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UsageRow.Sessions(childComplexity), true
+	case "UsageRow.start":
+		if e.ComplexityRoot.UsageRow.Start == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UsageRow.Start(childComplexity), true
+	case "UsageRow.uniqueParticipants":
+		if e.ComplexityRoot.UsageRow.UniqueParticipants == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UsageRow.UniqueParticipants(childComplexity), true
+
 	case "User.attended":
 		if e.ComplexityRoot.User.Attended == nil {
 			break
@@ -1062,6 +1117,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.User.RoomsConnection(childComplexity, args["filter"].(*service.RoomFilter), args["orderBy"].(*service.RoomOrder), args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string)), true
+	case "User.usage":
+		if e.ComplexityRoot.User.Usage == nil {
+			break
+		}
+
+		args, err := ec.field_User_usage_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.User.Usage(childComplexity, args["from"].(time.Time), args["to"].(time.Time), args["bucket"].(*service.UsageBucket), args["timeZone"].(*string)), true
 
 	}
 	return 0, false
@@ -1329,6 +1395,53 @@ type User {
   carries the user's own latest presence (myPresence). Only the user themself.
   """
   attended(filter: RoomFilter, orderBy: RoomOrder, first: Int, after: String, last: Int, before: String): AttendedRoomConnection!
+  """
+  The activity of the rooms the user hosts over time, one row per bucket of
+  timeZone's calendar (an IANA name such as Europe/Berlin) from the bucket
+  holding from to the one holding the instant before to: every row a whole
+  bucket, in order, those with nothing in them included (zeros). A DAY is
+  local midnight to midnight, so the days of a DST change last 23 or 25
+  hours; a WEEK starts on Monday. At most 400 rows. Presence is counted as
+  in RoomStats. Only the user themself may read it.
+  BAD_USER_INPUT with extensions.field "to" when from is not before to or the
+  range holds more than 400 buckets, "timeZone" for an unknown zone.
+  """
+  usage(from: Time!, to: Time!, bucket: UsageBucket = DAY, timeZone: String = "UTC"): [UsageRow!]!
+}
+
+"How long a row of User.usage is, in the calendar of its timeZone."
+enum UsageBucket {
+  HOUR
+  DAY
+  "From Monday 00:00."
+  WEEK
+  MONTH
+}
+
+"One bucket of a host's usage; presence as in RoomStats (half-open, a user's presences in a room merged, each guest a person)."
+type UsageRow {
+  "The bucket's first instant (a local midnight, for a DAY)."
+  start: Time!
+  "The next bucket's start: the bucket is [start, end)."
+  end: Time!
+  "Rooms the user created in the bucket."
+  roomsCreated: Int!
+  "Rooms that started (had their first join) in the bucket."
+  sessions: Int!
+  """
+  Everyone's presence within the bucket in the user's rooms, in whole seconds
+  (rounded down); a user's overlapping presences in one room count once,
+  someone in two rooms at once counts in each. Grows with the clock while
+  someone is present.
+  """
+  participantSeconds: Int!
+  """
+  The most people present at one instant of the bucket, across all the user's
+  rooms together (someone in two of them at once counts twice: two seats).
+  """
+  peakParticipants: Int!
+  "Distinct people present at some instant of the bucket in any of the user's rooms: a user once, each guest participant once."
+  uniqueParticipants: Int!
 }
 
 "What a connection of rooms is ordered by."
@@ -1859,6 +1972,26 @@ func (ec *executionContext) childFields_RoomStats(ctx context.Context, field gra
 	return nil, fmt.Errorf("no field named %q was found under type RoomStats", field.Name)
 }
 
+func (ec *executionContext) childFields_UsageRow(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "start":
+		return ec.fieldContext_UsageRow_start(ctx, field)
+	case "end":
+		return ec.fieldContext_UsageRow_end(ctx, field)
+	case "roomsCreated":
+		return ec.fieldContext_UsageRow_roomsCreated(ctx, field)
+	case "sessions":
+		return ec.fieldContext_UsageRow_sessions(ctx, field)
+	case "participantSeconds":
+		return ec.fieldContext_UsageRow_participantSeconds(ctx, field)
+	case "peakParticipants":
+		return ec.fieldContext_UsageRow_peakParticipants(ctx, field)
+	case "uniqueParticipants":
+		return ec.fieldContext_UsageRow_uniqueParticipants(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type UsageRow", field.Name)
+}
+
 func (ec *executionContext) childFields_User(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -1879,6 +2012,8 @@ func (ec *executionContext) childFields_User(ctx context.Context, field graphql.
 		return ec.fieldContext_User_roomsConnection(ctx, field)
 	case "attended":
 		return ec.fieldContext_User_attended(ctx, field)
+	case "usage":
+		return ec.fieldContext_User_usage(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type User", field.Name)
 }
@@ -2376,6 +2511,44 @@ func (ec *executionContext) field_User_rooms_args(ctx context.Context, rawArgs m
 		return nil, err
 	}
 	args["after"] = arg2
+	return args, nil
+}
+
+func (ec *executionContext) field_User_usage_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "from",
+		func(ctx context.Context, v any) (time.Time, error) {
+			return ec.unmarshalNTime2timeᚐTime(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["from"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "to",
+		func(ctx context.Context, v any) (time.Time, error) {
+			return ec.unmarshalNTime2timeᚐTime(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["to"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "bucket",
+		func(ctx context.Context, v any) (*service.UsageBucket, error) {
+			return ec.unmarshalOUsageBucket2ᚖgithubᚗcomᚋneuronmeetᚋapiᚋinternalᚋserviceᚐUsageBucket(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["bucket"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "timeZone",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["timeZone"] = arg3
 	return args, nil
 }
 
@@ -5381,6 +5554,167 @@ func (ec *executionContext) fieldContext_Subscription_roomEvents(ctx context.Con
 	return fc, nil
 }
 
+func (ec *executionContext) _UsageRow_start(ctx context.Context, field graphql.CollectedField, obj *service.UsageRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UsageRow_start(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Start, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_UsageRow_start(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("UsageRow", field, false, false, "Time")
+}
+
+func (ec *executionContext) _UsageRow_end(ctx context.Context, field graphql.CollectedField, obj *service.UsageRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UsageRow_end(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.End, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_UsageRow_end(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("UsageRow", field, false, false, "Time")
+}
+
+func (ec *executionContext) _UsageRow_roomsCreated(ctx context.Context, field graphql.CollectedField, obj *service.UsageRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UsageRow_roomsCreated(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RoomsCreated, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_UsageRow_roomsCreated(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("UsageRow", field, false, false, "Int")
+}
+
+func (ec *executionContext) _UsageRow_sessions(ctx context.Context, field graphql.CollectedField, obj *service.UsageRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UsageRow_sessions(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Sessions, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_UsageRow_sessions(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("UsageRow", field, false, false, "Int")
+}
+
+func (ec *executionContext) _UsageRow_participantSeconds(ctx context.Context, field graphql.CollectedField, obj *service.UsageRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UsageRow_participantSeconds(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ParticipantSeconds, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_UsageRow_participantSeconds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("UsageRow", field, false, false, "Int")
+}
+
+func (ec *executionContext) _UsageRow_peakParticipants(ctx context.Context, field graphql.CollectedField, obj *service.UsageRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UsageRow_peakParticipants(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PeakParticipants, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_UsageRow_peakParticipants(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("UsageRow", field, false, false, "Int")
+}
+
+func (ec *executionContext) _UsageRow_uniqueParticipants(ctx context.Context, field graphql.CollectedField, obj *service.UsageRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UsageRow_uniqueParticipants(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UniqueParticipants, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_UsageRow_uniqueParticipants(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("UsageRow", field, false, false, "Int")
+}
+
 func (ec *executionContext) _User_id(ctx context.Context, field graphql.CollectedField, obj *models.User) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -5645,6 +5979,50 @@ func (ec *executionContext) fieldContext_User_attended(ctx context.Context, fiel
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_User_attended_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _User_usage(ctx context.Context, field graphql.CollectedField, obj *models.User) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_User_usage(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.User().Usage(ctx, obj, fc.Args["from"].(time.Time), fc.Args["to"].(time.Time), fc.Args["bucket"].(*service.UsageBucket), fc.Args["timeZone"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*service.UsageRow) graphql.Marshaler {
+			return ec.marshalNUsageRow2ᚕᚖgithubᚗcomᚋneuronmeetᚋapiᚋinternalᚋserviceᚐUsageRowᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_User_usage(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "User",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UsageRow(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_User_usage_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -8267,6 +8645,69 @@ func (ec *executionContext) _Subscription(ctx context.Context, sel ast.Selection
 	}
 }
 
+var usageRowImplementors = []string{"UsageRow"}
+
+func (ec *executionContext) _UsageRow(ctx context.Context, sel ast.SelectionSet, obj *service.UsageRow) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, usageRowImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("UsageRow")
+		case "start":
+			out.Values[i] = ec._UsageRow_start(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "end":
+			out.Values[i] = ec._UsageRow_end(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "roomsCreated":
+			out.Values[i] = ec._UsageRow_roomsCreated(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "sessions":
+			out.Values[i] = ec._UsageRow_sessions(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "participantSeconds":
+			out.Values[i] = ec._UsageRow_participantSeconds(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "peakParticipants":
+			out.Values[i] = ec._UsageRow_peakParticipants(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "uniqueParticipants":
+			out.Values[i] = ec._UsageRow_uniqueParticipants(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var userImplementors = []string{"User"}
 
 func (ec *executionContext) _User(ctx context.Context, sel ast.SelectionSet, obj *models.User) graphql.Marshaler {
@@ -8326,6 +8767,12 @@ func (ec *executionContext) _User(ctx context.Context, sel ast.SelectionSet, obj
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._User_attended(ctx, field, obj)
+				})
+		case "usage":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._User_usage(ctx, field, obj)
 				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -9047,6 +9494,30 @@ func (ec *executionContext) unmarshalNUpdateRoomSettingsInput2githubᚗcomᚋneu
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) marshalNUsageRow2ᚕᚖgithubᚗcomᚋneuronmeetᚋapiᚋinternalᚋserviceᚐUsageRowᚄ(ctx context.Context, sel ast.SelectionSet, v []*service.UsageRow) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNUsageRow2ᚖgithubᚗcomᚋneuronmeetᚋapiᚋinternalᚋserviceᚐUsageRow(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNUsageRow2ᚖgithubᚗcomᚋneuronmeetᚋapiᚋinternalᚋserviceᚐUsageRow(ctx context.Context, sel ast.SelectionSet, v *service.UsageRow) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "UsageRow!")
+		return graphql.Null
+	}
+	return ec._UsageRow(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNUser2ᚖgithubᚗcomᚋneuronmeetᚋapiᚋmodelsᚐUser(ctx context.Context, sel ast.SelectionSet, v *models.User) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "User!")
@@ -9374,6 +9845,25 @@ func (ec *executionContext) marshalOTime2ᚖtimeᚐTime(ctx context.Context, sel
 	_ = sel
 	_ = ctx
 	res := models.MarshalTime(*v)
+	return res
+}
+
+func (ec *executionContext) unmarshalOUsageBucket2ᚖgithubᚗcomᚋneuronmeetᚋapiᚋinternalᚋserviceᚐUsageBucket(ctx context.Context, v any) (*service.UsageBucket, error) {
+	if v == nil {
+		return nil, nil
+	}
+	tmp, err := graphql.UnmarshalString(v)
+	res := service.UsageBucket(tmp)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOUsageBucket2ᚖgithubᚗcomᚋneuronmeetᚋapiᚋinternalᚋserviceᚐUsageBucket(ctx context.Context, sel ast.SelectionSet, v *service.UsageBucket) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	_ = ctx
+	res := graphql.MarshalString(string(*v))
 	return res
 }
 

@@ -7,6 +7,7 @@ package graph
 
 import (
 	"context"
+	"time"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/neuronmeet/api/internal/apperr"
@@ -231,6 +232,18 @@ func (r *userResolver) RoomsConnection(ctx context.Context, obj *models.User, fi
 func (r *userResolver) Attended(ctx context.Context, obj *models.User, filter *service.RoomFilter, orderBy *service.RoomOrder, first *int, after *string, last *int, before *string) (*service.RoomConnection, error) {
 	args := service.ConnectionArgs{Filter: filter, OrderBy: orderBy, First: first, After: after, Last: last, Before: before}
 	return r.roomConnection(ctx, r.Service.AttendedConnection, obj.ID, args)
+}
+
+// Usage is the resolver for the usage field.
+func (r *userResolver) Usage(ctx context.Context, obj *models.User, from time.Time, to time.Time, bucket *service.UsageBucket, timeZone *string) ([]*service.UsageRow, error) {
+	args := service.UsageArgs{From: from, To: to}
+	if bucket != nil {
+		args.Bucket = *bucket
+	}
+	if timeZone != nil {
+		args.TimeZone = *timeZone
+	}
+	return r.Service.Usage(ctx, obj.ID, args)
 }
 
 // Message returns MessageResolver implementation.
