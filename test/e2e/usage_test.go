@@ -6,6 +6,8 @@ package e2e
 
 import (
 	"fmt"
+	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -208,4 +210,29 @@ func TestUsage_CacheNeverServesGrownPresenceStale(t *testing.T) {
 			t.Fatalf("presence served stale: %d s, 10 s later %d s", before, after)
 		}
 	})
+}
+
+// The README's usage example runs as written: March in Berlin is 31 rows,
+// the day clocks go forward 23 hours long and starting at its midnight.
+func TestUsage_READMEExampleRuns(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, _ := strings.Cut(string(readme), "#### Usage over time\n")
+	_, block, _ := strings.Cut(section, "```graphql\n")
+	query, _, found := strings.Cut(block, "```")
+	if !found {
+		t.Fatal("README: no graphql block under #### Usage over time")
+	}
+	srv := harness.Start(t)
+	host := srv.WithToken(srv.Register("host@example.com", "Host").Token)
+	res := host.GQL(query, nil)
+	harness.MustSucceed(t, "the README's usage query", res)
+	var data struct{ Me struct{ Usage []usageRow } }
+	res.Decode(t, &data)
+	rows := data.Me.Usage
+	if len(rows) != 31 || rows[28].Start != "2026-03-28T23:00:00.000Z" || rows[28].End != "2026-03-29T22:00:00.000Z" {
+		t.Fatalf("%d rows; the 29th: %+v", len(rows), rows[min(28, len(rows)-1)])
+	}
 }
