@@ -236,14 +236,7 @@ func (r *userResolver) Attended(ctx context.Context, obj *models.User, filter *s
 
 // Usage is the resolver for the usage field.
 func (r *userResolver) Usage(ctx context.Context, obj *models.User, from time.Time, to time.Time, bucket *service.UsageBucket, timeZone *string) ([]*service.UsageRow, error) {
-	args := service.UsageArgs{From: from, To: to}
-	if bucket != nil {
-		args.Bucket = *bucket
-	}
-	if timeZone != nil {
-		args.TimeZone = *timeZone
-	}
-	return r.Service.Usage(ctx, obj.ID, args)
+	return r.Service.Usage(ctx, obj.ID, service.UsageArgs{From: from, To: to, Bucket: bucket, TimeZone: timeZone})
 }
 
 // Message returns MessageResolver implementation.

@@ -34,12 +34,13 @@ const (
 // the answer do.
 const MaxUsageBuckets = 400
 
-// UsageArgs are User.usage's arguments; a zero Bucket is DAY and an empty
-// TimeZone "UTC" (the schema's defaults).
+// UsageArgs are User.usage's arguments; a nil Bucket is DAY and a nil
+// TimeZone "UTC" (the schema's defaults). An empty TimeZone is refused:
+// time.LoadLocation would take it for UTC, but it names no zone.
 type UsageArgs struct {
 	From, To time.Time
-	Bucket   UsageBucket
-	TimeZone string
+	Bucket   *UsageBucket
+	TimeZone *string
 }
 
 // UsageRow is one bucket of a host's usage.
@@ -135,22 +136,22 @@ func usageRooms(q *bun.SelectQuery, hostID string, from, to time.Time) *bun.Sele
 // instant before To.
 func usageBuckets(args UsageArgs) ([]time.Time, error) {
 	var problems []*apperr.Error
-	bucket := args.Bucket
-	if bucket == "" {
-		bucket = BucketDay
+	bucket := BucketDay
+	if args.Bucket != nil {
+		bucket = *args.Bucket
 	}
 	switch bucket {
 	case BucketHour, BucketDay, BucketWeek, BucketMonth:
 	default:
 		problems = append(problems, apperr.Invalid("bucket", "bucket must be one of HOUR, DAY, WEEK, MONTH"))
 	}
-	zone := args.TimeZone
-	if zone == "" {
-		zone = "UTC"
+	zone := "UTC"
+	if args.TimeZone != nil {
+		zone = *args.TimeZone
 	}
 	loc, err := time.LoadLocation(zone)
 	// "Local" is the server's zone, which means nothing to a client.
-	if err != nil || zone == "Local" {
+	if err != nil || zone == "Local" || zone == "" {
 		problems = append(problems, apperr.Invalid("timeZone", fmt.Sprintf("timeZone %q is not an IANA time zone (such as Europe/Berlin or UTC)", zone)))
 	}
 	from, to := models.Timestamp(args.From), models.Timestamp(args.To)

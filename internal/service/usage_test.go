@@ -216,7 +216,7 @@ func TestUsage_MatchesBruteForceOnRandomHistories(t *testing.T) {
 			}{{service.BucketHour, "UTC"}, {service.BucketHour, "Asia/Kolkata"}, {service.BucketDay, "America/New_York"}} {
 				args := service.UsageArgs{
 					From: start.Add(time.Duration(rng.IntN(int(now.Sub(start)/time.Millisecond))) * time.Millisecond),
-					To:   now.Add(time.Duration(rng.IntN(3*3600_000)) * time.Millisecond), Bucket: q.bucket, TimeZone: q.zone,
+					To:   now.Add(time.Duration(rng.IntN(3*3600_000)) * time.Millisecond), Bucket: &q.bucket, TimeZone: &q.zone,
 				}
 				got, err := e.svc.Usage(asUser(host.ID), host.ID, args)
 				mustNoErr(t, err)
@@ -267,7 +267,7 @@ func TestUsage_BucketsFollowTheZonesCalendar(t *testing.T) {
 
 		usage := func(from, to time.Time, b service.UsageBucket) []*service.UsageRow {
 			t.Helper()
-			rows, err := e.svc.Usage(asUser(host.ID), host.ID, service.UsageArgs{From: from, To: to, Bucket: b, TimeZone: "Europe/Berlin"})
+			rows, err := e.svc.Usage(asUser(host.ID), host.ID, service.UsageArgs{From: from, To: to, Bucket: &b, TimeZone: ptr("Europe/Berlin")})
 			mustNoErr(t, err)
 			return rows
 		}
@@ -359,11 +359,12 @@ func TestUsage_RefusesBadArgumentsAndOthers(t *testing.T) {
 		}{
 			{"from after to", service.UsageArgs{From: day.Add(time.Hour), To: day}, "to"},
 			{"from equal to to", service.UsageArgs{From: day, To: day}, "to"},
-			{"an unknown zone", service.UsageArgs{From: day, To: day.Add(time.Hour), TimeZone: "Mars/Olympus_Mons"}, "timeZone"},
-			{"the server's zone", service.UsageArgs{From: day, To: day.Add(time.Hour), TimeZone: "Local"}, "timeZone"},
-			{"an unknown bucket", service.UsageArgs{From: day, To: day.Add(time.Hour), Bucket: "FORTNIGHT"}, "bucket"},
+			{"an unknown zone", service.UsageArgs{From: day, To: day.Add(time.Hour), TimeZone: ptr("Mars/Olympus_Mons")}, "timeZone"},
+			{"the server's zone", service.UsageArgs{From: day, To: day.Add(time.Hour), TimeZone: ptr("Local")}, "timeZone"},
+			{"an empty zone", service.UsageArgs{From: day, To: day.Add(time.Hour), TimeZone: ptr("")}, "timeZone"},
+			{"an unknown bucket", service.UsageArgs{From: day, To: day.Add(time.Hour), Bucket: ptr(service.UsageBucket("FORTNIGHT"))}, "bucket"},
 			{"401 days", service.UsageArgs{From: day, To: day.AddDate(0, 0, 401)}, "to"},
-			{"401 hours", service.UsageArgs{From: day, To: day.Add(401 * time.Hour), Bucket: service.BucketHour}, "to"},
+			{"401 hours", service.UsageArgs{From: day, To: day.Add(401 * time.Hour), Bucket: ptr(service.BucketHour)}, "to"},
 		} {
 			_, err := e.svc.Usage(asUser(host.ID), host.ID, c.args)
 			if e, ok := apperr.As(err); !ok || e.Code != apperr.BadUserInput || e.Field != c.field {
@@ -395,7 +396,7 @@ func TestUsage_AJoinAtNowIsPresentAndTheFutureIsEmpty(t *testing.T) {
 		clock.advance(20 * time.Minute)
 		e.joinGuest(t, room.Code, "Just In") // at now
 		rows, err := e.svc.Usage(asUser(host.ID), host.ID, service.UsageArgs{
-			From: time.Date(2030, 5, 1, 10, 0, 0, 0, time.UTC), To: time.Date(2030, 5, 1, 13, 0, 0, 0, time.UTC), Bucket: service.BucketHour,
+			From: time.Date(2030, 5, 1, 10, 0, 0, 0, time.UTC), To: time.Date(2030, 5, 1, 13, 0, 0, 0, time.UTC), Bucket: ptr(service.BucketHour),
 		})
 		mustNoErr(t, err)
 		got := usageValues(rows)

@@ -121,6 +121,7 @@ func TestUsage_BadArgumentsAreNamedAndOthersRefused(t *testing.T) {
 			{"to before from", map[string]any{"from": at(time.Hour), "to": at(0)}, "to"},
 			{"an empty window", map[string]any{"from": at(0), "to": at(0)}, "to"},
 			{"an unknown zone", map[string]any{"from": at(0), "to": at(time.Hour), "tz": "Europe/Atlantis"}, "timeZone"},
+			{"an empty zone", map[string]any{"from": at(0), "to": at(time.Hour), "tz": ""}, "timeZone"},
 			{"401 days", map[string]any{"from": at(0), "to": at(401 * 24 * time.Hour)}, "to"},
 			{"401 hours", map[string]any{"from": at(0), "to": at(401 * time.Hour), "bucket": "HOUR"}, "to"},
 		} {
