@@ -72,9 +72,6 @@ func roomSpans(room *models.Room, participants []*models.Participant) (spans []s
 type presenceMeasure struct {
 	// peak is the most spans covering one instant of the window.
 	peak int
-	// people counts the distinct persons of the spans that cover an
-	// instant of the window.
-	people int
 	// millis sums the spans' lengths within the window, up to countTo.
 	millis int64
 }
@@ -83,29 +80,30 @@ type presenceMeasure struct {
 // counting their lengths only up to countTo (now, or a room's end: an open
 // presence is there at now, but has lasted only until now). The spans of
 // one person must be disjoint (roomSpans'), or be of different rooms: a
-// person in two rooms at once is counted in each for peak and millis,
-// once among people.
-func measurePresence(spans []span, from, to, countTo int64) presenceMeasure {
+// person in two rooms at once is counted in each. people, unless nil,
+// receives every person present at an instant of the window (Room.stats
+// counts its people otherwise, and spares the map).
+func measurePresence(spans []span, from, to, countTo int64, people map[string]struct{}) presenceMeasure {
 	type edge struct {
 		at    int64
 		delta int
 	}
 	var m presenceMeasure
 	edges := make([]edge, 0, 2*len(spans))
-	people := make(map[string]struct{}, len(spans))
 	countEnd := min(to, countTo)
 	for _, s := range spans {
 		a, b := max(s.from, from), min(s.to, to)
 		if b <= a {
 			continue
 		}
-		people[s.person] = struct{}{}
+		if people != nil {
+			people[s.person] = struct{}{}
+		}
 		edges = append(edges, edge{a, +1}, edge{b, -1})
 		if e := min(b, countEnd); e > a {
 			m.millis += e - a
 		}
 	}
-	m.people = len(people)
 	// At one instant leaves come before joins: half-open intervals.
 	slices.SortFunc(edges, func(a, b edge) int {
 		if c := compareInt64(a.at, b.at); c != 0 {

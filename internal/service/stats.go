@@ -83,7 +83,7 @@ func ComputeRoomStats(room *models.Room, participants []*models.Participant, now
 	// the end, or now.
 	spans, people := roomSpans(room, participants)
 	st.UniqueParticipants = people
-	m := measurePresence(spans, math.MinInt64, math.MaxInt64, end.UnixMilli())
+	m := measurePresence(spans, math.MinInt64, math.MaxInt64, end.UnixMilli(), nil)
 	st.PeakParticipants = m.peak
 	st.ParticipantSeconds = int(m.millis / 1000)
 	return st
