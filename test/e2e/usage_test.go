@@ -91,8 +91,9 @@ func TestUsage_AMeetingInTheHostsHours(t *testing.T) {
 		}
 		created, sessions, seconds, peak, unique := usageTotals(rows)
 		// Ann 10 min, the guest 20 min; a few milliseconds of real time
-		// pass between the requests.
-		if created != 1 || sessions != 1 || peak != 2 || unique != 2 || seconds < 1800 || seconds > 1802 {
+		// pass between the requests, and a meeting across an hour loses
+		// up to a second to each row's rounding down.
+		if created != 1 || sessions != 1 || peak != 2 || unique != 2 || seconds < 1799 || seconds > 1802 {
 			t.Fatalf("usage: %d created, %d sessions, %d s, peak %d, %d people; want 1, 1, 1800 s, 2, 2", created, sessions, seconds, peak, unique)
 		}
 		// Another host's usage is their own.
@@ -207,7 +208,8 @@ func TestUsage_CacheNeverServesGrownPresenceStale(t *testing.T) {
 
 		_, _, before, _, _ := usageTotals(usageRows(t, host, vars))
 		srv.Advance(10 * time.Second)
-		if _, _, after, _, _ := usageTotals(usageRows(t, host, vars)); after < before+10 {
+		// (9: ten seconds across an hour are rounded down in two rows.)
+		if _, _, after, _, _ := usageTotals(usageRows(t, host, vars)); after < before+9 {
 			t.Fatalf("presence served stale: %d s, 10 s later %d s", before, after)
 		}
 	})
