@@ -36,7 +36,33 @@ var versionedFields = map[string]map[string]bool{
 	"Query": {"me": true, "room": false, "roomByCode": false, "user": false},
 	// rooms of another user is refused (NOT_SELF), and answers with errors
 	// are never kept: under me, the rooms listed are the viewer's own.
-	"User": {"id": true, "email": true, "name": true, "displayName": true, "avatarUrl": true, "createdAt": true, "rooms": true},
+	//
+	// roomsConnection lists the viewer's own rooms too (its filters and
+	// orders read the rooms' stored statistics, which only writes to the
+	// rooms change, and its cursors are a function of the rows). attended
+	// lists other hosts' rooms, whose writes bump their hosts' versions,
+	// not the attendee's: never cached.
+	"User": {
+		"id": true, "email": true, "name": true, "displayName": true, "avatarUrl": true, "createdAt": true, "rooms": true,
+		"roomsConnection": true, "attended": false,
+		// usage reads the viewer's own rooms and their participants; what
+		// depends on the clock is decided in UsageRow.
+		"usage": true,
+	},
+	// Rooms are created and started only by writes that bump the host's
+	// version, and a bucket's bounds are the arguments'. Presence in the
+	// buckets grows with the clock and no write marks it: participant
+	// seconds while someone is present, and the peak and the people of a
+	// bucket that now enters with someone still there (an open presence is
+	// present up to now). An answer holding them is always made afresh, as
+	// for RoomStats' durations.
+	"UsageRow": {
+		"start": true, "end": true, "roomsCreated": true, "sessions": true,
+		"participantSeconds": false, "peakParticipants": false, "uniqueParticipants": false,
+	},
+	"RoomConnection": {"totalCount": true, "pageInfo": true, "edges": true, "nodes": true},
+	"RoomEdge":       {"cursor": true, "node": true},
+	"PageInfo":       {"hasNextPage": true, "hasPreviousPage": true, "startCursor": true, "endCursor": true},
 	// A room under me is hosted by the viewer, so host is the viewer.
 	"Room": {
 		"id": true, "code": true, "name": true, "hostId": true, "host": true, "isActive": true, "isLocked": true,
@@ -45,6 +71,17 @@ var versionedFields = map[string]map[string]bool{
 		// or deleted (a busy chat would empty the host's cache with every
 		// line): a dashboard reading the chat is answered afresh.
 		"messages": false,
+		// Joins, leaves, the end and settings changes all bump the host's
+		// version; what depends on the clock is decided in RoomStats.
+		"stats": true,
+	},
+	// An active room's durationSeconds, and its participantSeconds while
+	// anyone is present, grow with the clock and no write marks it: an
+	// answer holding them is always made afresh. The counts and the last
+	// activity change only with writes to the room and its participants.
+	"RoomStats": {
+		"activeParticipants": true, "peakParticipants": true, "uniqueParticipants": true, "totalJoins": true,
+		"lastActivityAt": true, "durationSeconds": false, "participantSeconds": false,
 	},
 	"RoomSettings": {
 		"allowChat": true, "allowScreenShare": true, "allowGuestAccess": true, "waitingRoom": true,

@@ -18,6 +18,7 @@ var (
 	fastRoom        = newFastType[*models.Room]("Room", reasonField)
 	fastSettings    = newFastType[*models.RoomSettings]("RoomSettings", reasonField)
 	fastParticipant = newFastType[*models.Participant]("Participant", reasonField)
+	fastRoomStats   = newFastType[*service.RoomStats]("RoomStats", reasonField)
 )
 
 // The tables refer to each other (a room's host is a User, a user's rooms
@@ -43,6 +44,14 @@ func init() {
 		"displayName": scalar(func(e *fastEncoder, u *models.User) { e.str(u.DisplayName) }),
 		"avatarUrl":   scalar(func(e *fastEncoder, u *models.User) { e.optStr(u.AvatarURL) }),
 		"createdAt":   scalar(func(e *fastEncoder, u *models.User) { e.time(u.CreatedAt) }),
+		// Connections are left to the executor: the fast path exists for
+		// the legacy dashboard's me.rooms, and the executor answers these
+		// with the same prefetched loaders.
+		"roomsConnection": {how: byExecutor},
+		"attended":        {how: byExecutor},
+		// usage is one call of the service whatever it selects: nothing
+		// for the fast path to save.
+		"usage": {how: byExecutor},
 		"rooms": resolvedList(fastRoom, func(r *fastResolvers, ctx context.Context, args map[string]any, u *models.User) ([]*models.Room, error) {
 			return r.user.Rooms(ctx, u, args["status"].(*service.RoomStatus), args["first"].(*int), args["after"].(*string))
 		}),
@@ -66,6 +75,9 @@ func init() {
 			return r.room.Settings(ctx, room)
 		}),
 		"messages": {how: byExecutor},
+		"stats": resolvedObject(fastRoomStats, func(r *fastResolvers, ctx context.Context, _ map[string]any, room *models.Room) (*service.RoomStats, error) {
+			return r.room.Stats(ctx, room)
+		}),
 		"participants": resolvedList(fastParticipant, func(r *fastResolvers, ctx context.Context, args map[string]any, room *models.Room) ([]*models.Participant, error) {
 			return r.room.Participants(ctx, room, args["activeOnly"].(*bool))
 		}),
@@ -97,5 +109,15 @@ func init() {
 		"isHost":   scalar(func(e *fastEncoder, p *models.Participant) { e.bool(p.IsHost) }),
 		"joinedAt": scalar(func(e *fastEncoder, p *models.Participant) { e.time(p.JoinedAt) }),
 		"leftAt":   scalar(func(e *fastEncoder, p *models.Participant) { e.optTime(p.LeftAt) }),
+	}
+
+	fastRoomStats.fields = map[string]fastField[*service.RoomStats]{
+		"activeParticipants": scalar(func(e *fastEncoder, s *service.RoomStats) { e.int(s.ActiveParticipants) }),
+		"peakParticipants":   scalar(func(e *fastEncoder, s *service.RoomStats) { e.int(s.PeakParticipants) }),
+		"uniqueParticipants": scalar(func(e *fastEncoder, s *service.RoomStats) { e.int(s.UniqueParticipants) }),
+		"totalJoins":         scalar(func(e *fastEncoder, s *service.RoomStats) { e.int(s.TotalJoins) }),
+		"participantSeconds": scalar(func(e *fastEncoder, s *service.RoomStats) { e.int(s.ParticipantSeconds) }),
+		"durationSeconds":    scalar(func(e *fastEncoder, s *service.RoomStats) { e.int(s.DurationSeconds) }),
+		"lastActivityAt":     scalar(func(e *fastEncoder, s *service.RoomStats) { e.time(s.LastActivityAt) }),
 	}
 }

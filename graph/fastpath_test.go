@@ -260,6 +260,7 @@ func fastPathTables() map[string]map[string]fieldHow {
 	return map[string]map[string]fieldHow{
 		fastQuery.name: fastQuery.decisions(), fastUser.name: fastUser.decisions(), fastRoom.name: fastRoom.decisions(),
 		fastSettings.name: fastSettings.decisions(), fastParticipant.name: fastParticipant.decisions(),
+		fastRoomStats.name: fastRoomStats.decisions(),
 	}
 }
 

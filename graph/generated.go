@@ -46,6 +46,19 @@ type DirectiveRoot struct {
 }
 
 type ComplexityRoot struct {
+	AttendedRoomConnection struct {
+		Edges      func(childComplexity int) int
+		Nodes      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	AttendedRoomEdge struct {
+		Cursor     func(childComplexity int) int
+		MyPresence func(childComplexity int) int
+		Node       func(childComplexity int) int
+	}
+
 	AuthPayload struct {
 		AccessToken func(childComplexity int) int
 		User        func(childComplexity int) int
@@ -90,6 +103,13 @@ type ComplexityRoot struct {
 		Type               func(childComplexity int) int
 	}
 
+	PageInfo struct {
+		EndCursor       func(childComplexity int) int
+		HasNextPage     func(childComplexity int) int
+		HasPreviousPage func(childComplexity int) int
+		StartCursor     func(childComplexity int) int
+	}
+
 	Participant struct {
 		DisplayName func(childComplexity int) int
 		GuestName   func(childComplexity int) int
@@ -101,6 +121,12 @@ type ComplexityRoot struct {
 		RoomID      func(childComplexity int) int
 		User        func(childComplexity int) int
 		UserID      func(childComplexity int) int
+	}
+
+	Presence struct {
+		JoinedAt func(childComplexity int) int
+		LeftAt   func(childComplexity int) int
+		Seconds  func(childComplexity int) int
 	}
 
 	PublicRoom struct {
@@ -140,7 +166,20 @@ type ComplexityRoot struct {
 		Participants func(childComplexity int, activeOnly *bool) int
 		Settings     func(childComplexity int) int
 		StartedAt    func(childComplexity int) int
+		Stats        func(childComplexity int) int
 		UpdatedAt    func(childComplexity int) int
+	}
+
+	RoomConnection struct {
+		Edges      func(childComplexity int) int
+		Nodes      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	RoomEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
 	}
 
 	RoomEvent struct {
@@ -164,19 +203,42 @@ type ComplexityRoot struct {
 		WaitingRoom            func(childComplexity int) int
 	}
 
+	RoomStats struct {
+		ActiveParticipants func(childComplexity int) int
+		DurationSeconds    func(childComplexity int) int
+		LastActivityAt     func(childComplexity int) int
+		ParticipantSeconds func(childComplexity int) int
+		PeakParticipants   func(childComplexity int) int
+		TotalJoins         func(childComplexity int) int
+		UniqueParticipants func(childComplexity int) int
+	}
+
 	Subscription struct {
 		MyRooms    func(childComplexity int) int
 		RoomEvents func(childComplexity int, roomID string) int
 	}
 
+	UsageRow struct {
+		End                func(childComplexity int) int
+		ParticipantSeconds func(childComplexity int) int
+		PeakParticipants   func(childComplexity int) int
+		RoomsCreated       func(childComplexity int) int
+		Sessions           func(childComplexity int) int
+		Start              func(childComplexity int) int
+		UniqueParticipants func(childComplexity int) int
+	}
+
 	User struct {
-		AvatarURL   func(childComplexity int) int
-		CreatedAt   func(childComplexity int) int
-		DisplayName func(childComplexity int) int
-		Email       func(childComplexity int) int
-		ID          func(childComplexity int) int
-		Name        func(childComplexity int) int
-		Rooms       func(childComplexity int, status *service.RoomStatus, first *int, after *string) int
+		Attended        func(childComplexity int, filter *service.RoomFilter, orderBy *service.RoomOrder, first *int, after *string, last *int, before *string) int
+		AvatarURL       func(childComplexity int) int
+		CreatedAt       func(childComplexity int) int
+		DisplayName     func(childComplexity int) int
+		Email           func(childComplexity int) int
+		ID              func(childComplexity int) int
+		Name            func(childComplexity int) int
+		Rooms           func(childComplexity int, status *service.RoomStatus, first *int, after *string) int
+		RoomsConnection func(childComplexity int, filter *service.RoomFilter, orderBy *service.RoomOrder, first *int, after *string, last *int, before *string) int
+		Usage           func(childComplexity int, from time.Time, to time.Time, bucket *service.UsageBucket, timeZone *string) int
 	}
 }
 
@@ -223,6 +285,7 @@ type RoomResolver interface {
 	Settings(ctx context.Context, obj *models.Room) (*models.RoomSettings, error)
 	Participants(ctx context.Context, obj *models.Room, activeOnly *bool) ([]*models.Participant, error)
 	Messages(ctx context.Context, obj *models.Room, first *int, before *string) ([]*models.Message, error)
+	Stats(ctx context.Context, obj *models.Room) (*service.RoomStats, error)
 }
 type SubscriptionResolver interface {
 	RoomEvents(ctx context.Context, roomID string) (<-chan *events.Event, error)
@@ -232,6 +295,9 @@ type UserResolver interface {
 	Email(ctx context.Context, obj *models.User) (*string, error)
 
 	Rooms(ctx context.Context, obj *models.User, status *service.RoomStatus, first *int, after *string) ([]*models.Room, error)
+	RoomsConnection(ctx context.Context, obj *models.User, filter *service.RoomFilter, orderBy *service.RoomOrder, first *int, after *string, last *int, before *string) (*service.RoomConnection, error)
+	Attended(ctx context.Context, obj *models.User, filter *service.RoomFilter, orderBy *service.RoomOrder, first *int, after *string, last *int, before *string) (*service.RoomConnection, error)
+	Usage(ctx context.Context, obj *models.User, from time.Time, to time.Time, bucket *service.UsageBucket, timeZone *string) ([]*service.UsageRow, error)
 }
 
 // endregion ************************** generated!.gotpl **************************
@@ -251,6 +317,50 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 	ec := newExecutionContext(nil, e, nil)
 	_ = ec
 	switch typeName + "." + field {
+
+	case "AttendedRoomConnection.edges":
+		if e.ComplexityRoot.AttendedRoomConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AttendedRoomConnection.Edges(childComplexity), true
+	case "AttendedRoomConnection.nodes":
+		if e.ComplexityRoot.AttendedRoomConnection.Nodes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AttendedRoomConnection.Nodes(childComplexity), true
+	case "AttendedRoomConnection.pageInfo":
+		if e.ComplexityRoot.AttendedRoomConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AttendedRoomConnection.PageInfo(childComplexity), true
+	case "AttendedRoomConnection.totalCount":
+		if e.ComplexityRoot.AttendedRoomConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AttendedRoomConnection.TotalCount(childComplexity), true
+
+	case "AttendedRoomEdge.cursor":
+		if e.ComplexityRoot.AttendedRoomEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AttendedRoomEdge.Cursor(childComplexity), true
+	case "AttendedRoomEdge.myPresence":
+		if e.ComplexityRoot.AttendedRoomEdge.MyPresence == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AttendedRoomEdge.MyPresence(childComplexity), true
+	case "AttendedRoomEdge.node":
+		if e.ComplexityRoot.AttendedRoomEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AttendedRoomEdge.Node(childComplexity), true
 
 	case "AuthPayload.accessToken":
 		if e.ComplexityRoot.AuthPayload.AccessToken == nil {
@@ -481,6 +591,31 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.MyRoomsEvent.Type(childComplexity), true
 
+	case "PageInfo.endCursor":
+		if e.ComplexityRoot.PageInfo.EndCursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PageInfo.EndCursor(childComplexity), true
+	case "PageInfo.hasNextPage":
+		if e.ComplexityRoot.PageInfo.HasNextPage == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PageInfo.HasNextPage(childComplexity), true
+	case "PageInfo.hasPreviousPage":
+		if e.ComplexityRoot.PageInfo.HasPreviousPage == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PageInfo.HasPreviousPage(childComplexity), true
+	case "PageInfo.startCursor":
+		if e.ComplexityRoot.PageInfo.StartCursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PageInfo.StartCursor(childComplexity), true
+
 	case "Participant.displayName":
 		if e.ComplexityRoot.Participant.DisplayName == nil {
 			break
@@ -541,6 +676,25 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Participant.UserID(childComplexity), true
+
+	case "Presence.joinedAt":
+		if e.ComplexityRoot.Presence.JoinedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Presence.JoinedAt(childComplexity), true
+	case "Presence.leftAt":
+		if e.ComplexityRoot.Presence.LeftAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Presence.LeftAt(childComplexity), true
+	case "Presence.seconds":
+		if e.ComplexityRoot.Presence.Seconds == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Presence.Seconds(childComplexity), true
 
 	case "PublicRoom.code":
 		if e.ComplexityRoot.PublicRoom.Code == nil {
@@ -732,12 +886,56 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Room.StartedAt(childComplexity), true
+	case "Room.stats":
+		if e.ComplexityRoot.Room.Stats == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Room.Stats(childComplexity), true
 	case "Room.updatedAt":
 		if e.ComplexityRoot.Room.UpdatedAt == nil {
 			break
 		}
 
 		return e.ComplexityRoot.Room.UpdatedAt(childComplexity), true
+
+	case "RoomConnection.edges":
+		if e.ComplexityRoot.RoomConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RoomConnection.Edges(childComplexity), true
+	case "RoomConnection.nodes":
+		if e.ComplexityRoot.RoomConnection.Nodes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RoomConnection.Nodes(childComplexity), true
+	case "RoomConnection.pageInfo":
+		if e.ComplexityRoot.RoomConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RoomConnection.PageInfo(childComplexity), true
+	case "RoomConnection.totalCount":
+		if e.ComplexityRoot.RoomConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RoomConnection.TotalCount(childComplexity), true
+
+	case "RoomEdge.cursor":
+		if e.ComplexityRoot.RoomEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RoomEdge.Cursor(childComplexity), true
+	case "RoomEdge.node":
+		if e.ComplexityRoot.RoomEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RoomEdge.Node(childComplexity), true
 
 	case "RoomEvent.message":
 		if e.ComplexityRoot.RoomEvent.Message == nil {
@@ -831,6 +1029,49 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.RoomSettings.WaitingRoom(childComplexity), true
 
+	case "RoomStats.activeParticipants":
+		if e.ComplexityRoot.RoomStats.ActiveParticipants == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RoomStats.ActiveParticipants(childComplexity), true
+	case "RoomStats.durationSeconds":
+		if e.ComplexityRoot.RoomStats.DurationSeconds == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RoomStats.DurationSeconds(childComplexity), true
+	case "RoomStats.lastActivityAt":
+		if e.ComplexityRoot.RoomStats.LastActivityAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RoomStats.LastActivityAt(childComplexity), true
+	case "RoomStats.participantSeconds":
+		if e.ComplexityRoot.RoomStats.ParticipantSeconds == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RoomStats.ParticipantSeconds(childComplexity), true
+	case "RoomStats.peakParticipants":
+		if e.ComplexityRoot.RoomStats.PeakParticipants == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RoomStats.PeakParticipants(childComplexity), true
+	case "RoomStats.totalJoins":
+		if e.ComplexityRoot.RoomStats.TotalJoins == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RoomStats.TotalJoins(childComplexity), true
+	case "RoomStats.uniqueParticipants":
+		if e.ComplexityRoot.RoomStats.UniqueParticipants == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RoomStats.UniqueParticipants(childComplexity), true
+
 	case "Subscription.myRooms":
 		if e.ComplexityRoot.Subscription.MyRooms == nil {
 			break
@@ -849,6 +1090,60 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Subscription.RoomEvents(childComplexity, args["roomId"].(string)), true
 
+	case "UsageRow.end":
+		if e.ComplexityRoot.UsageRow.End == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UsageRow.End(childComplexity), true
+	case "UsageRow.participantSeconds":
+		if e.ComplexityRoot.UsageRow.ParticipantSeconds == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UsageRow.ParticipantSeconds(childComplexity), true
+	case "UsageRow.peakParticipants":
+		if e.ComplexityRoot.UsageRow.PeakParticipants == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UsageRow.PeakParticipants(childComplexity), true
+	case "UsageRow.roomsCreated":
+		if e.ComplexityRoot.UsageRow.RoomsCreated == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UsageRow.RoomsCreated(childComplexity), true
+	case "UsageRow.sessions":
+		if e.ComplexityRoot.UsageRow.Sessions == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UsageRow.Sessions(childComplexity), true
+	case "UsageRow.start":
+		if e.ComplexityRoot.UsageRow.Start == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UsageRow.Start(childComplexity), true
+	case "UsageRow.uniqueParticipants":
+		if e.ComplexityRoot.UsageRow.UniqueParticipants == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UsageRow.UniqueParticipants(childComplexity), true
+
+	case "User.attended":
+		if e.ComplexityRoot.User.Attended == nil {
+			break
+		}
+
+		args, err := ec.field_User_attended_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.User.Attended(childComplexity, args["filter"].(*service.RoomFilter), args["orderBy"].(*service.RoomOrder), args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string)), true
 	case "User.avatarUrl":
 		if e.ComplexityRoot.User.AvatarURL == nil {
 			break
@@ -896,6 +1191,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.User.Rooms(childComplexity, args["status"].(*service.RoomStatus), args["first"].(*int), args["after"].(*string)), true
+	case "User.roomsConnection":
+		if e.ComplexityRoot.User.RoomsConnection == nil {
+			break
+		}
+
+		args, err := ec.field_User_roomsConnection_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.User.RoomsConnection(childComplexity, args["filter"].(*service.RoomFilter), args["orderBy"].(*service.RoomOrder), args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string)), true
+	case "User.usage":
+		if e.ComplexityRoot.User.Usage == nil {
+			break
+		}
+
+		args, err := ec.field_User_usage_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.User.Usage(childComplexity, args["from"].(time.Time), args["to"].(time.Time), args["bucket"].(*service.UsageBucket), args["timeZone"].(*string)), true
 
 	}
 	return 0, false
@@ -909,6 +1226,8 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("CreateRoomInput", ec.unmarshalInputCreateRoomInput),
 			graphql.NewInputUnmarshaler("LoginInput", ec.unmarshalInputLoginInput),
 			graphql.NewInputUnmarshaler("RegisterInput", ec.unmarshalInputRegisterInput),
+			graphql.NewInputUnmarshaler("RoomFilter", ec.unmarshalInputRoomFilter),
+			graphql.NewInputUnmarshaler("RoomOrder", ec.unmarshalInputRoomOrder),
 			graphql.NewInputUnmarshaler("UpdateProfileInput", ec.unmarshalInputUpdateProfileInput),
 			graphql.NewInputUnmarshaler("UpdateRoomSettingsInput", ec.unmarshalInputUpdateRoomSettingsInput),
 		)
@@ -1145,6 +1464,159 @@ type User {
   limit fails with QUERY_TOO_COMPLEX (nothing under it is loaded): page it with first.
   """
   rooms(status: RoomStatus = ALL, first: Int, after: ID): [Room!]!
+  """
+  The rooms the user hosts as a Relay connection, for dashboards: filtered
+  (filter), ordered (orderBy, by default newest first; ties by id in the same
+  direction), with totalCount. Only the user themself may list them. Page
+  forward with first (1-100) and after, or back with last (1-100) and before;
+  without either a page holds 20 rooms. Cursors are opaque, never expire, stay
+  valid as rooms are added, and belong to one user, list and order: another's
+  is BAD_USER_INPUT (extensions.field "after" or "before").
+  """
+  roomsConnection(filter: RoomFilter, orderBy: RoomOrder, first: Int, after: String, last: Int, before: String): RoomConnection!
+  """
+  The rooms the user joined as a participant without hosting them, as a
+  connection like roomsConnection: by default the latest presence first
+  (the user's latest joinedAt in each room), or in orderBy's order. Each edge
+  carries the user's own latest presence (myPresence). Only the user themself.
+  """
+  attended(filter: RoomFilter, orderBy: RoomOrder, first: Int, after: String, last: Int, before: String): AttendedRoomConnection!
+  """
+  The activity of the rooms the user hosts over time, one row per bucket of
+  timeZone's calendar (an IANA name such as Europe/Berlin) from the bucket
+  holding from to the one holding the instant before to: every row a whole
+  bucket, in order, those with nothing in them included (zeros). A DAY is
+  local midnight to midnight, so the days of a DST change last 23 or 25
+  hours; a WEEK starts on Monday. At most 400 rows. Presence is counted as
+  in RoomStats. Only the user themself may read it.
+  BAD_USER_INPUT with extensions.field "to" when from is not before to or the
+  range holds more than 400 buckets, "timeZone" for an unknown zone.
+  """
+  usage(from: Time!, to: Time!, bucket: UsageBucket = DAY, timeZone: String = "UTC"): [UsageRow!]!
+}
+
+"How long a row of User.usage is, in the calendar of its timeZone."
+enum UsageBucket {
+  HOUR
+  DAY
+  "From Monday 00:00."
+  WEEK
+  MONTH
+}
+
+"One bucket of a host's usage; presence as in RoomStats (half-open, a user's presences in a room merged, each guest a person)."
+type UsageRow {
+  "The bucket's first instant (a local midnight, for a DAY)."
+  start: Time!
+  "The next bucket's start: the bucket is [start, end)."
+  end: Time!
+  "Rooms the user created in the bucket."
+  roomsCreated: Int!
+  "Rooms that started (had their first join) in the bucket."
+  sessions: Int!
+  """
+  Everyone's presence within the bucket in the user's rooms, in whole seconds
+  (rounded down); a user's overlapping presences in one room count once,
+  someone in two rooms at once counts in each. Grows with the clock while
+  someone is present.
+  """
+  participantSeconds: Int!
+  """
+  The most people present at one instant of the bucket, across all the user's
+  rooms together (someone in two of them at once counts twice: two seats).
+  """
+  peakParticipants: Int!
+  "Distinct people present at some instant of the bucket in any of the user's rooms: a user once, each guest participant once."
+  uniqueParticipants: Int!
+}
+
+"What a connection of rooms is ordered by."
+enum RoomOrderField {
+  CREATED_AT
+  "Rooms not started yet sort as later than every start: last going up, first going down."
+  STARTED_AT
+  "Rooms still active sort as later than every end: last going up, first going down."
+  ENDED_AT
+  "By code point (case-sensitive: \"Zoo\" before \"apple\")."
+  NAME
+  "RoomStats.lastActivityAt."
+  LAST_ACTIVITY
+  "RoomStats.peakParticipants."
+  PEAK_PARTICIPANTS
+}
+
+enum OrderDirection {
+  ASC
+  DESC
+}
+
+input RoomOrder {
+  field: RoomOrderField! = CREATED_AT
+  direction: OrderDirection! = DESC
+}
+
+"Every field given must hold; none given lists every room."
+input RoomFilter {
+  status: RoomStatus = ALL
+  "Created strictly after this instant."
+  createdAfter: Time
+  "Created strictly before this instant."
+  createdBefore: Time
+  """
+  A part of the name, in any case (PostgreSQL folds every letter; SQLite, ASCII
+  letters only); % and _ are plain characters. At most 100 characters.
+  """
+  search: String
+  "true: rooms with someone in them now; false: empty rooms."
+  hasActiveParticipants: Boolean
+}
+
+type PageInfo {
+  hasNextPage: Boolean!
+  hasPreviousPage: Boolean!
+  "The first edge's cursor; null for an empty page."
+  startCursor: String
+  "The last edge's cursor; null for an empty page."
+  endCursor: String
+}
+
+type RoomConnection {
+  "Every room the filter lets through, not only this page's."
+  totalCount: Int!
+  pageInfo: PageInfo!
+  edges: [RoomEdge!]!
+  "The edges' nodes."
+  nodes: [Room!]!
+}
+
+type RoomEdge {
+  cursor: String!
+  node: Room!
+}
+
+type AttendedRoomConnection {
+  "Every room the filter lets through, not only this page's."
+  totalCount: Int!
+  pageInfo: PageInfo!
+  edges: [AttendedRoomEdge!]!
+  "The edges' nodes."
+  nodes: [Room!]!
+}
+
+type AttendedRoomEdge {
+  cursor: String!
+  node: Room!
+  "The user's latest presence in the room (their latest join, ties by id)."
+  myPresence: Presence!
+}
+
+"One presence of a user in a room."
+type Presence {
+  joinedAt: Time!
+  "Null while the user is still in the room."
+  leftAt: Time
+  "How long it lasted, in whole seconds: until leftAt, or until now while the user is there."
+  seconds: Int!
 }
 
 type Room {
@@ -1174,6 +1646,35 @@ type Room {
   first is 1-100, default 50.
   """
   messages(first: Int, before: ID): [Message!]!
+  "The room's statistics, computed exactly from its participants' presence (see RoomStats)."
+  stats: RoomStats!
+}
+
+"""
+A room's statistics, exact to the millisecond. A presence is the half-open
+interval [joinedAt, leftAt): a leave and a join at the same millisecond do
+not overlap. A presence still open counts until the room's endedAt, or until
+now while the room is active. A person is a signed-in user (however often
+they joined) or one guest participant.
+"""
+type RoomStats {
+  "Participants present now."
+  activeParticipants: Int!
+  "The most people present at the same instant."
+  peakParticipants: Int!
+  "Distinct people who ever joined: a user who left and rejoined counts once, each guest participant once."
+  uniqueParticipants: Int!
+  "Every join (one per presence)."
+  totalJoins: Int!
+  """
+  Everyone's presence summed, in whole seconds (rounded down); a user's overlapping
+  presences are counted once. Grows with the clock while someone is present.
+  """
+  participantSeconds: Int!
+  "From startedAt to endedAt, or to now while the room is active, in whole seconds; 0 before it starts."
+  durationSeconds: Int!
+  "The latest of the room's creation, a join, a leave, a change of its settings, name or lock, and its end."
+  lastActivityAt: Time!
 }
 
 type RoomSettings {
@@ -1359,6 +1860,32 @@ var parsedSchema = gqlparser.MustLoadSchema(sources...)
 // Each function is generated once per unique object type, deduplicating the
 // switch statements that were previously inlined in every fieldContext_* function.
 
+func (ec *executionContext) childFields_AttendedRoomConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "totalCount":
+		return ec.fieldContext_AttendedRoomConnection_totalCount(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_AttendedRoomConnection_pageInfo(ctx, field)
+	case "edges":
+		return ec.fieldContext_AttendedRoomConnection_edges(ctx, field)
+	case "nodes":
+		return ec.fieldContext_AttendedRoomConnection_nodes(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type AttendedRoomConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_AttendedRoomEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_AttendedRoomEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_AttendedRoomEdge_node(ctx, field)
+	case "myPresence":
+		return ec.fieldContext_AttendedRoomEdge_myPresence(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type AttendedRoomEdge", field.Name)
+}
+
 func (ec *executionContext) childFields_AuthPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "accessToken":
@@ -1421,6 +1948,20 @@ func (ec *executionContext) childFields_MyRoomsEvent(ctx context.Context, field 
 	return nil, fmt.Errorf("no field named %q was found under type MyRoomsEvent", field.Name)
 }
 
+func (ec *executionContext) childFields_PageInfo(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "hasNextPage":
+		return ec.fieldContext_PageInfo_hasNextPage(ctx, field)
+	case "hasPreviousPage":
+		return ec.fieldContext_PageInfo_hasPreviousPage(ctx, field)
+	case "startCursor":
+		return ec.fieldContext_PageInfo_startCursor(ctx, field)
+	case "endCursor":
+		return ec.fieldContext_PageInfo_endCursor(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PageInfo", field.Name)
+}
+
 func (ec *executionContext) childFields_Participant(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -1445,6 +1986,18 @@ func (ec *executionContext) childFields_Participant(ctx context.Context, field g
 		return ec.fieldContext_Participant_leftAt(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Participant", field.Name)
+}
+
+func (ec *executionContext) childFields_Presence(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "joinedAt":
+		return ec.fieldContext_Presence_joinedAt(ctx, field)
+	case "leftAt":
+		return ec.fieldContext_Presence_leftAt(ctx, field)
+	case "seconds":
+		return ec.fieldContext_Presence_seconds(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Presence", field.Name)
 }
 
 func (ec *executionContext) childFields_PublicRoom(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -1509,8 +2062,34 @@ func (ec *executionContext) childFields_Room(ctx context.Context, field graphql.
 		return ec.fieldContext_Room_participants(ctx, field)
 	case "messages":
 		return ec.fieldContext_Room_messages(ctx, field)
+	case "stats":
+		return ec.fieldContext_Room_stats(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Room", field.Name)
+}
+
+func (ec *executionContext) childFields_RoomConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "totalCount":
+		return ec.fieldContext_RoomConnection_totalCount(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_RoomConnection_pageInfo(ctx, field)
+	case "edges":
+		return ec.fieldContext_RoomConnection_edges(ctx, field)
+	case "nodes":
+		return ec.fieldContext_RoomConnection_nodes(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RoomConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_RoomEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_RoomEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_RoomEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RoomEdge", field.Name)
 }
 
 func (ec *executionContext) childFields_RoomEvent(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -1555,6 +2134,46 @@ func (ec *executionContext) childFields_RoomSettings(ctx context.Context, field 
 	return nil, fmt.Errorf("no field named %q was found under type RoomSettings", field.Name)
 }
 
+func (ec *executionContext) childFields_RoomStats(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "activeParticipants":
+		return ec.fieldContext_RoomStats_activeParticipants(ctx, field)
+	case "peakParticipants":
+		return ec.fieldContext_RoomStats_peakParticipants(ctx, field)
+	case "uniqueParticipants":
+		return ec.fieldContext_RoomStats_uniqueParticipants(ctx, field)
+	case "totalJoins":
+		return ec.fieldContext_RoomStats_totalJoins(ctx, field)
+	case "participantSeconds":
+		return ec.fieldContext_RoomStats_participantSeconds(ctx, field)
+	case "durationSeconds":
+		return ec.fieldContext_RoomStats_durationSeconds(ctx, field)
+	case "lastActivityAt":
+		return ec.fieldContext_RoomStats_lastActivityAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RoomStats", field.Name)
+}
+
+func (ec *executionContext) childFields_UsageRow(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "start":
+		return ec.fieldContext_UsageRow_start(ctx, field)
+	case "end":
+		return ec.fieldContext_UsageRow_end(ctx, field)
+	case "roomsCreated":
+		return ec.fieldContext_UsageRow_roomsCreated(ctx, field)
+	case "sessions":
+		return ec.fieldContext_UsageRow_sessions(ctx, field)
+	case "participantSeconds":
+		return ec.fieldContext_UsageRow_participantSeconds(ctx, field)
+	case "peakParticipants":
+		return ec.fieldContext_UsageRow_peakParticipants(ctx, field)
+	case "uniqueParticipants":
+		return ec.fieldContext_UsageRow_uniqueParticipants(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type UsageRow", field.Name)
+}
+
 func (ec *executionContext) childFields_User(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -1571,6 +2190,12 @@ func (ec *executionContext) childFields_User(ctx context.Context, field graphql.
 		return ec.fieldContext_User_createdAt(ctx, field)
 	case "rooms":
 		return ec.fieldContext_User_rooms(ctx, field)
+	case "roomsConnection":
+		return ec.fieldContext_User_roomsConnection(ctx, field)
+	case "attended":
+		return ec.fieldContext_User_attended(ctx, field)
+	case "usage":
+		return ec.fieldContext_User_usage(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type User", field.Name)
 }
@@ -1961,6 +2586,114 @@ func (ec *executionContext) field_Subscription_roomEvents_args(ctx context.Conte
 	return args, nil
 }
 
+func (ec *executionContext) field_User_attended_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "filter",
+		func(ctx context.Context, v any) (*service.RoomFilter, error) {
+			return ec.unmarshalORoomFilter2ᚖgithubᚗcomᚋneuronmeetᚋapiᚋinternalᚋserviceᚐRoomFilter(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["filter"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "orderBy",
+		func(ctx context.Context, v any) (*service.RoomOrder, error) {
+			return ec.unmarshalORoomOrder2ᚖgithubᚗcomᚋneuronmeetᚋapiᚋinternalᚋserviceᚐRoomOrder(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["orderBy"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg4
+	arg5, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg5
+	return args, nil
+}
+
+func (ec *executionContext) field_User_roomsConnection_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "filter",
+		func(ctx context.Context, v any) (*service.RoomFilter, error) {
+			return ec.unmarshalORoomFilter2ᚖgithubᚗcomᚋneuronmeetᚋapiᚋinternalᚋserviceᚐRoomFilter(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["filter"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "orderBy",
+		func(ctx context.Context, v any) (*service.RoomOrder, error) {
+			return ec.unmarshalORoomOrder2ᚖgithubᚗcomᚋneuronmeetᚋapiᚋinternalᚋserviceᚐRoomOrder(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["orderBy"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg4
+	arg5, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg5
+	return args, nil
+}
+
 func (ec *executionContext) field_User_rooms_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -1988,6 +2721,44 @@ func (ec *executionContext) field_User_rooms_args(ctx context.Context, rawArgs m
 		return nil, err
 	}
 	args["after"] = arg2
+	return args, nil
+}
+
+func (ec *executionContext) field_User_usage_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "from",
+		func(ctx context.Context, v any) (time.Time, error) {
+			return ec.unmarshalNTime2timeᚐTime(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["from"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "to",
+		func(ctx context.Context, v any) (time.Time, error) {
+			return ec.unmarshalNTime2timeᚐTime(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["to"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "bucket",
+		func(ctx context.Context, v any) (*service.UsageBucket, error) {
+			return ec.unmarshalOUsageBucket2ᚖgithubᚗcomᚋneuronmeetᚋapiᚋinternalᚋserviceᚐUsageBucket(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["bucket"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "timeZone",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["timeZone"] = arg3
 	return args, nil
 }
 
@@ -2064,6 +2835,212 @@ func (ec *executionContext) field___Type_inputFields_args(ctx context.Context, r
 // endregion ***************************** args.gotpl *****************************
 
 // region    **************************** field.gotpl *****************************
+
+func (ec *executionContext) _AttendedRoomConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *service.RoomConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AttendedRoomConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AttendedRoomConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AttendedRoomConnection", field, true, false, "Int")
+}
+
+func (ec *executionContext) _AttendedRoomConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *service.RoomConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AttendedRoomConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v service.PageInfo) graphql.Marshaler {
+			return ec.marshalNPageInfo2githubᚗcomᚋneuronmeetᚋapiᚋinternalᚋserviceᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AttendedRoomConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AttendedRoomConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AttendedRoomConnection_edges(ctx context.Context, field graphql.CollectedField, obj *service.RoomConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AttendedRoomConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*service.RoomEdge) graphql.Marshaler {
+			return ec.marshalNAttendedRoomEdge2ᚕᚖgithubᚗcomᚋneuronmeetᚋapiᚋinternalᚋserviceᚐRoomEdgeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AttendedRoomConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AttendedRoomConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AttendedRoomEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AttendedRoomConnection_nodes(ctx context.Context, field graphql.CollectedField, obj *service.RoomConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AttendedRoomConnection_nodes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Nodes(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*models.Room) graphql.Marshaler {
+			return ec.marshalNRoom2ᚕᚖgithubᚗcomᚋneuronmeetᚋapiᚋmodelsᚐRoomᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AttendedRoomConnection_nodes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AttendedRoomConnection",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Room(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AttendedRoomEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *service.RoomEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AttendedRoomEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AttendedRoomEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AttendedRoomEdge", field, false, false, "String")
+}
+
+func (ec *executionContext) _AttendedRoomEdge_node(ctx context.Context, field graphql.CollectedField, obj *service.RoomEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AttendedRoomEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *models.Room) graphql.Marshaler {
+			return ec.marshalNRoom2ᚖgithubᚗcomᚋneuronmeetᚋapiᚋmodelsᚐRoom(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AttendedRoomEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AttendedRoomEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Room(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AttendedRoomEdge_myPresence(ctx context.Context, field graphql.CollectedField, obj *service.RoomEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AttendedRoomEdge_myPresence(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MyPresence, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *service.Presence) graphql.Marshaler {
+			return ec.marshalNPresence2ᚖgithubᚗcomᚋneuronmeetᚋapiᚋinternalᚋserviceᚐPresence(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AttendedRoomEdge_myPresence(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AttendedRoomEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Presence(ctx, field)
+		},
+	}
+	return fc, nil
+}
 
 func (ec *executionContext) _AuthPayload_accessToken(ctx context.Context, field graphql.CollectedField, obj *service.AuthResult) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
@@ -2987,6 +3964,98 @@ func (ec *executionContext) fieldContext_MyRoomsEvent_participant(_ context.Cont
 	return fc, nil
 }
 
+func (ec *executionContext) _PageInfo_hasNextPage(ctx context.Context, field graphql.CollectedField, obj *service.PageInfo) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PageInfo_hasNextPage(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.HasNextPage, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PageInfo_hasNextPage(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PageInfo", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _PageInfo_hasPreviousPage(ctx context.Context, field graphql.CollectedField, obj *service.PageInfo) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PageInfo_hasPreviousPage(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.HasPreviousPage, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PageInfo_hasPreviousPage(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PageInfo", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _PageInfo_startCursor(ctx context.Context, field graphql.CollectedField, obj *service.PageInfo) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PageInfo_startCursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.StartCursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PageInfo_startCursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PageInfo", field, false, false, "String")
+}
+
+func (ec *executionContext) _PageInfo_endCursor(ctx context.Context, field graphql.CollectedField, obj *service.PageInfo) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PageInfo_endCursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.EndCursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PageInfo_endCursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PageInfo", field, false, false, "String")
+}
+
 func (ec *executionContext) _Participant_id(ctx context.Context, field graphql.CollectedField, obj *models.Participant) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -3224,6 +4293,75 @@ func (ec *executionContext) _Participant_leftAt(ctx context.Context, field graph
 }
 func (ec *executionContext) fieldContext_Participant_leftAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Participant", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Presence_joinedAt(ctx context.Context, field graphql.CollectedField, obj *service.Presence) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Presence_joinedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.JoinedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Presence_joinedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Presence", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Presence_leftAt(ctx context.Context, field graphql.CollectedField, obj *service.Presence) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Presence_leftAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LeftAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Presence_leftAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Presence", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Presence_seconds(ctx context.Context, field graphql.CollectedField, obj *service.Presence) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Presence_seconds(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Seconds, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Presence_seconds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Presence", field, false, false, "Int")
 }
 
 func (ec *executionContext) _PublicRoom_id(ctx context.Context, field graphql.CollectedField, obj *models.Room) (ret graphql.Marshaler) {
@@ -4087,6 +5225,212 @@ func (ec *executionContext) fieldContext_Room_messages(ctx context.Context, fiel
 	return fc, nil
 }
 
+func (ec *executionContext) _Room_stats(ctx context.Context, field graphql.CollectedField, obj *models.Room) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Room_stats(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Room().Stats(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *service.RoomStats) graphql.Marshaler {
+			return ec.marshalNRoomStats2ᚖgithubᚗcomᚋneuronmeetᚋapiᚋinternalᚋserviceᚐRoomStats(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Room_stats(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Room",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RoomStats(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RoomConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *service.RoomConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RoomConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RoomConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RoomConnection", field, true, false, "Int")
+}
+
+func (ec *executionContext) _RoomConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *service.RoomConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RoomConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v service.PageInfo) graphql.Marshaler {
+			return ec.marshalNPageInfo2githubᚗcomᚋneuronmeetᚋapiᚋinternalᚋserviceᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RoomConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RoomConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RoomConnection_edges(ctx context.Context, field graphql.CollectedField, obj *service.RoomConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RoomConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*service.RoomEdge) graphql.Marshaler {
+			return ec.marshalNRoomEdge2ᚕᚖgithubᚗcomᚋneuronmeetᚋapiᚋinternalᚋserviceᚐRoomEdgeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RoomConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RoomConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RoomEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RoomConnection_nodes(ctx context.Context, field graphql.CollectedField, obj *service.RoomConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RoomConnection_nodes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Nodes(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*models.Room) graphql.Marshaler {
+			return ec.marshalNRoom2ᚕᚖgithubᚗcomᚋneuronmeetᚋapiᚋmodelsᚐRoomᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RoomConnection_nodes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RoomConnection",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Room(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RoomEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *service.RoomEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RoomEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RoomEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RoomEdge", field, false, false, "String")
+}
+
+func (ec *executionContext) _RoomEdge_node(ctx context.Context, field graphql.CollectedField, obj *service.RoomEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RoomEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *models.Room) graphql.Marshaler {
+			return ec.marshalNRoom2ᚖgithubᚗcomᚋneuronmeetᚋapiᚋmodelsᚐRoom(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RoomEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RoomEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Room(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _RoomEvent_roomId(ctx context.Context, field graphql.CollectedField, obj *events.Event) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -4459,6 +5803,167 @@ func (ec *executionContext) fieldContext_RoomSettings_allowParticipantAudio(_ co
 	return graphql.NewScalarFieldContext("RoomSettings", field, false, false, "Boolean")
 }
 
+func (ec *executionContext) _RoomStats_activeParticipants(ctx context.Context, field graphql.CollectedField, obj *service.RoomStats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RoomStats_activeParticipants(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ActiveParticipants, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RoomStats_activeParticipants(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RoomStats", field, false, false, "Int")
+}
+
+func (ec *executionContext) _RoomStats_peakParticipants(ctx context.Context, field graphql.CollectedField, obj *service.RoomStats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RoomStats_peakParticipants(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PeakParticipants, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RoomStats_peakParticipants(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RoomStats", field, false, false, "Int")
+}
+
+func (ec *executionContext) _RoomStats_uniqueParticipants(ctx context.Context, field graphql.CollectedField, obj *service.RoomStats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RoomStats_uniqueParticipants(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UniqueParticipants, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RoomStats_uniqueParticipants(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RoomStats", field, false, false, "Int")
+}
+
+func (ec *executionContext) _RoomStats_totalJoins(ctx context.Context, field graphql.CollectedField, obj *service.RoomStats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RoomStats_totalJoins(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalJoins, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RoomStats_totalJoins(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RoomStats", field, false, false, "Int")
+}
+
+func (ec *executionContext) _RoomStats_participantSeconds(ctx context.Context, field graphql.CollectedField, obj *service.RoomStats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RoomStats_participantSeconds(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ParticipantSeconds, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RoomStats_participantSeconds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RoomStats", field, false, false, "Int")
+}
+
+func (ec *executionContext) _RoomStats_durationSeconds(ctx context.Context, field graphql.CollectedField, obj *service.RoomStats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RoomStats_durationSeconds(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DurationSeconds, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RoomStats_durationSeconds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RoomStats", field, false, false, "Int")
+}
+
+func (ec *executionContext) _RoomStats_lastActivityAt(ctx context.Context, field graphql.CollectedField, obj *service.RoomStats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RoomStats_lastActivityAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LastActivityAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RoomStats_lastActivityAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RoomStats", field, false, false, "Time")
+}
+
 func (ec *executionContext) _Subscription_roomEvents(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
 	return graphql.ResolveFieldStream(
 		ctx,
@@ -4533,6 +6038,167 @@ func (ec *executionContext) fieldContext_Subscription_myRooms(_ context.Context,
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _UsageRow_start(ctx context.Context, field graphql.CollectedField, obj *service.UsageRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UsageRow_start(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Start, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_UsageRow_start(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("UsageRow", field, false, false, "Time")
+}
+
+func (ec *executionContext) _UsageRow_end(ctx context.Context, field graphql.CollectedField, obj *service.UsageRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UsageRow_end(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.End, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_UsageRow_end(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("UsageRow", field, false, false, "Time")
+}
+
+func (ec *executionContext) _UsageRow_roomsCreated(ctx context.Context, field graphql.CollectedField, obj *service.UsageRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UsageRow_roomsCreated(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RoomsCreated, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_UsageRow_roomsCreated(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("UsageRow", field, false, false, "Int")
+}
+
+func (ec *executionContext) _UsageRow_sessions(ctx context.Context, field graphql.CollectedField, obj *service.UsageRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UsageRow_sessions(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Sessions, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_UsageRow_sessions(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("UsageRow", field, false, false, "Int")
+}
+
+func (ec *executionContext) _UsageRow_participantSeconds(ctx context.Context, field graphql.CollectedField, obj *service.UsageRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UsageRow_participantSeconds(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ParticipantSeconds, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_UsageRow_participantSeconds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("UsageRow", field, false, false, "Int")
+}
+
+func (ec *executionContext) _UsageRow_peakParticipants(ctx context.Context, field graphql.CollectedField, obj *service.UsageRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UsageRow_peakParticipants(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PeakParticipants, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_UsageRow_peakParticipants(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("UsageRow", field, false, false, "Int")
+}
+
+func (ec *executionContext) _UsageRow_uniqueParticipants(ctx context.Context, field graphql.CollectedField, obj *service.UsageRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UsageRow_uniqueParticipants(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UniqueParticipants, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_UsageRow_uniqueParticipants(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("UsageRow", field, false, false, "Int")
 }
 
 func (ec *executionContext) _User_id(ctx context.Context, field graphql.CollectedField, obj *models.User) (ret graphql.Marshaler) {
@@ -4711,6 +6377,138 @@ func (ec *executionContext) fieldContext_User_rooms(ctx context.Context, field g
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_User_rooms_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _User_roomsConnection(ctx context.Context, field graphql.CollectedField, obj *models.User) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_User_roomsConnection(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.User().RoomsConnection(ctx, obj, fc.Args["filter"].(*service.RoomFilter), fc.Args["orderBy"].(*service.RoomOrder), fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["last"].(*int), fc.Args["before"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *service.RoomConnection) graphql.Marshaler {
+			return ec.marshalNRoomConnection2ᚖgithubᚗcomᚋneuronmeetᚋapiᚋinternalᚋserviceᚐRoomConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_User_roomsConnection(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "User",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RoomConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_User_roomsConnection_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _User_attended(ctx context.Context, field graphql.CollectedField, obj *models.User) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_User_attended(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.User().Attended(ctx, obj, fc.Args["filter"].(*service.RoomFilter), fc.Args["orderBy"].(*service.RoomOrder), fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["last"].(*int), fc.Args["before"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *service.RoomConnection) graphql.Marshaler {
+			return ec.marshalNAttendedRoomConnection2ᚖgithubᚗcomᚋneuronmeetᚋapiᚋinternalᚋserviceᚐRoomConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_User_attended(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "User",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AttendedRoomConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_User_attended_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _User_usage(ctx context.Context, field graphql.CollectedField, obj *models.User) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_User_usage(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.User().Usage(ctx, obj, fc.Args["from"].(time.Time), fc.Args["to"].(time.Time), fc.Args["bucket"].(*service.UsageBucket), fc.Args["timeZone"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*service.UsageRow) graphql.Marshaler {
+			return ec.marshalNUsageRow2ᚕᚖgithubᚗcomᚋneuronmeetᚋapiᚋinternalᚋserviceᚐUsageRowᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_User_usage(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "User",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UsageRow(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_User_usage_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -5993,6 +7791,136 @@ func UnmarshalRegisterInput(ctx context.Context, raw any) (service.RegisterInput
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputRoomFilter(ctx context.Context, obj any) (service.RoomFilter, error) {
+	var it service.RoomFilter
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	if _, present := asMap["status"]; !present {
+		asMap["status"] = "ALL"
+	}
+
+	fieldsInOrder := [...]string{"status", "createdAfter", "createdBefore", "search", "hasActiveParticipants"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "status":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("status"))
+			data, err := ec.unmarshalORoomStatus2ᚖgithubᚗcomᚋneuronmeetᚋapiᚋinternalᚋserviceᚐRoomStatus(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Status = data
+		case "createdAfter":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAfter"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAfter = data
+		case "createdBefore":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdBefore"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedBefore = data
+		case "search":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("search"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Search = data
+		case "hasActiveParticipants":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasActiveParticipants"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasActiveParticipants = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalRoomFilter unmarshals raw into the RoomFilter input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalRoomFilter(ctx context.Context, raw any) (service.RoomFilter, error) {
+	var out service.RoomFilter
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "RoomFilter", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputRoomOrder(ctx context.Context, obj any) (service.RoomOrder, error) {
+	var it service.RoomOrder
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	if _, present := asMap["field"]; !present {
+		asMap["field"] = "CREATED_AT"
+	}
+	if _, present := asMap["direction"]; !present {
+		asMap["direction"] = "DESC"
+	}
+
+	fieldsInOrder := [...]string{"field", "direction"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "field":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("field"))
+			data, err := ec.unmarshalNRoomOrderField2githubᚗcomᚋneuronmeetᚋapiᚋinternalᚋserviceᚐRoomOrderField(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Field = data
+		case "direction":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("direction"))
+			data, err := ec.unmarshalNOrderDirection2githubᚗcomᚋneuronmeetᚋapiᚋinternalᚋserviceᚐOrderDirection(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Direction = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalRoomOrder unmarshals raw into the RoomOrder input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalRoomOrder(ctx context.Context, raw any) (service.RoomOrder, error) {
+	var out service.RoomOrder
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "RoomOrder", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputUpdateProfileInput(ctx context.Context, obj any) (model.UpdateProfileInput, error) {
 	var it model.UpdateProfileInput
 	if obj == nil {
@@ -6154,6 +8082,98 @@ func UnmarshalUpdateRoomSettingsInput(ctx context.Context, raw any) (service.Upd
 // endregion ************************** interface.gotpl ***************************
 
 // region    **************************** object.gotpl ****************************
+
+var attendedRoomConnectionImplementors = []string{"AttendedRoomConnection"}
+
+func (ec *executionContext) _AttendedRoomConnection(ctx context.Context, sel ast.SelectionSet, obj *service.RoomConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, attendedRoomConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("AttendedRoomConnection")
+		case "totalCount":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._AttendedRoomConnection_totalCount(ctx, field, obj)
+				})
+		case "pageInfo":
+			out.Values[i] = ec._AttendedRoomConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "edges":
+			out.Values[i] = ec._AttendedRoomConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "nodes":
+			out.Values[i] = ec._AttendedRoomConnection_nodes(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var attendedRoomEdgeImplementors = []string{"AttendedRoomEdge"}
+
+func (ec *executionContext) _AttendedRoomEdge(ctx context.Context, sel ast.SelectionSet, obj *service.RoomEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, attendedRoomEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("AttendedRoomEdge")
+		case "cursor":
+			out.Values[i] = ec._AttendedRoomEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "node":
+			out.Values[i] = ec._AttendedRoomEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "myPresence":
+			out.Values[i] = ec._AttendedRoomEdge_myPresence(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
 
 var authPayloadImplementors = []string{"AuthPayload"}
 
@@ -6470,6 +8490,54 @@ func (ec *executionContext) _MyRoomsEvent(ctx context.Context, sel ast.Selection
 	return out
 }
 
+var pageInfoImplementors = []string{"PageInfo"}
+
+func (ec *executionContext) _PageInfo(ctx context.Context, sel ast.SelectionSet, obj *service.PageInfo) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, pageInfoImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("PageInfo")
+		case "hasNextPage":
+			out.Values[i] = ec._PageInfo_hasNextPage(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "hasPreviousPage":
+			out.Values[i] = ec._PageInfo_hasPreviousPage(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "startCursor":
+			out.Values[i] = ec._PageInfo_startCursor(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "endCursor":
+			out.Values[i] = ec._PageInfo_endCursor(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var participantImplementors = []string{"Participant"}
 
 func (ec *executionContext) _Participant(ctx context.Context, sel ast.SelectionSet, obj *models.Participant) graphql.Marshaler {
@@ -6532,6 +8600,49 @@ func (ec *executionContext) _Participant(ctx context.Context, sel ast.SelectionS
 			out.Values[i] = ec._Participant_leftAt(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var presenceImplementors = []string{"Presence"}
+
+func (ec *executionContext) _Presence(ctx context.Context, sel ast.SelectionSet, obj *service.Presence) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, presenceImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Presence")
+		case "joinedAt":
+			out.Values[i] = ec._Presence_joinedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "leftAt":
+			out.Values[i] = ec._Presence_leftAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "seconds":
+			out.Values[i] = ec._Presence_seconds(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -6817,6 +8928,99 @@ func (ec *executionContext) _Room(ctx context.Context, sel ast.SelectionSet, obj
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Room_messages(ctx, field, obj)
 				})
+		case "stats":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Room_stats(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var roomConnectionImplementors = []string{"RoomConnection"}
+
+func (ec *executionContext) _RoomConnection(ctx context.Context, sel ast.SelectionSet, obj *service.RoomConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, roomConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RoomConnection")
+		case "totalCount":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._RoomConnection_totalCount(ctx, field, obj)
+				})
+		case "pageInfo":
+			out.Values[i] = ec._RoomConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "edges":
+			out.Values[i] = ec._RoomConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "nodes":
+			out.Values[i] = ec._RoomConnection_nodes(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var roomEdgeImplementors = []string{"RoomEdge"}
+
+func (ec *executionContext) _RoomEdge(ctx context.Context, sel ast.SelectionSet, obj *service.RoomEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, roomEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RoomEdge")
+		case "cursor":
+			out.Values[i] = ec._RoomEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "node":
+			out.Values[i] = ec._RoomEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -6965,6 +9169,69 @@ func (ec *executionContext) _RoomSettings(ctx context.Context, sel ast.Selection
 	return out
 }
 
+var roomStatsImplementors = []string{"RoomStats"}
+
+func (ec *executionContext) _RoomStats(ctx context.Context, sel ast.SelectionSet, obj *service.RoomStats) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, roomStatsImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RoomStats")
+		case "activeParticipants":
+			out.Values[i] = ec._RoomStats_activeParticipants(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "peakParticipants":
+			out.Values[i] = ec._RoomStats_peakParticipants(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "uniqueParticipants":
+			out.Values[i] = ec._RoomStats_uniqueParticipants(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totalJoins":
+			out.Values[i] = ec._RoomStats_totalJoins(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "participantSeconds":
+			out.Values[i] = ec._RoomStats_participantSeconds(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "durationSeconds":
+			out.Values[i] = ec._RoomStats_durationSeconds(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "lastActivityAt":
+			out.Values[i] = ec._RoomStats_lastActivityAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var subscriptionImplementors = []string{"Subscription"}
 
 func (ec *executionContext) _Subscription(ctx context.Context, sel ast.SelectionSet) func(ctx context.Context) graphql.Marshaler {
@@ -6985,6 +9252,69 @@ func (ec *executionContext) _Subscription(ctx context.Context, sel ast.Selection
 	default:
 		panic("unknown field " + strconv.Quote(fields[0].Name))
 	}
+}
+
+var usageRowImplementors = []string{"UsageRow"}
+
+func (ec *executionContext) _UsageRow(ctx context.Context, sel ast.SelectionSet, obj *service.UsageRow) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, usageRowImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("UsageRow")
+		case "start":
+			out.Values[i] = ec._UsageRow_start(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "end":
+			out.Values[i] = ec._UsageRow_end(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "roomsCreated":
+			out.Values[i] = ec._UsageRow_roomsCreated(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "sessions":
+			out.Values[i] = ec._UsageRow_sessions(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "participantSeconds":
+			out.Values[i] = ec._UsageRow_participantSeconds(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "peakParticipants":
+			out.Values[i] = ec._UsageRow_peakParticipants(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "uniqueParticipants":
+			out.Values[i] = ec._UsageRow_uniqueParticipants(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
 }
 
 var userImplementors = []string{"User"}
@@ -7034,6 +9364,24 @@ func (ec *executionContext) _User(ctx context.Context, sel ast.SelectionSet, obj
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._User_rooms(ctx, field, obj)
+				})
+		case "roomsConnection":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._User_roomsConnection(ctx, field, obj)
+				})
+		case "attended":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._User_attended(ctx, field, obj)
+				})
+		case "usage":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._User_usage(ctx, field, obj)
 				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -7414,6 +9762,38 @@ func (ec *executionContext) ___Type(ctx context.Context, sel ast.SelectionSet, o
 
 // region    ***************************** type.gotpl *****************************
 
+func (ec *executionContext) marshalNAttendedRoomConnection2ᚖgithubᚗcomᚋneuronmeetᚋapiᚋinternalᚋserviceᚐRoomConnection(ctx context.Context, sel ast.SelectionSet, v *service.RoomConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "AttendedRoomConnection!")
+		return graphql.Null
+	}
+	return ec._AttendedRoomConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNAttendedRoomEdge2ᚕᚖgithubᚗcomᚋneuronmeetᚋapiᚋinternalᚋserviceᚐRoomEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*service.RoomEdge) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNAttendedRoomEdge2ᚖgithubᚗcomᚋneuronmeetᚋapiᚋinternalᚋserviceᚐRoomEdge(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNAttendedRoomEdge2ᚖgithubᚗcomᚋneuronmeetᚋapiᚋinternalᚋserviceᚐRoomEdge(ctx context.Context, sel ast.SelectionSet, v *service.RoomEdge) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "AttendedRoomEdge!")
+		return graphql.Null
+	}
+	return ec._AttendedRoomEdge(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNAuthPayload2ᚖgithubᚗcomᚋneuronmeetᚋapiᚋinternalᚋserviceᚐAuthResult(ctx context.Context, sel ast.SelectionSet, v *service.AuthResult) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "AuthPayload!")
@@ -7539,6 +9919,25 @@ func (ec *executionContext) marshalNMyRoomsEventType2githubᚗcomᚋneuronmeet�
 	return res
 }
 
+func (ec *executionContext) unmarshalNOrderDirection2githubᚗcomᚋneuronmeetᚋapiᚋinternalᚋserviceᚐOrderDirection(ctx context.Context, v any) (service.OrderDirection, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := service.OrderDirection(tmp)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNOrderDirection2githubᚗcomᚋneuronmeetᚋapiᚋinternalᚋserviceᚐOrderDirection(ctx context.Context, sel ast.SelectionSet, v service.OrderDirection) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(string(v))
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "OrderDirection!")
+	}
+	return res
+}
+
+func (ec *executionContext) marshalNPageInfo2githubᚗcomᚋneuronmeetᚋapiᚋinternalᚋserviceᚐPageInfo(ctx context.Context, sel ast.SelectionSet, v service.PageInfo) graphql.Marshaler {
+	return ec._PageInfo(ctx, sel, &v)
+}
+
 func (ec *executionContext) marshalNParticipant2ᚕᚖgithubᚗcomᚋneuronmeetᚋapiᚋmodelsᚐParticipantᚄ(ctx context.Context, sel ast.SelectionSet, v []*models.Participant) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
@@ -7561,6 +9960,14 @@ func (ec *executionContext) marshalNParticipant2ᚖgithubᚗcomᚋneuronmeetᚋa
 		return graphql.Null
 	}
 	return ec._Participant(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNPresence2ᚖgithubᚗcomᚋneuronmeetᚋapiᚋinternalᚋserviceᚐPresence(ctx context.Context, sel ast.SelectionSet, v *service.Presence) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "Presence!")
+		return graphql.Null
+	}
+	return ec._Presence(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNPublicUser2ᚖgithubᚗcomᚋneuronmeetᚋapiᚋmodelsᚐUser(ctx context.Context, sel ast.SelectionSet, v *models.User) graphql.Marshaler {
@@ -7600,6 +10007,38 @@ func (ec *executionContext) marshalNRoom2ᚖgithubᚗcomᚋneuronmeetᚋapiᚋmo
 	return ec._Room(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNRoomConnection2ᚖgithubᚗcomᚋneuronmeetᚋapiᚋinternalᚋserviceᚐRoomConnection(ctx context.Context, sel ast.SelectionSet, v *service.RoomConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "RoomConnection!")
+		return graphql.Null
+	}
+	return ec._RoomConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNRoomEdge2ᚕᚖgithubᚗcomᚋneuronmeetᚋapiᚋinternalᚋserviceᚐRoomEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*service.RoomEdge) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNRoomEdge2ᚖgithubᚗcomᚋneuronmeetᚋapiᚋinternalᚋserviceᚐRoomEdge(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNRoomEdge2ᚖgithubᚗcomᚋneuronmeetᚋapiᚋinternalᚋserviceᚐRoomEdge(ctx context.Context, sel ast.SelectionSet, v *service.RoomEdge) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "RoomEdge!")
+		return graphql.Null
+	}
+	return ec._RoomEdge(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNRoomEvent2ᚖgithubᚗcomᚋneuronmeetᚋapiᚋinternalᚋeventsᚐEvent(ctx context.Context, sel ast.SelectionSet, v *events.Event) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "RoomEvent!")
@@ -7623,12 +10062,35 @@ func (ec *executionContext) marshalNRoomEventType2githubᚗcomᚋneuronmeetᚋap
 	return res
 }
 
+func (ec *executionContext) unmarshalNRoomOrderField2githubᚗcomᚋneuronmeetᚋapiᚋinternalᚋserviceᚐRoomOrderField(ctx context.Context, v any) (service.RoomOrderField, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := service.RoomOrderField(tmp)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNRoomOrderField2githubᚗcomᚋneuronmeetᚋapiᚋinternalᚋserviceᚐRoomOrderField(ctx context.Context, sel ast.SelectionSet, v service.RoomOrderField) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(string(v))
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "RoomOrderField!")
+	}
+	return res
+}
+
 func (ec *executionContext) marshalNRoomSettings2ᚖgithubᚗcomᚋneuronmeetᚋapiᚋmodelsᚐRoomSettings(ctx context.Context, sel ast.SelectionSet, v *models.RoomSettings) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "RoomSettings!")
 		return graphql.Null
 	}
 	return ec._RoomSettings(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNRoomStats2ᚖgithubᚗcomᚋneuronmeetᚋapiᚋinternalᚋserviceᚐRoomStats(ctx context.Context, sel ast.SelectionSet, v *service.RoomStats) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "RoomStats!")
+		return graphql.Null
+	}
+	return ec._RoomStats(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNString2string(ctx context.Context, v any) (string, error) {
@@ -7667,6 +10129,30 @@ func (ec *executionContext) unmarshalNUpdateProfileInput2githubᚗcomᚋneuronme
 func (ec *executionContext) unmarshalNUpdateRoomSettingsInput2githubᚗcomᚋneuronmeetᚋapiᚋinternalᚋserviceᚐUpdateRoomSettingsInput(ctx context.Context, v any) (service.UpdateRoomSettingsInput, error) {
 	res, err := ec.unmarshalInputUpdateRoomSettingsInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNUsageRow2ᚕᚖgithubᚗcomᚋneuronmeetᚋapiᚋinternalᚋserviceᚐUsageRowᚄ(ctx context.Context, sel ast.SelectionSet, v []*service.UsageRow) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNUsageRow2ᚖgithubᚗcomᚋneuronmeetᚋapiᚋinternalᚋserviceᚐUsageRow(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNUsageRow2ᚖgithubᚗcomᚋneuronmeetᚋapiᚋinternalᚋserviceᚐUsageRow(ctx context.Context, sel ast.SelectionSet, v *service.UsageRow) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "UsageRow!")
+		return graphql.Null
+	}
+	return ec._UsageRow(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNUser2ᚖgithubᚗcomᚋneuronmeetᚋapiᚋmodelsᚐUser(ctx context.Context, sel ast.SelectionSet, v *models.User) graphql.Marshaler {
@@ -7928,6 +10414,22 @@ func (ec *executionContext) marshalORoom2ᚖgithubᚗcomᚋneuronmeetᚋapiᚋmo
 	return ec._Room(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalORoomFilter2ᚖgithubᚗcomᚋneuronmeetᚋapiᚋinternalᚋserviceᚐRoomFilter(ctx context.Context, v any) (*service.RoomFilter, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputRoomFilter(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalORoomOrder2ᚖgithubᚗcomᚋneuronmeetᚋapiᚋinternalᚋserviceᚐRoomOrder(ctx context.Context, v any) (*service.RoomOrder, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputRoomOrder(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) marshalORoomSettings2ᚖgithubᚗcomᚋneuronmeetᚋapiᚋmodelsᚐRoomSettings(ctx context.Context, sel ast.SelectionSet, v *models.RoomSettings) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
@@ -7987,6 +10489,25 @@ func (ec *executionContext) marshalOTime2ᚖtimeᚐTime(ctx context.Context, sel
 	_ = sel
 	_ = ctx
 	res := models.MarshalTime(*v)
+	return res
+}
+
+func (ec *executionContext) unmarshalOUsageBucket2ᚖgithubᚗcomᚋneuronmeetᚋapiᚋinternalᚋserviceᚐUsageBucket(ctx context.Context, v any) (*service.UsageBucket, error) {
+	if v == nil {
+		return nil, nil
+	}
+	tmp, err := graphql.UnmarshalString(v)
+	res := service.UsageBucket(tmp)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOUsageBucket2ᚖgithubᚗcomᚋneuronmeetᚋapiᚋinternalᚋserviceᚐUsageBucket(ctx context.Context, sel ast.SelectionSet, v *service.UsageBucket) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	_ = ctx
+	res := graphql.MarshalString(string(*v))
 	return res
 }
 

@@ -46,6 +46,10 @@ type Loaders struct {
 	// primedUsers are the copies PrimeUser put in Users.
 	primingUsers sync.Mutex
 	primedUsers  map[string]*models.User
+	// now is the instant the request's statistics are computed at (see
+	// loadRoomStats), read from the service's clock once.
+	nowOnce sync.Once
+	now     time.Time
 }
 
 // NewLoaders returns fresh loaders over svc.
@@ -289,4 +293,19 @@ func loadHost(ctx context.Context, room *models.Room) (*models.User, error) {
 		return nil, errors.New("room host missing")
 	}
 	return u, err
+}
+
+// loadRoomStats computes a room's statistics from its participants (the
+// list Room.participants reads, prefetched for a list of rooms), at one
+// instant for the whole request: every room of an answer is measured at
+// the same now, as a dashboard comparing them expects.
+func loadRoomStats(ctx context.Context, svc *service.Service, room *models.Room) (*service.RoomStats, error) {
+	l := For(ctx)
+	participants, err := l.Participants.Load(ctx, room.ID)
+	if err != nil {
+		return nil, err
+	}
+	l.nowOnce.Do(func() { l.now = svc.Now() })
+	st := service.ComputeRoomStats(room, participants, l.now)
+	return &st, nil
 }

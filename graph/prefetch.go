@@ -116,7 +116,38 @@ func (r *Resolver) prefetchRooms(ctx context.Context, rooms []*models.Room, want
 	return nil
 }
 
+// roomConnection answers a connection field of rooms (page, one of the
+// service's connections): the page, then whatever the selection wants
+// under its nodes and its edges' nodes, prefetched for the whole page as
+// for a list of rooms.
+func (r *Resolver) roomConnection(ctx context.Context, page func(context.Context, string, service.ConnectionArgs) (*service.RoomConnection, error), userID string, args service.ConnectionArgs) (*service.RoomConnection, error) {
+	conn, err := page(ctx, userID, args)
+	if err != nil {
+		return nil, err
+	}
+	opCtx := graphql.GetOperationContext(ctx)
+	var want roomSelection
+	for _, f := range graphql.CollectFieldsCtx(ctx, connectionTypes) {
+		switch f.Name {
+		case "nodes":
+			want = want.or(roomSelectionOf(opCtx, graphql.CollectFields(opCtx, f.Selections, roomType)))
+		case "edges":
+			for _, ef := range graphql.CollectFields(opCtx, f.Selections, edgeTypes) {
+				if ef.Name == "node" {
+					want = want.or(roomSelectionOf(opCtx, graphql.CollectFields(opCtx, ef.Selections, roomType)))
+				}
+			}
+		}
+	}
+	if err := r.prefetchRooms(ctx, conn.Nodes(), want); err != nil {
+		return nil, err
+	}
+	return conn, nil
+}
+
 var (
+	connectionTypes = []string{"RoomConnection", "AttendedRoomConnection"}
+	edgeTypes       = []string{"RoomEdge", "AttendedRoomEdge"}
 	roomType        = []string{"Room"}
 	participantType = []string{"Participant"}
 	messageType     = []string{"Message"}
@@ -125,6 +156,14 @@ var (
 // roomSelection is what a query selects under a list of rooms.
 type roomSelection struct {
 	settings, participants, participantUsers, host bool
+}
+
+// or is what either selection wants.
+func (a roomSelection) or(b roomSelection) roomSelection {
+	return roomSelection{
+		settings: a.settings || b.settings, participants: a.participants || b.participants,
+		participantUsers: a.participantUsers || b.participantUsers, host: a.host || b.host,
+	}
 }
 
 // selectedRoomFields reads the current field's selection (a list of Room).
@@ -140,6 +179,9 @@ func roomSelectionOf(opCtx *graphql.OperationContext, fields []graphql.Collected
 			want.settings = true
 		case "host":
 			want.host = true
+		case "stats":
+			// Computed from the room's participants (loadRoomStats).
+			want.participants = true
 		case "participants":
 			want.participants = true
 			for _, pf := range graphql.CollectFields(opCtx, f.Selections, participantType) {

@@ -7,6 +7,7 @@ package graph
 
 import (
 	"context"
+	"time"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/neuronmeet/api/graph/model"
@@ -223,6 +224,11 @@ func (r *roomResolver) Messages(ctx context.Context, obj *models.Room, first *in
 	return For(ctx).Messages.Load(ctx, key)
 }
 
+// Stats is the resolver for the stats field.
+func (r *roomResolver) Stats(ctx context.Context, obj *models.Room) (*service.RoomStats, error) {
+	return loadRoomStats(ctx, r.Service, obj)
+}
+
 // RoomEvents is the resolver for the roomEvents field.
 func (r *subscriptionResolver) RoomEvents(ctx context.Context, roomID string) (<-chan *events.Event, error) {
 	sub, err := r.Service.RoomEvents(ctx, roomID)
@@ -255,6 +261,23 @@ func (r *userResolver) Rooms(ctx context.Context, obj *models.User, status *serv
 		page.Status = *status
 	}
 	return r.hostedRooms(ctx, graphql.GetFieldContext(ctx).Field, obj.ID, page, selectedRoomFields(ctx))
+}
+
+// RoomsConnection is the resolver for the roomsConnection field.
+func (r *userResolver) RoomsConnection(ctx context.Context, obj *models.User, filter *service.RoomFilter, orderBy *service.RoomOrder, first *int, after *string, last *int, before *string) (*service.RoomConnection, error) {
+	args := service.ConnectionArgs{Filter: filter, OrderBy: orderBy, First: first, After: after, Last: last, Before: before}
+	return r.roomConnection(ctx, r.Service.RoomsConnection, obj.ID, args)
+}
+
+// Attended is the resolver for the attended field.
+func (r *userResolver) Attended(ctx context.Context, obj *models.User, filter *service.RoomFilter, orderBy *service.RoomOrder, first *int, after *string, last *int, before *string) (*service.RoomConnection, error) {
+	args := service.ConnectionArgs{Filter: filter, OrderBy: orderBy, First: first, After: after, Last: last, Before: before}
+	return r.roomConnection(ctx, r.Service.AttendedConnection, obj.ID, args)
+}
+
+// Usage is the resolver for the usage field.
+func (r *userResolver) Usage(ctx context.Context, obj *models.User, from time.Time, to time.Time, bucket *service.UsageBucket, timeZone *string) ([]*service.UsageRow, error) {
+	return r.Service.Usage(ctx, obj.ID, service.UsageArgs{From: from, To: to, Bucket: bucket, TimeZone: timeZone})
 }
 
 // Message returns MessageResolver implementation.

@@ -29,6 +29,7 @@ var ErrInvalidToken = errors.New("invalid token")
 type Tokens struct {
 	userKey        []byte
 	participantKey []byte
+	cursorKey      []byte
 	ttl            time.Duration
 	leeway         time.Duration
 	now            func() time.Time
@@ -43,7 +44,10 @@ const DefaultLeeway = 30 * time.Second
 func NewTokens(secret []byte, ttl time.Duration) *Tokens {
 	mac := hmac.New(sha256.New, secret)
 	mac.Write([]byte("neuronmeet participant token v1"))
-	return &Tokens{userKey: secret, participantKey: mac.Sum(nil), ttl: ttl, leeway: DefaultLeeway, now: time.Now}
+	participantKey := mac.Sum(nil)
+	mac = hmac.New(sha256.New, secret)
+	mac.Write([]byte("neuronmeet page cursor v1"))
+	return &Tokens{userKey: secret, participantKey: participantKey, cursorKey: mac.Sum(nil), ttl: ttl, leeway: DefaultLeeway, now: time.Now}
 }
 
 // WithLeeway returns t verifying tokens up to leeway after their exp.

@@ -122,10 +122,14 @@ func (s *Service) JoinRoom(ctx context.Context, code string, guestName *string) 
 			if err != nil {
 				return nil, fmt.Errorf("start room: %w", err)
 			}
+			room.StartedAt, room.UpdatedAt = &now, now
 		}
-		// The newcomer counts too; the room's lock keeps the count exact
-		// until commit.
-		return []*events.Event{participantEvent(events.ParticipantJoined, participant, participant.JoinedAt, room.HostID, active+1)}, nil
+		st, err := s.refreshRoomStats(ctx, tx, room)
+		if err != nil {
+			return nil, err
+		}
+		// The room's lock keeps the count exact until commit.
+		return []*events.Event{participantEvent(events.ParticipantJoined, participant, participant.JoinedAt, room.HostID, st.ActiveParticipants)}, nil
 	})
 	if err != nil {
 		return nil, wrapUnlessApp("join room", err)
@@ -160,29 +164,25 @@ func (s *Service) LeaveRoom(ctx context.Context, participantID string) (*models.
 	}
 	participant := new(models.Participant)
 	err = s.inTxPublishing(ctx, func(ctx context.Context, tx bun.Tx) ([]*events.Event, error) {
-		var roomID string
-		err := tx.NewSelect().Model((*models.Participant)(nil)).Column("room_id").
-			Where("id = ?", participantID).Scan(ctx, &roomID)
+		// The room row is locked first, as joins and the end lock it before
+		// touching participants: the leave, the room's stored statistics
+		// (refreshRoomStats) and the count of who is left, which the host's
+		// feed announces, are then written in the same order as every other
+		// change of the room, and never deadlock with an end.
+		room := new(models.Room)
+		err := s.forUpdate(tx.NewSelect().Model(room).
+			Where("id = (SELECT p.room_id FROM participants AS p WHERE p.id = ?)", participantID)).Scan(ctx)
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil, apperr.NotFoundf("participant not found")
 		}
 		if err != nil {
-			return nil, fmt.Errorf("load participant: %w", err)
-		}
-		// The room row first, as joins and ends take it (and before the
-		// participant's, as an end does, so the two never deadlock): the
-		// count of who is left, which the host's feed announces, then holds
-		// until this commits.
-		room := new(models.Room)
-		if err := s.forUpdate(tx.NewSelect().Model(room).Column("id", "host_id").Where("id = ?", roomID)).Scan(ctx); err != nil {
 			return nil, fmt.Errorf("load room: %w", err)
 		}
-		hostID := room.HostID
 		if err := s.forUpdate(tx.NewSelect().Model(participant).Where("id = ?", participantID)).Scan(ctx); err != nil {
 			return nil, fmt.Errorf("load participant: %w", err)
 		}
 		allowed := p.ParticipantID == participant.ID ||
-			(viewer != nil && ((participant.UserID != nil && *participant.UserID == viewer.ID) || hostID == viewer.ID))
+			(viewer != nil && ((participant.UserID != nil && *participant.UserID == viewer.ID) || room.HostID == viewer.ID))
 		if !allowed {
 			return nil, apperr.ForbiddenReason(apperr.NotParticipant, "only the participant or the room's host may do this")
 		}
@@ -195,11 +195,11 @@ func (s *Service) LeaveRoom(ctx context.Context, participantID string) (*models.
 		if _, err := tx.NewUpdate().Model(participant).Column("is_active", "left_at").WherePK().Exec(ctx); err != nil {
 			return nil, fmt.Errorf("update participant: %w", err)
 		}
-		active, err := activeParticipants(ctx, tx, roomID)
+		st, err := s.refreshRoomStats(ctx, tx, room)
 		if err != nil {
 			return nil, err
 		}
-		return []*events.Event{participantEvent(events.ParticipantLeft, participant, now, hostID, active)}, nil
+		return []*events.Event{participantEvent(events.ParticipantLeft, participant, now, room.HostID, st.ActiveParticipants)}, nil
 	})
 	if err != nil {
 		return nil, wrapUnlessApp("leave room", err)

@@ -109,7 +109,9 @@ func (s *Service) CreateRoom(ctx context.Context, in CreateRoomInput) (*RoomWith
 	for attempt := 1; ; attempt++ {
 		room.Code = newRoomCode()
 		err := s.inTxPublishing(ctx, func(ctx context.Context, tx bun.Tx) ([]*events.Event, error) {
-			if _, err := tx.NewInsert().Model(room).Exec(ctx); err != nil {
+			// last_activity_at is not in the model (it is read only to
+			// order lists, see roomsConnection): a new room's is its creation.
+			if _, err := tx.NewInsert().Model(room).Value("last_activity_at", "?", now).Exec(ctx); err != nil {
 				return nil, err
 			}
 			if _, err := tx.NewInsert().Model(settings).Exec(ctx); err != nil {
@@ -238,6 +240,9 @@ func (s *Service) UpdateRoomSettings(ctx context.Context, roomID string, in Upda
 			}
 		}
 		out = RoomWithSettings{Room: room, Settings: settings}
+		if _, err := s.refreshRoomStats(ctx, tx, room); err != nil {
+			return nil, err
+		}
 		return settingsEvents(room, settings, before, wasLocked, oldName), nil
 	})
 	if err != nil {
@@ -294,11 +299,14 @@ func (s *Service) EndRoom(ctx context.Context, roomID string) (*models.Room, err
 		if err != nil {
 			return nil, fmt.Errorf("end room: release participants: %w", err)
 		}
+		st, err := s.refreshRoomStats(ctx, tx, room)
+		if err != nil {
+			return nil, err
+		}
 		if err := systemMessage(ctx, tx, room.ID, systemRoomEnded, now); err != nil {
 			return nil, err
 		}
-		none := 0 // everyone left with the end
-		return []*events.Event{{RoomID: room.ID, HostID: room.HostID, Type: events.RoomEnded, Time: now, ActiveParticipants: &none}}, nil
+		return []*events.Event{{RoomID: room.ID, HostID: room.HostID, Type: events.RoomEnded, Time: now, ActiveParticipants: &st.ActiveParticipants}}, nil
 	})
 	if err != nil {
 		return nil, wrapUnlessApp("end room", err)

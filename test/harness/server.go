@@ -147,6 +147,15 @@ func (s *Server) Pause() {
 	time.Sleep(5 * time.Millisecond)
 }
 
+// Advance moves an in-process server's clock forward by d, for tests of
+// what grows with time (a room's duration): no test sleeps for it.
+func (s *Server) Advance(d time.Duration) {
+	if s.clock == nil {
+		s.t.Fatal("harness: Advance: this server does not run in the test's process")
+	}
+	s.clock.Advance(d)
+}
+
 func (s *Server) startInProcess(o options) string {
 	t := s.t
 	t.Helper()

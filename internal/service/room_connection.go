@@ -1,0 +1,583 @@
+package service
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/uptrace/bun"
+
+	"github.com/neuronmeet/api/internal/apperr"
+	"github.com/neuronmeet/api/internal/auth"
+	"github.com/neuronmeet/api/models"
+)
+
+// RoomOrderField is what a connection of rooms is ordered by.
+type RoomOrderField string
+
+// The orders of a connection of rooms.
+const (
+	OrderCreatedAt        RoomOrderField = "CREATED_AT"
+	OrderStartedAt        RoomOrderField = "STARTED_AT"
+	OrderEndedAt          RoomOrderField = "ENDED_AT"
+	OrderName             RoomOrderField = "NAME"
+	OrderLastActivity     RoomOrderField = "LAST_ACTIVITY"
+	OrderPeakParticipants RoomOrderField = "PEAK_PARTICIPANTS"
+	// orderPresence is attended's own default, the user's latest join;
+	// not in the schema's enum (it means nothing for one's own rooms).
+	orderPresence RoomOrderField = "PRESENCE"
+)
+
+// OrderDirection is ascending or descending.
+type OrderDirection string
+
+// The directions.
+const (
+	OrderAsc  OrderDirection = "ASC"
+	OrderDesc OrderDirection = "DESC"
+)
+
+// RoomOrder orders a connection of rooms; ties are broken by id, in the
+// same direction.
+type RoomOrder struct {
+	Field     RoomOrderField `json:"field"`
+	Direction OrderDirection `json:"direction"`
+}
+
+// RoomFilter narrows a connection of rooms; nil fields filter nothing.
+type RoomFilter struct {
+	Status *RoomStatus `json:"status"`
+	// CreatedAfter and CreatedBefore are exclusive bounds.
+	CreatedAfter  *time.Time `json:"createdAfter"`
+	CreatedBefore *time.Time `json:"createdBefore"`
+	// Search is a substring of the name, in any case; % and _ are
+	// characters like any other.
+	Search                *string `json:"search"`
+	HasActiveParticipants *bool   `json:"hasActiveParticipants"`
+}
+
+// ConnectionArgs are a Relay connection's arguments.
+type ConnectionArgs struct {
+	Filter  *RoomFilter
+	OrderBy *RoomOrder
+	First   *int
+	After   *string
+	Last    *int
+	Before  *string
+}
+
+// DefaultConnectionPage is a page's size without first or last.
+const DefaultConnectionPage = 20
+
+// RoomConnection is one page of a connection of rooms.
+type RoomConnection struct {
+	Edges    []*RoomEdge
+	PageInfo PageInfo
+	count    func(ctx context.Context) (int, error)
+}
+
+// Nodes are the page's rooms, the edges' nodes.
+func (c *RoomConnection) Nodes() []*models.Room {
+	out := make([]*models.Room, len(c.Edges))
+	for i, e := range c.Edges {
+		out[i] = e.Node
+	}
+	return out
+}
+
+// TotalCount counts every room the filter lets through, not only the
+// page's: one statement, run only when asked for.
+func (c *RoomConnection) TotalCount(ctx context.Context) (int, error) { return c.count(ctx) }
+
+// RoomEdge is a room of a page and its cursor.
+type RoomEdge struct {
+	Cursor string
+	Node   *models.Room
+	// MyPresence is the user's latest presence in the room (attended only).
+	MyPresence *Presence
+}
+
+// PageInfo is a Relay page's neighbourhood.
+type PageInfo struct {
+	HasNextPage     bool
+	HasPreviousPage bool
+	StartCursor     *string
+	EndCursor       *string
+}
+
+// Presence is one presence of a user in a room.
+type Presence struct {
+	JoinedAt time.Time
+	LeftAt   *time.Time
+	// Seconds lasted, in whole seconds: until LeftAt, or until now while
+	// the user is still there.
+	Seconds int
+}
+
+// roomList is which rooms a connection lists: the rooms a user hosts, or
+// those they attended.
+type roomList struct {
+	attended bool
+	userID   string
+}
+
+func (l roomList) kind() string {
+	if l.attended {
+		return "attended"
+	}
+	return "hosted"
+}
+
+// RoomsConnection pages through the rooms userID hosts. Only the user
+// themself may list them.
+func (s *Service) RoomsConnection(ctx context.Context, userID string, args ConnectionArgs) (*RoomConnection, error) {
+	return s.roomConnection(ctx, roomList{userID: userID}, args)
+}
+
+// AttendedConnection pages through the rooms userID joined without hosting
+// them, by default the latest presence first, each with the user's latest
+// presence. Only the user themself may list them.
+func (s *Service) AttendedConnection(ctx context.Context, userID string, args ConnectionArgs) (*RoomConnection, error) {
+	return s.roomConnection(ctx, roomList{attended: true, userID: userID}, args)
+}
+
+// sortColumn is what an order sorts by, in SQL, and how its values are
+// carried in cursors.
+type sortColumn struct {
+	expr string
+	// nullable columns sort NULL as later than every value (last going up,
+	// first going down), as PostgreSQL's b-tree indexes hold them.
+	nullable bool
+	kind     byte // 't' time, 's' text, 'i' integer
+}
+
+func (s *Service) sortColumn(f RoomOrderField) (sortColumn, bool) {
+	switch f {
+	case OrderCreatedAt:
+		return sortColumn{"room.created_at", false, 't'}, true
+	case OrderStartedAt:
+		return sortColumn{"room.started_at", true, 't'}, true
+	case OrderEndedAt:
+		return sortColumn{"room.ended_at", true, 't'}, true
+	case OrderName:
+		// Code-point order on both dialects (SQLite's BINARY; see the
+		// room_stats migration's index).
+		if s.postgres {
+			return sortColumn{`room.name COLLATE "C"`, false, 's'}, true
+		}
+		return sortColumn{"room.name", false, 's'}, true
+	case OrderLastActivity:
+		return sortColumn{"room.last_activity_at", false, 't'}, true
+	case OrderPeakParticipants:
+		return sortColumn{"room.peak_participants", false, 'i'}, true
+	case orderPresence:
+		return sortColumn{"lp.last_joined_at", false, 't'}, true
+	}
+	return sortColumn{}, false
+}
+
+// after narrows q to the rows strictly after (v, id) in the column's
+// order, ascending or not; v nil is NULL.
+func (c sortColumn) after(q *bun.SelectQuery, asc bool, v any, id string) *bun.SelectQuery {
+	switch {
+	case !c.nullable && asc:
+		// A row comparison: an index condition, not a filter.
+		return q.Where("("+c.expr+", room.id) > (?, ?)", v, id)
+	case !c.nullable:
+		return q.Where("("+c.expr+", room.id) < (?, ?)", v, id)
+	case v == nil && asc: // only NULLs come after a NULL
+		return q.Where(c.expr+" IS NULL AND room.id > ?", id)
+	case v == nil: // every value comes after a NULL going down
+		return q.Where("("+c.expr+" IS NOT NULL OR room.id < ?)", id)
+	case asc:
+		return q.Where("("+c.expr+" > ? OR "+c.expr+" IS NULL OR ("+c.expr+" = ? AND room.id > ?))", v, v, id)
+	default:
+		return q.Where("("+c.expr+" < ? OR ("+c.expr+" = ? AND room.id < ?))", v, v, id)
+	}
+}
+
+// segments are after's rows as one or two ranges of the column's index,
+// in order, each a condition the index can seek to (not a filter over
+// everything before the cursor): after a value going up come the greater
+// values, then the NULLs; after a NULL going down come the NULLs with a
+// lower id, then every value.
+func (c sortColumn) segments(asc bool, v any, id string) []func(*bun.SelectQuery) *bun.SelectQuery {
+	where := func(cond string, args ...any) func(*bun.SelectQuery) *bun.SelectQuery {
+		return func(q *bun.SelectQuery) *bun.SelectQuery { return q.Where(cond, args...) }
+	}
+	switch {
+	case !c.nullable:
+		return []func(*bun.SelectQuery) *bun.SelectQuery{func(q *bun.SelectQuery) *bun.SelectQuery { return c.after(q, asc, v, id) }}
+	case v != nil && !asc:
+		// A NULL compares as unknown, so the row comparison leaves the
+		// NULLs out, which going down come before any value.
+		return []func(*bun.SelectQuery) *bun.SelectQuery{where("("+c.expr+", room.id) < (?, ?)", v, id)}
+	case v != nil:
+		return []func(*bun.SelectQuery) *bun.SelectQuery{
+			where("("+c.expr+", room.id) > (?, ?)", v, id),
+			where(c.expr + " IS NULL"),
+		}
+	case asc:
+		return []func(*bun.SelectQuery) *bun.SelectQuery{where(c.expr+" IS NULL AND room.id > ?", id)}
+	}
+	return []func(*bun.SelectQuery) *bun.SelectQuery{
+		where(c.expr+" IS NULL AND room.id < ?", id),
+		where(c.expr + " IS NOT NULL"),
+	}
+}
+
+func (c sortColumn) orderBy(asc bool) string {
+	switch {
+	case asc && c.nullable:
+		return c.expr + " ASC NULLS LAST, room.id ASC"
+	case asc:
+		return c.expr + " ASC, room.id ASC"
+	case c.nullable:
+		return c.expr + " DESC NULLS FIRST, room.id DESC"
+	}
+	return c.expr + " DESC, room.id DESC"
+}
+
+// cursorPayload is what a cursor holds: the list and order it belongs to
+// (a cursor of another is refused, not misread) and the position, the sort
+// value and the id of the edge's room. V is the format's version.
+type cursorPayload struct {
+	V     int     `json:"v"`
+	List  string  `json:"l"`
+	User  string  `json:"u"`
+	Order string  `json:"o"`
+	Value *string `json:"s,omitempty"`
+	ID    string  `json:"i"`
+}
+
+const cursorVersion = 1
+
+// position is a decoded cursor: the sort value as a query argument (nil
+// for NULL) and the room id.
+type position struct {
+	value any
+	id    string
+}
+
+func orderKey(o RoomOrder) string { return string(o.Field) + " " + string(o.Direction) }
+
+func (s *Service) encodeCursor(list roomList, order RoomOrder, value *string, id string) string {
+	b, _ := json.Marshal(cursorPayload{V: cursorVersion, List: list.kind(), User: list.userID, Order: orderKey(order), Value: value, ID: id})
+	return s.tokens.SealCursor(b)
+}
+
+// decodeCursor opens a cursor of this list in this order, or says why not
+// as a BAD_USER_INPUT on field.
+func (s *Service) decodeCursor(field, cursor string, list roomList, order RoomOrder, col sortColumn) (position, error) {
+	bad := apperr.Invalid(field, field+" must be a cursor of this list, in this order")
+	b, err := s.tokens.OpenCursor(cursor)
+	if err != nil {
+		return position{}, bad
+	}
+	var p cursorPayload
+	if json.Unmarshal(b, &p) != nil || p.V != cursorVersion || p.List != list.kind() || p.User != list.userID ||
+		p.Order != orderKey(order) || !isKey(p.ID) {
+		return position{}, bad
+	}
+	if p.Value == nil {
+		if !col.nullable {
+			return position{}, bad
+		}
+		return position{id: p.ID}, nil
+	}
+	switch col.kind {
+	case 't':
+		t, err := time.Parse(time.RFC3339Nano, *p.Value)
+		if err != nil {
+			return position{}, bad
+		}
+		return position{value: t, id: p.ID}, nil
+	case 'i':
+		n, err := strconv.ParseInt(*p.Value, 10, 64)
+		if err != nil {
+			return position{}, bad
+		}
+		return position{value: n, id: p.ID}, nil
+	}
+	return position{value: *p.Value, id: p.ID}, nil
+}
+
+// connectionRow is a room and its sort value, as the page's statement
+// reads them (the stored statistics are not in the model).
+type connectionRow struct {
+	models.Room `bun:",extend"`
+	SortTime    *time.Time `bun:"sort_time,scanonly"`
+	SortText    *string    `bun:"sort_text,scanonly"`
+	SortInt     *int64     `bun:"sort_int,scanonly"`
+}
+
+func (r *connectionRow) sortValue() *string {
+	switch {
+	case r.SortTime != nil:
+		v := r.SortTime.UTC().Format(time.RFC3339Nano)
+		return &v
+	case r.SortText != nil:
+		return r.SortText
+	case r.SortInt != nil:
+		v := strconv.FormatInt(*r.SortInt, 10)
+		return &v
+	}
+	return nil
+}
+
+// checkConnectionArgs validates the page's size, the order and the
+// filter, and returns the order with its defaults.
+func checkConnectionArgs(list roomList, args ConnectionArgs) (RoomOrder, error) {
+	var problems []*apperr.Error
+	if args.First != nil && args.Last != nil {
+		problems = append(problems, apperr.Invalid("last", "pass first or last, not both"))
+	}
+	for _, a := range []struct {
+		field string
+		n     *int
+	}{{"first", args.First}, {"last", args.Last}} {
+		if a.n != nil && (*a.n < 1 || *a.n > MaxPageSize) {
+			problems = append(problems, apperr.Invalid(a.field, fmt.Sprintf("%s must be between 1 and %d", a.field, MaxPageSize)))
+		}
+	}
+	order := RoomOrder{Field: OrderCreatedAt, Direction: OrderDesc}
+	if list.attended {
+		order.Field = orderPresence
+	}
+	if args.OrderBy != nil {
+		order = *args.OrderBy
+		switch order.Field {
+		case OrderCreatedAt, OrderStartedAt, OrderEndedAt, OrderName, OrderLastActivity, OrderPeakParticipants:
+		default:
+			problems = append(problems, apperr.Invalid("orderBy.field", "orderBy.field must be one of CREATED_AT, STARTED_AT, ENDED_AT, NAME, LAST_ACTIVITY, PEAK_PARTICIPANTS"))
+		}
+		if order.Direction != OrderAsc && order.Direction != OrderDesc {
+			problems = append(problems, apperr.Invalid("orderBy.direction", "orderBy.direction must be ASC or DESC"))
+		}
+	}
+	if f := args.Filter; f != nil {
+		if f.Status != nil {
+			switch *f.Status {
+			case RoomStatusAll, RoomStatusActive, RoomStatusEnded:
+			default:
+				problems = append(problems, apperr.Invalid("filter.status", "filter.status must be one of ALL, ACTIVE, ENDED"))
+			}
+		}
+		if f.Search != nil && len([]rune(*f.Search)) > MaxRoomName {
+			problems = append(problems, apperr.Invalid("filter.search", fmt.Sprintf("filter.search must be at most %d characters", MaxRoomName)))
+		}
+	}
+	return order, apperr.Invalids(problems...)
+}
+
+// roomsOf selects the list's rooms that pass the filter.
+func (s *Service) roomsOf(q *bun.SelectQuery, list roomList, f *RoomFilter) *bun.SelectQuery {
+	if list.attended {
+		// One row per room the user joined, with their latest join (the
+		// (user_id, room_id, joined_at) index serves it); rooms they host
+		// are their own list's.
+		q = q.Join("JOIN (SELECT p.room_id, MAX(p.joined_at) AS last_joined_at FROM participants AS p WHERE p.user_id = ? GROUP BY p.room_id) AS lp ON lp.room_id = room.id", list.userID).
+			Where("room.host_id <> ?", list.userID)
+	} else {
+		q = q.Where("room.host_id = ?", list.userID)
+	}
+	if f == nil {
+		return q
+	}
+	if f.Status != nil {
+		switch *f.Status {
+		case RoomStatusActive:
+			q = q.Where("room.is_active = ?", true)
+		case RoomStatusEnded:
+			q = q.Where("room.is_active = ?", false)
+		}
+	}
+	if f.CreatedAfter != nil {
+		q = q.Where("room.created_at > ?", models.Timestamp(*f.CreatedAfter))
+	}
+	if f.CreatedBefore != nil {
+		q = q.Where("room.created_at < ?", models.Timestamp(*f.CreatedBefore))
+	}
+	if f.Search != nil && *f.Search != "" {
+		// A position, not a LIKE pattern: % and _ are plain characters,
+		// with nothing to escape. lower() folds every letter on
+		// PostgreSQL, ASCII letters only on SQLite (its built-in lower).
+		if s.postgres {
+			q = q.Where("strpos(lower(room.name), lower(?)) > 0", *f.Search)
+		} else {
+			q = q.Where("instr(lower(room.name), lower(?)) > 0", *f.Search)
+		}
+	}
+	if f.HasActiveParticipants != nil {
+		if *f.HasActiveParticipants {
+			q = q.Where("room.active_participants > 0")
+		} else {
+			q = q.Where("room.active_participants = 0")
+		}
+	}
+	return q
+}
+
+func (s *Service) roomConnection(ctx context.Context, list roomList, args ConnectionArgs) (*RoomConnection, error) {
+	if !auth.IsSelf(ctx, list.userID) {
+		return nil, apperr.ForbiddenReason(apperr.NotSelf, "only the user themself may list their rooms")
+	}
+	order, err := checkConnectionArgs(list, args)
+	if err != nil {
+		return nil, err
+	}
+	col, _ := s.sortColumn(order.Field)
+	asc := order.Direction == OrderAsc
+	var after, before *position
+	var problems []*apperr.Error
+	for _, c := range []struct {
+		field  string
+		cursor *string
+		pos    **position
+	}{{"after", args.After, &after}, {"before", args.Before, &before}} {
+		if c.cursor == nil {
+			continue
+		}
+		p, err := s.decodeCursor(c.field, *c.cursor, list, order, col)
+		if err != nil {
+			problems = append(problems, err.(*apperr.Error))
+			continue
+		}
+		*c.pos = &p
+	}
+	if err := apperr.Invalids(problems...); err != nil {
+		return nil, err
+	}
+
+	forward := args.Last == nil
+	n := DefaultConnectionPage
+	if args.First != nil {
+		n = *args.First
+	} else if args.Last != nil {
+		n = *args.Last
+	}
+	// A last page is read from its end, in the opposite order: from the
+	// cursor it leads with (lead), up to the other one (trail), if any.
+	readAsc := asc == forward
+	lead, trail := after, before
+	if !forward {
+		lead, trail = before, after
+	}
+	segments := []func(*bun.SelectQuery) *bun.SelectQuery{func(q *bun.SelectQuery) *bun.SelectQuery { return q }}
+	if lead != nil {
+		segments = col.segments(readAsc, lead.value, lead.id)
+	}
+	var rows []*connectionRow
+	for _, segment := range segments {
+		var part []*connectionRow
+		q := s.db.NewSelect().Model(&part).ColumnExpr(columnsOf("room", roomColumns)).
+			ColumnExpr(col.expr + " AS sort_" + map[byte]string{'t': "time", 's': "text", 'i': "int"}[col.kind])
+		q = segment(s.roomsOf(q, list, args.Filter))
+		if trail != nil {
+			q = col.after(q, !readAsc, trail.value, trail.id) // strictly before it
+		}
+		if err := q.OrderExpr(col.orderBy(readAsc)).Limit(int64(n + 1 - len(rows))).Scan(ctx); err != nil {
+			return nil, fmt.Errorf("load rooms: %w", err)
+		}
+		// A page crossing from the values into the NULLs (or back) costs a
+		// second statement, for the second range.
+		if rows = append(rows, part...); len(rows) > n {
+			break
+		}
+	}
+	more := len(rows) > n
+	rows = rows[:min(len(rows), n)]
+	if !forward {
+		slices.Reverse(rows)
+	}
+
+	conn := &RoomConnection{Edges: make([]*RoomEdge, len(rows))}
+	for i, r := range rows {
+		conn.Edges[i] = &RoomEdge{Cursor: s.encodeCursor(list, order, r.sortValue(), r.ID), Node: &r.Room}
+	}
+	// What lies beyond the cursor the page started from: is anything at or
+	// before it (rows then on the other side of the page)?
+	beyond := func(from *position, asc bool) (bool, error) {
+		q := s.roomsOf(s.db.NewSelect().Model((*models.Room)(nil)), list, args.Filter).
+			WhereGroup(" AND ", func(q *bun.SelectQuery) *bun.SelectQuery {
+				return col.after(q, asc, from.value, from.id).WhereOr("room.id = ?", from.id)
+			})
+		ok, err := q.Exists(ctx)
+		if err != nil {
+			return false, fmt.Errorf("load rooms: %w", err)
+		}
+		return ok, nil
+	}
+	if forward {
+		conn.PageInfo.HasNextPage = more
+		if after != nil {
+			if conn.PageInfo.HasPreviousPage, err = beyond(after, !asc); err != nil {
+				return nil, err
+			}
+		}
+	} else {
+		conn.PageInfo.HasPreviousPage = more
+		if before != nil {
+			if conn.PageInfo.HasNextPage, err = beyond(before, asc); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if len(conn.Edges) > 0 {
+		conn.PageInfo.StartCursor = &conn.Edges[0].Cursor
+		conn.PageInfo.EndCursor = &conn.Edges[len(conn.Edges)-1].Cursor
+	}
+	conn.count = func(ctx context.Context) (int, error) {
+		n, err := s.roomsOf(s.db.NewSelect().Model((*models.Room)(nil)), list, args.Filter).Count(ctx)
+		if err != nil {
+			return 0, fmt.Errorf("count rooms: %w", err)
+		}
+		return int(n), nil
+	}
+	if list.attended && len(rows) > 0 {
+		if err := s.attachPresences(ctx, list.userID, conn.Edges); err != nil {
+			return nil, err
+		}
+	}
+	return conn, nil
+}
+
+// attachPresences gives each edge the user's latest presence in its room
+// (latest join, ties by id), in one statement for the page.
+func (s *Service) attachPresences(ctx context.Context, userID string, edges []*RoomEdge) error {
+	ids := make([]string, len(edges))
+	for i, e := range edges {
+		ids[i] = e.Node.ID
+	}
+	var rows []*models.Participant
+	if err := s.db.NewSelect().Model(&rows).Where("user_id = ?", userID).Where("room_id IN (?)", bun.In(ids)).
+		OrderExpr("joined_at ASC, id ASC").Scan(ctx); err != nil {
+		return fmt.Errorf("load presences: %w", err)
+	}
+	latest := make(map[string]*models.Participant, len(edges))
+	for _, p := range rows {
+		latest[p.RoomID] = p // the last in join order wins
+	}
+	now := s.now()
+	for _, e := range edges {
+		p := latest[e.Node.ID]
+		if p == nil {
+			continue // cannot happen: the page lists rooms the user joined
+		}
+		until := now
+		if p.LeftAt != nil {
+			until = *p.LeftAt
+		} else if e.Node.EndedAt != nil {
+			until = *e.Node.EndedAt
+		}
+		pr := &Presence{JoinedAt: p.JoinedAt, LeftAt: p.LeftAt}
+		if until.After(p.JoinedAt) {
+			pr.Seconds = int(until.Sub(p.JoinedAt) / time.Second)
+		}
+		e.MyPresence = pr
+	}
+	return nil
+}
