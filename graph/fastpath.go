@@ -216,6 +216,13 @@ const (
 	byScalar
 	// byResolver calls the field's resolver and writes what it returns.
 	byResolver
+	// byMethod calls the model's method the generated code calls (a
+	// connection's nodes and totalCount) and writes what it returns.
+	byMethod
+	// byHeld writes an object or a list of objects the model holds (a
+	// connection's edges and pageInfo), planned as the fields under it
+	// need: they may have resolvers.
+	byHeld
 )
 
 // fastType is one GraphQL object type's field table.
@@ -237,7 +244,7 @@ type fastField[T any] struct {
 	how fieldHow
 	// write answers the field of obj (byScalar).
 	write writer[T]
-	// plan prepares the field's resolver calls (byResolver): it returns
+	// plan prepares the field's calls (byResolver, byMethod, byHeld): it returns
 	// what makes the call for one object and writes the result, or nil
 	// when the document must fall back (p.reason says why).
 	plan func(p *planner, n fieldNode) writer[T]
@@ -310,7 +317,7 @@ func planObject[T any](p *planner, t *fastType[T], sel ast.SelectionSet, parent 
 		switch entry := t.fields[f.Name]; entry.how {
 		case byScalar:
 			writers[i] = entry.write
-		case byResolver:
+		case byResolver, byMethod, byHeld:
 			fc, err := parent.Child(ctx, f)
 			if err != nil {
 				p.reason = reasonArgument
@@ -376,7 +383,20 @@ func scalar[T any](write func(e *fastEncoder, obj T)) fastField[T] {
 // resolvedScalar is a scalar field with a resolver: call's result is
 // written by write.
 func resolvedScalar[P, R any](call resolverCall[P, R], write func(e *fastEncoder, v R)) fastField[P] {
-	return fastField[P]{how: byResolver, plan: func(p *planner, n fieldNode) writer[P] {
+	return calledScalar(byResolver, call, write)
+}
+
+// methodScalar is a scalar field the generated code reads from a method
+// of the model taking the field's context: call's result is written by
+// write.
+func methodScalar[P, R any](call func(obj P, ctx context.Context) (R, error), write func(e *fastEncoder, v R)) fastField[P] {
+	return calledScalar(byMethod, func(_ *fastResolvers, ctx context.Context, _ map[string]any, obj P) (R, error) {
+		return call(obj, ctx)
+	}, write)
+}
+
+func calledScalar[P, R any](how fieldHow, call resolverCall[P, R], write func(e *fastEncoder, v R)) fastField[P] {
+	return fastField[P]{how: how, plan: func(p *planner, n fieldNode) writer[P] {
 		r, ctx, args := &p.res, n.ctx, n.fc.Args
 		return func(e *fastEncoder, obj P) bool {
 			v, err := call(r, ctx, args, obj)
@@ -392,7 +412,19 @@ func resolvedScalar[P, R any](call resolverCall[P, R], write func(e *fastEncoder
 // resolvedObject is an object field with a resolver: call's result is
 // written as an object of type t (null where the schema allows it).
 func resolvedObject[P, C any](t *fastType[*C], call resolverCall[P, *C]) fastField[P] {
-	return fastField[P]{how: byResolver, plan: func(p *planner, n fieldNode) writer[P] {
+	return objectField(byResolver, t, call)
+}
+
+// heldObject is an object field the model holds (get reads it), written
+// as an object of type t.
+func heldObject[P, C any](t *fastType[*C], get func(obj P) *C) fastField[P] {
+	return objectField(byHeld, t, func(_ *fastResolvers, _ context.Context, _ map[string]any, obj P) (*C, error) {
+		return get(obj), nil
+	})
+}
+
+func objectField[P, C any](how fieldHow, t *fastType[*C], call resolverCall[P, *C]) fastField[P] {
+	return fastField[P]{how: how, plan: func(p *planner, n fieldNode) writer[P] {
 		write := planObject(p, t, n.f.Selections, n.fc, n.ctx)
 		if write == nil {
 			return nil
@@ -416,7 +448,26 @@ func resolvedObject[P, C any](t *fastType[*C], call resolverCall[P, *C]) fastFie
 // resolvedList is a list field with a resolver ([T!]! in the schema):
 // call's result is written as a list of objects of type t.
 func resolvedList[P, C any](t *fastType[*C], call resolverCall[P, []*C]) fastField[P] {
-	return fastField[P]{how: byResolver, plan: func(p *planner, n fieldNode) writer[P] {
+	return listField(byResolver, t, call)
+}
+
+// heldList is a list field ([T!]!) the model holds (get reads it).
+func heldList[P, C any](t *fastType[*C], get func(obj P) []*C) fastField[P] {
+	return listField(byHeld, t, func(_ *fastResolvers, _ context.Context, _ map[string]any, obj P) ([]*C, error) {
+		return get(obj), nil
+	})
+}
+
+// methodList is a list field ([T!]!) the generated code reads from a
+// method of the model (get calls it).
+func methodList[P, C any](t *fastType[*C], get func(obj P) []*C) fastField[P] {
+	return listField(byMethod, t, func(_ *fastResolvers, _ context.Context, _ map[string]any, obj P) ([]*C, error) {
+		return get(obj), nil
+	})
+}
+
+func listField[P, C any](how fieldHow, t *fastType[*C], call resolverCall[P, []*C]) fastField[P] {
+	return fastField[P]{how: how, plan: func(p *planner, n fieldNode) writer[P] {
 		write := planList(p, t, n)
 		if write == nil {
 			return nil

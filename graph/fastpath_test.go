@@ -69,6 +69,15 @@ func TestFastPath_MatchesGeneratedExecutor(t *testing.T) {
 			{name: "active only null is the default", outcome: answered, vars: map[string]any{"a": nil}, query: `query($a: Boolean) { me { rooms { participants(activeOnly: $a) { id } } } }`},
 			{name: "another user sees only their own rooms", outcome: answered, token: otherToken, query: `{ me { email rooms { id } } }`},
 			{name: "the viewer's rooms under their rooms' host", outcome: answered, query: `{ me { rooms { host { rooms(first: 1) { id } } } } }`},
+			{name: "the dashboard's connection", outcome: answered, query: `{ me { roomsConnection(first: 2) { totalCount
+				pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
+				edges { cursor node { id name stats { peakParticipants uniqueParticipants lastActivityAt } participants { id displayName } } }
+				nodes { id settings { allowChat } host { displayName } } } } }`},
+			{name: "a connection ordered and filtered by variables", outcome: answered,
+				vars:  map[string]any{"o": map[string]any{"field": "NAME", "direction": "ASC"}, "f": map[string]any{"status": "ALL", "search": "o"}},
+				query: `query($o: RoomOrder, $f: RoomFilter) { me { roomsConnection(first: 1, orderBy: $o, filter: $f) { totalCount nodes { name } pageInfo { hasNextPage endCursor } } } }`},
+			{name: "a connection's bad cursor falls back to the error", outcome: fellBack(reasonError), query: `{ me { roomsConnection(first: 2, after: "nope") { nodes { id } } } }`},
+			{name: "attended falls back", outcome: fellBack(reasonField), query: `{ me { attended(first: 2) { nodes { id } } } }`},
 			{name: "bad first falls back to the error", outcome: fellBack(reasonError), query: `{ me { rooms(first: 0) { id } } }`},
 			{name: "bad cursor falls back to the error", outcome: fellBack(reasonError), vars: map[string]any{"after": "nope"}, query: `query($after: ID) { me { rooms(after: $after) { id } } }`},
 			{name: "unauthenticated falls back", outcome: fellBack(reasonError), token: "-", query: `{ me { id rooms { id } } }`},
@@ -260,7 +269,8 @@ func fastPathTables() map[string]map[string]fieldHow {
 	return map[string]map[string]fieldHow{
 		fastQuery.name: fastQuery.decisions(), fastUser.name: fastUser.decisions(), fastRoom.name: fastRoom.decisions(),
 		fastSettings.name: fastSettings.decisions(), fastParticipant.name: fastParticipant.decisions(),
-		fastRoomStats.name: fastRoomStats.decisions(),
+		fastRoomStats.name: fastRoomStats.decisions(), fastConnection.name: fastConnection.decisions(),
+		fastEdge.name: fastEdge.decisions(), fastPageInfo.name: fastPageInfo.decisions(),
 	}
 }
 
@@ -316,6 +326,10 @@ func tableProblems(schema *ast.Schema, tables map[string]map[string]fieldHow) []
 				problems = append(problems, fmt.Sprintf("%s.%s: written from the model, but the generated code calls a method", typ, fd.Name))
 			case how == byResolver && !fc.IsResolver:
 				problems = append(problems, fmt.Sprintf("%s.%s: called as a resolver, but the generated code has none", typ, fd.Name))
+			case how == byMethod && (fc.IsResolver || !fc.IsMethod):
+				problems = append(problems, fmt.Sprintf("%s.%s: called as the model's method, but the generated code calls none", typ, fd.Name))
+			case how == byHeld && (fc.IsResolver || fc.IsMethod):
+				problems = append(problems, fmt.Sprintf("%s.%s: read from the model, but the generated code calls a resolver or a method", typ, fd.Name))
 			}
 			if inner := schema.Types[fd.Type.Name()]; inner.Kind == ast.Object {
 				visit(inner.Name, fc.Child)

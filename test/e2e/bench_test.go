@@ -24,6 +24,13 @@ const (
 		`host { displayName } ` +
 		`settings { allowChat allowScreenShare allowGuestAccess waitingRoom muteParticipantsOnJoin maxParticipants } ` +
 		`participants { id roomId userId guestName isActive isHost joinedAt leftAt user { displayName } } } } }`
+	// The dashboard query of issue #12 and today's list of the same 20
+	// rooms: its cost is held to at most 1.3 times the list's.
+	benchQueryPage20 = `{ me { rooms(first: 20) { ` + benchRoomFields + ` } } }`
+	benchQueryDash20 = `{ me { roomsConnection(first: 20) { totalCount nodes { ` + benchRoomFields + ` stats { activeParticipants peakParticipants uniqueParticipants totalJoins participantSeconds durationSeconds lastActivityAt } } } } }`
+	benchRoomFields  = `id code name hostId isActive isLocked startedAt endedAt createdAt updatedAt ` +
+		`settings { allowChat allowScreenShare allowGuestAccess waitingRoom muteParticipantsOnJoin maxParticipants } ` +
+		`participants { id roomId userId guestName isActive isHost joinedAt leftAt }`
 	benchHostID    = "cbenchhost000000000000001"
 	benchHostEmail = "bench@neuronmeet.dev"
 )
@@ -59,6 +66,8 @@ func BenchmarkMeRooms(b *testing.B) {
 		// A host with 1,000 rooms: the whole list, and the first page.
 		{name: "rest-c-1000", method: http.MethodGet, path: "/users/me/rooms", token: bigToken, srv: srv},
 		{name: "graphql-page-1000", method: http.MethodPost, path: "/query", body: gqlBody(strings.Replace(benchQueryA, "rooms {", "rooms(first: 50) {", 1)), token: bigToken, srv: srv},
+		{name: "graphql-page-20", method: http.MethodPost, path: "/query", body: gqlBody(benchQueryPage20), token: token, srv: srv},
+		{name: "graphql-dashboard-20", method: http.MethodPost, path: "/query", body: gqlBody(benchQueryDash20), token: token, srv: srv},
 		{name: "graphql-a-cached", method: http.MethodPost, path: "/query", body: gqlBody(benchQueryA), token: token, srv: cached},
 		{name: "rest-c-cached", method: http.MethodGet, path: "/users/me/rooms", token: token, srv: cached},
 		{name: "graphql-a-304", method: http.MethodPost, path: "/query", body: gqlBody(benchQueryA), token: token, srv: cached, revalidate: true},
