@@ -69,6 +69,8 @@ func TestFastPath_MatchesGeneratedExecutor(t *testing.T) {
 			{name: "active only null is the default", outcome: answered, vars: map[string]any{"a": nil}, query: `query($a: Boolean) { me { rooms { participants(activeOnly: $a) { id } } } }`},
 			{name: "another user sees only their own rooms", outcome: answered, token: otherToken, query: `{ me { email rooms { id } } }`},
 			{name: "the viewer's rooms under their rooms' host", outcome: answered, query: `{ me { rooms { host { rooms(first: 1) { id } } } } }`},
+			{name: "stats", outcome: answered, query: `{ me { rooms { id stats { activeParticipants peakParticipants uniqueParticipants totalJoins participantSeconds durationSeconds lastActivityAt } } } }`},
+			{name: "connections fall back", outcome: fellBack(reasonField), query: `{ me { roomsConnection(first: 2) { totalCount nodes { id stats { peakParticipants } } } } }`},
 			{name: "bad first falls back to the error", outcome: fellBack(reasonError), query: `{ me { rooms(first: 0) { id } } }`},
 			{name: "bad cursor falls back to the error", outcome: fellBack(reasonError), vars: map[string]any{"after": "nope"}, query: `query($after: ID) { me { rooms(after: $after) { id } } }`},
 			{name: "unauthenticated falls back", outcome: fellBack(reasonError), token: "-", query: `{ me { id rooms { id } } }`},
