@@ -125,9 +125,13 @@ func (s *Service) JoinRoom(ctx context.Context, code string, guestName *string) 
 			if err != nil {
 				return fmt.Errorf("start room: %w", err)
 			}
+			back := now.Before(room.UpdatedAt)
 			room.StartedAt, room.UpdatedAt = &now, now
+			if back {
+				return s.recomputeStats(ctx, tx, room) // see statsTouched
+			}
 		}
-		return s.refreshRoomStats(ctx, tx, room)
+		return s.statsJoined(ctx, tx, room, now)
 	})
 	if err != nil {
 		return nil, wrapUnlessApp("join room", err)
@@ -167,7 +171,7 @@ func (s *Service) LeaveRoom(ctx context.Context, participantID string) (*models.
 	err = s.inTx(ctx, func(ctx context.Context, tx bun.Tx) error {
 		// The room row is locked first, as joins and the end lock it before
 		// touching participants: the leave and the room's stored statistics
-		// (refreshRoomStats) are then written in the same order as every
+		// (statsClosed) are then written in the same order as every
 		// other change of the room, and never deadlock with an end.
 		room := new(models.Room)
 		err := s.forUpdate(tx.NewSelect().Model(room).
@@ -205,7 +209,7 @@ func (s *Service) LeaveRoom(ctx context.Context, participantID string) (*models.
 		if _, err := tx.NewUpdate().Model(participant).Column("is_active", "left_at").WherePK().Exec(ctx); err != nil {
 			return fmt.Errorf("update participant: %w", err)
 		}
-		return s.refreshRoomStats(ctx, tx, room)
+		return s.statsClosed(ctx, tx, room, now, "active_participants - 1")
 	})
 	if err != nil {
 		return nil, wrapUnlessApp("leave room", err)

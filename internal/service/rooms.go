@@ -216,6 +216,7 @@ func (s *Service) UpdateRoomSettings(ctx context.Context, roomID string, in Upda
 			room.Name = name
 		}
 		setIf(&room.IsLocked, in.IsLocked)
+		previous := room.UpdatedAt
 		room.UpdatedAt = s.now()
 		if _, err := tx.NewUpdate().Model(room).Column("name", "is_locked", "updated_at").WherePK().Exec(ctx); err != nil {
 			return fmt.Errorf("update room: %w", err)
@@ -242,7 +243,7 @@ func (s *Service) UpdateRoomSettings(ctx context.Context, roomID string, in Upda
 		}
 		out = RoomWithSettings{Room: room, Settings: settings}
 		evs = settingsEvents(room, settings, before, wasLocked, oldName)
-		return s.refreshRoomStats(ctx, tx, room)
+		return s.statsTouched(ctx, tx, room, previous)
 	})
 	if err != nil {
 		return nil, wrapUnlessApp("update room settings", err)
@@ -284,6 +285,7 @@ func (s *Service) EndRoom(ctx context.Context, roomID string) (*models.Room, err
 			return apperr.ConflictReason(apperr.RoomEnded, "room has already ended")
 		}
 		now := s.now()
+		back := now.Before(room.UpdatedAt)
 		room.IsActive = false
 		room.EndedAt = &now
 		room.UpdatedAt = now
@@ -299,7 +301,11 @@ func (s *Service) EndRoom(ctx context.Context, roomID string) (*models.Room, err
 		if err != nil {
 			return fmt.Errorf("end room: release participants: %w", err)
 		}
-		if err := s.refreshRoomStats(ctx, tx, room); err != nil {
+		stats := func() error { return s.statsClosed(ctx, tx, room, now, "0") }
+		if back {
+			stats = func() error { return s.recomputeStats(ctx, tx, room) } // see statsTouched
+		}
+		if err := stats(); err != nil {
 			return err
 		}
 		return systemMessage(ctx, tx, room.ID, systemRoomEnded, now)

@@ -31,7 +31,9 @@ type RoomStats struct {
 	// room is active; 0 before it starts.
 	DurationSeconds int
 	// LastActivityAt is the latest of the room's creation, a join, a
-	// leave, a change of its settings, name or lock, and its end.
+	// leave, a change of its settings, name or lock, and its end: the
+	// latest time its rows hold (createdAt, updatedAt, which those
+	// changes set, the participants' joinedAt and leftAt, endedAt).
 	LastActivityAt time.Time
 }
 
@@ -47,7 +49,7 @@ type RoomStats struct {
 // Why in Go rather than SQL window functions: the participants it needs
 // are the rows Room.participants loads anyway (a dashboard selecting both
 // costs no statement more), the service's writes keep the rooms' stored
-// peak and activity (refreshRoomStats) with this same function, so the
+// peak with this same function (statsJoined, recomputeStats), so the
 // stored values cannot drift from what stats shows, and the sweep is a
 // sort of at most a few hundred rows per room.
 func ComputeRoomStats(room *models.Room, participants []*models.Participant, now time.Time) RoomStats {
@@ -73,9 +75,10 @@ func ComputeRoomStats(room *models.Room, participants []*models.Participant, now
 	}
 	endMillis := end.UnixMilli()
 
-	// Each person's intervals, in milliseconds since the epoch.
-	type interval struct{ from, to int64 }
-	byPerson := make(map[string][]interval, len(participants))
+	// Each person's intervals, in milliseconds since the epoch: for the
+	// peak, open ones last until openUntil; for the seconds, until the end
+	// (or now).
+	byPerson := make(map[string]*personIntervals, len(participants))
 	for _, p := range participants {
 		person := p.ID // a guest participant is a person of its own
 		if p.UserID != nil {
@@ -87,18 +90,24 @@ func ComputeRoomStats(room *models.Room, participants []*models.Participant, now
 		if p.JoinedAt.After(st.LastActivityAt) {
 			st.LastActivityAt = p.JoinedAt
 		}
-		until := openUntil
+		from, peakTo, secondsTo := p.JoinedAt.UnixMilli(), openUntil, endMillis
 		if p.LeftAt != nil {
 			if p.LeftAt.After(st.LastActivityAt) {
 				st.LastActivityAt = *p.LeftAt
 			}
-			until = p.LeftAt.UnixMilli()
+			peakTo, secondsTo = p.LeftAt.UnixMilli(), p.LeftAt.UnixMilli()
 		}
-		list := byPerson[person]
-		if from := p.JoinedAt.UnixMilli(); until > from {
-			list = append(list, interval{from, until})
+		pi := byPerson[person]
+		if pi == nil {
+			pi = &personIntervals{}
+			byPerson[person] = pi
 		}
-		byPerson[person] = list
+		if peakTo > from {
+			pi.peak = append(pi.peak, interval{from, peakTo})
+		}
+		if secondsTo > from {
+			pi.seconds = append(pi.seconds, interval{from, secondsTo})
+		}
 	}
 	st.UniqueParticipants = len(byPerson)
 
@@ -110,23 +119,12 @@ func ComputeRoomStats(room *models.Room, participants []*models.Participant, now
 	}
 	edges := make([]edge, 0, 2*len(participants))
 	var totalMillis int64
-	for _, list := range byPerson {
-		slices.SortFunc(list, func(a, b interval) int { return compareInt64(a.from, b.from) })
-		for i := 0; i < len(list); {
-			cur := list[i]
-			j := i + 1
-			// Touching intervals ([a,b) and [b,c)) merge too: the person
-			// never left, and counting them as one keeps the peak exact.
-			for j < len(list) && list[j].from <= cur.to {
-				cur.to = max(cur.to, list[j].to)
-				j++
-			}
-			// Presence is counted up to the end, or now.
-			if to := min(cur.to, endMillis); to > cur.from {
-				totalMillis += to - cur.from
-			}
-			edges = append(edges, edge{cur.from, +1}, edge{cur.to, -1})
-			i = j
+	for _, pi := range byPerson {
+		for _, iv := range union(pi.seconds) {
+			totalMillis += iv.to - iv.from
+		}
+		for _, iv := range union(pi.peak) {
+			edges = append(edges, edge{iv.from, +1}, edge{iv.to, -1})
 		}
 	}
 	st.ParticipantSeconds = int(totalMillis / 1000)
@@ -145,6 +143,27 @@ func ComputeRoomStats(room *models.Room, participants []*models.Participant, now
 	return st
 }
 
+// interval is a half-open [from, to) in milliseconds since the epoch.
+type interval struct{ from, to int64 }
+
+type personIntervals struct{ peak, seconds []interval }
+
+// union merges list (sorting it in place) into disjoint intervals.
+// Touching intervals ([a,b) and [b,c)) merge too: the person never left,
+// and counting them as one keeps the peak exact.
+func union(list []interval) []interval {
+	slices.SortFunc(list, func(a, b interval) int { return compareInt64(a.from, b.from) })
+	out := list[:0]
+	for _, iv := range list {
+		if n := len(out); n > 0 && iv.from <= out[n-1].to {
+			out[n-1].to = max(out[n-1].to, iv.to)
+			continue
+		}
+		out = append(out, iv)
+	}
+	return out
+}
+
 func compareInt64(a, b int64) int {
 	switch {
 	case a < b:
@@ -159,18 +178,92 @@ func compareInt64(a, b int64) int {
 // statistics of active rooms are computed at.
 func (s *Service) Now() time.Time { return s.now() }
 
-// refreshRoomStats stores the room's peak, active participants and last
-// activity (the columns roomsConnection orders and filters by), computed
-// by ComputeRoomStats from its rows as the transaction sees them. Every
-// write that changes them calls it in its own transaction, holding the
-// room row's lock, so the stored values are always what stats shows and
-// concurrent writers of one room store them one after another.
+// The rooms' stored statistics (peak_participants, active_participants,
+// last_activity_at: the columns roomsConnection orders and filters by) are
+// kept by the writes that change them, in their own transaction and under
+// the room row's lock, so concurrent writers of one room update them one
+// after another and they always equal what ComputeRoomStats says of the
+// rows (TestRoomStats_MatchBruteForceOnRandomHistories asserts it after
+// every step). Each write updates them for what it changed, reading only
+// the rows that can matter, so a write costs the same in a room with a
+// long history; when it cannot tell, it recomputes them from every row.
+
+// statsJoined updates the statistics for a presence that began at at. A
+// new presence raises counts only from at on, and only presences still
+// there at at count then: the peak is the stored one (every instant
+// before) or the highest from at on, computed from those presences alone.
+func (s *Service) statsJoined(ctx context.Context, tx bun.Tx, room *models.Room, at time.Time) error {
+	var there []*models.Participant
+	if err := tx.NewSelect().Model(&there).Where("room_id = ?", room.ID).
+		Where("(left_at IS NULL OR left_at > ?)", at).Scan(ctx); err != nil {
+		return fmt.Errorf("room stats: load presences: %w", err)
+	}
+	for _, p := range there {
+		if p.JoinedAt.Before(at) {
+			p.JoinedAt = at // only the instants from at on are counted here
+		}
+	}
+	peak := ComputeRoomStats(room, there, at).PeakParticipants
+	return s.storeStats(ctx, tx, room.ID, peak, "active_participants + 1", at)
+}
+
+// statsClosed updates the statistics for presences that ended at at (one
+// participant's leave, or everyone's at the room's end, with active the
+// new active count as SQL). While nobody's presence began at or after at,
+// the peak stands: every instant from at on counts nobody who was not
+// there just before it. Otherwise (a clock behind another instance's, or
+// a join in the same millisecond) it is recomputed from every row.
+func (s *Service) statsClosed(ctx context.Context, tx bun.Tx, room *models.Room, at time.Time, active string) error {
+	later, err := tx.NewSelect().Model((*models.Participant)(nil)).Where("room_id = ?", room.ID).
+		Where("joined_at >= ?", at).Exists(ctx)
+	if err != nil {
+		return fmt.Errorf("room stats: look for later joins: %w", err)
+	}
+	if later {
+		return s.recomputeStats(ctx, tx, room)
+	}
+	return s.storeStats(ctx, tx, room.ID, 0, active, at)
+}
+
+// statsTouched records a change that set the room's updatedAt (from
+// previous) and no presence: a settings change.
 //
-// room is the room's row as the transaction has written it.
-func (s *Service) refreshRoomStats(ctx context.Context, tx bun.Tx, room *models.Room) error {
+// The last activity is the latest time the room's rows hold, updatedAt
+// among them. A write whose clock is behind the one before it (another
+// instance's) moves updatedAt back and may lower that latest time, which
+// raising the stored value cannot follow: it is then recomputed. Joins
+// that start a room and the end do the same.
+func (s *Service) statsTouched(ctx context.Context, tx bun.Tx, room *models.Room, previous time.Time) error {
+	if room.UpdatedAt.Before(previous) {
+		return s.recomputeStats(ctx, tx, room)
+	}
+	return s.storeStats(ctx, tx, room.ID, 0, "active_participants", room.UpdatedAt)
+}
+
+// storeStats raises the stored peak to at least peak and the last
+// activity to at least at, and sets the active count to active (SQL).
+func (s *Service) storeStats(ctx context.Context, tx bun.Tx, roomID string, peak int, active string, at time.Time) error {
+	greatest := "max" // SQLite's scalar max
+	if s.postgres {
+		greatest = "GREATEST"
+	}
+	_, err := tx.NewUpdate().Table("rooms").
+		Set("peak_participants = "+greatest+"(peak_participants, ?)", peak).
+		Set("active_participants = "+active).
+		Set("last_activity_at = "+greatest+"(last_activity_at, ?)", at).
+		Where("id = ?", roomID).Exec(ctx)
+	if err != nil {
+		return fmt.Errorf("room stats: %w", err)
+	}
+	return nil
+}
+
+// recomputeStats stores the statistics ComputeRoomStats makes of every
+// row of the room; room is its row as the transaction has written it.
+func (s *Service) recomputeStats(ctx context.Context, tx bun.Tx, room *models.Room) error {
 	var participants []*models.Participant
 	if err := tx.NewSelect().Model(&participants).Where("room_id = ?", room.ID).Scan(ctx); err != nil {
-		return fmt.Errorf("refresh room stats: load participants: %w", err)
+		return fmt.Errorf("room stats: load participants: %w", err)
 	}
 	// None of the stored values depends on now (see openUntil), so no
 	// clock is read for them.
@@ -181,7 +274,7 @@ func (s *Service) refreshRoomStats(ctx context.Context, tx bun.Tx, room *models.
 		Set("last_activity_at = ?", st.LastActivityAt).
 		Where("id = ?", room.ID).Exec(ctx)
 	if err != nil {
-		return fmt.Errorf("refresh room stats: %w", err)
+		return fmt.Errorf("room stats: %w", err)
 	}
 	return nil
 }
