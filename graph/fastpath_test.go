@@ -78,6 +78,7 @@ func TestFastPath_MatchesGeneratedExecutor(t *testing.T) {
 				query: `query($o: RoomOrder, $f: RoomFilter) { me { roomsConnection(first: 1, orderBy: $o, filter: $f) { totalCount nodes { name } pageInfo { hasNextPage endCursor } } } }`},
 			{name: "a connection's bad cursor falls back to the error", outcome: fellBack(reasonError), query: `{ me { roomsConnection(first: 2, after: "nope") { nodes { id } } } }`},
 			{name: "attended falls back", outcome: fellBack(reasonField), query: `{ me { attended(first: 2) { nodes { id } } } }`},
+			{name: "stats", outcome: answered, query: `{ me { rooms { id stats { activeParticipants peakParticipants uniqueParticipants totalJoins participantSeconds durationSeconds lastActivityAt } } } }`},
 			{name: "bad first falls back to the error", outcome: fellBack(reasonError), query: `{ me { rooms(first: 0) { id } } }`},
 			{name: "bad cursor falls back to the error", outcome: fellBack(reasonError), vars: map[string]any{"after": "nope"}, query: `query($after: ID) { me { rooms(after: $after) { id } } }`},
 			{name: "unauthenticated falls back", outcome: fellBack(reasonError), token: "-", query: `{ me { id rooms { id } } }`},

@@ -1673,7 +1673,7 @@ type RoomStats {
   participantSeconds: Int!
   "From startedAt to endedAt, or to now while the room is active, in whole seconds; 0 before it starts."
   durationSeconds: Int!
-  "The latest of the room's creation, a join, a leave, a change of its settings, name or lock, and its end."
+  "The latest of the room's creation, a join, a leave, a change of its settings, name or lock, and its end (the latest time the room's records hold)."
   lastActivityAt: Time!
 }
 

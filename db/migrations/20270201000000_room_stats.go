@@ -12,8 +12,8 @@ import (
 // (the most people present at one instant), active_participants (who is
 // present now) and last_activity_at (the latest of creation, a join, a
 // leave, a settings change and the end). The service's writes keep them,
-// in the same transaction and under the room row's lock, with the same
-// function Room.stats computes (service.ComputeRoomStats); this migration
+// in the same transaction and under the room row's lock, consistently with
+// the function Room.stats computes (service.ComputeRoomStats); this migration
 // fills them for the rows that exist, with SQL that computes the same
 // (RoomStatsBackfill; TestRoomStatsBackfill_MatchesComputeRoomStats holds
 // the two equal).
@@ -64,6 +64,9 @@ var roomStatsIndexes = []string{
 	// hasActiveParticipants: true, in the default order; few of a host's
 	// rooms have people in them at once.
 	`CREATE INDEX rooms_host_occupied_idx ON rooms (host_id, created_at DESC, id DESC) WHERE active_participants > 0`,
+	// A join reads the presences still there at its instant (open, or
+	// left after it; service.statsJoined), not the room's whole history.
+	`CREATE INDEX participants_room_left_idx ON participants (room_id, left_at)`,
 	// User.attended: a user's latest join per room, and their presences
 	// in a page's rooms, from the index alone. (Its default order, by
 	// that latest join, sorts the user's rooms: one row per room they
@@ -112,6 +115,7 @@ var roomStatsDown = map[dialect.Name][]string{
 }
 
 var roomStatsDrops = []string{
+	`DROP INDEX participants_room_left_idx`,
 	`DROP INDEX participants_user_room_joined_idx`,
 	`DROP INDEX rooms_host_occupied_idx`,
 	`DROP INDEX rooms_host_peak_idx`,

@@ -30,7 +30,9 @@ func (t *Tokens) SealCursor(payload []byte) string {
 // OpenCursor returns the payload of a cursor SealCursor made, or
 // ErrInvalidCursor.
 func (t *Tokens) OpenCursor(cursor string) ([]byte, error) {
-	sealed, err := base64.RawURLEncoding.DecodeString(cursor)
+	// Strict: one spelling per cursor (no stray bits in the last
+	// character), so a changed cursor is never the same one.
+	sealed, err := base64.RawURLEncoding.Strict().DecodeString(cursor)
 	if err != nil || len(sealed) <= cursorMACSize {
 		return nil, ErrInvalidCursor
 	}

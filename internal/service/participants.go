@@ -115,6 +115,7 @@ func (s *Service) JoinRoom(ctx context.Context, code string, guestName *string) 
 		if _, err := tx.NewInsert().Model(participant).Exec(ctx); err != nil {
 			return nil, fmt.Errorf("insert participant: %w", err)
 		}
+		keepStats := func() error { return s.statsJoined(ctx, tx, room, now) }
 		if room.StartedAt == nil {
 			// A room starts when its first participant arrives.
 			_, err := tx.NewUpdate().Model(room).
@@ -122,14 +123,17 @@ func (s *Service) JoinRoom(ctx context.Context, code string, guestName *string) 
 			if err != nil {
 				return nil, fmt.Errorf("start room: %w", err)
 			}
+			if now.Before(room.UpdatedAt) {
+				keepStats = func() error { return s.recomputeStats(ctx, tx, room) } // see statsTouched
+			}
 			room.StartedAt, room.UpdatedAt = &now, now
 		}
-		st, err := s.refreshRoomStats(ctx, tx, room)
-		if err != nil {
+		if err := keepStats(); err != nil {
 			return nil, err
 		}
-		// The room's lock keeps the count exact until commit.
-		return []*events.Event{participantEvent(events.ParticipantJoined, participant, participant.JoinedAt, room.HostID, st.ActiveParticipants)}, nil
+		// The newcomer counts too; the room's lock keeps the count exact
+		// until commit.
+		return []*events.Event{participantEvent(events.ParticipantJoined, participant, participant.JoinedAt, room.HostID, active+1)}, nil
 	})
 	if err != nil {
 		return nil, wrapUnlessApp("join room", err)
@@ -166,8 +170,8 @@ func (s *Service) LeaveRoom(ctx context.Context, participantID string) (*models.
 	err = s.inTxPublishing(ctx, func(ctx context.Context, tx bun.Tx) ([]*events.Event, error) {
 		// The room row is locked first, as joins and the end lock it before
 		// touching participants: the leave, the room's stored statistics
-		// (refreshRoomStats) and the count of who is left, which the host's
-		// feed announces, are then written in the same order as every other
+		// (statsClosed) and the count of who is left, which the host's feed
+		// announces, are then written in the same order as every other
 		// change of the room, and never deadlock with an end.
 		room := new(models.Room)
 		err := s.forUpdate(tx.NewSelect().Model(room).
@@ -195,11 +199,14 @@ func (s *Service) LeaveRoom(ctx context.Context, participantID string) (*models.
 		if _, err := tx.NewUpdate().Model(participant).Column("is_active", "left_at").WherePK().Exec(ctx); err != nil {
 			return nil, fmt.Errorf("update participant: %w", err)
 		}
-		st, err := s.refreshRoomStats(ctx, tx, room)
+		if err := s.statsClosed(ctx, tx, room, now, "active_participants - 1"); err != nil {
+			return nil, err
+		}
+		active, err := activeParticipants(ctx, tx, room.ID)
 		if err != nil {
 			return nil, err
 		}
-		return []*events.Event{participantEvent(events.ParticipantLeft, participant, now, room.HostID, st.ActiveParticipants)}, nil
+		return []*events.Event{participantEvent(events.ParticipantLeft, participant, now, room.HostID, active)}, nil
 	})
 	if err != nil {
 		return nil, wrapUnlessApp("leave room", err)

@@ -1,7 +1,6 @@
 package service
 
 import (
-	"math"
 	"slices"
 
 	"github.com/neuronmeet/api/models"
@@ -9,8 +8,7 @@ import (
 
 // span is one person's presence in one room, their presences there merged:
 // the half-open interval [from, to) in milliseconds since the epoch. A
-// presence still open in an active room has to = math.MaxInt64: the person
-// is there at every instant from their join on, now included.
+// presence still open in an active room lasts until roomSpans' openTo.
 type span struct {
 	person   string
 	from, to int64
@@ -20,15 +18,19 @@ type span struct {
 // by Room.stats (ComputeRoomStats) and User.usage alike: each participant
 // row is the half-open interval [joinedAt, leftAt), so a leave and a join
 // at the same millisecond do not overlap; a row still open lasts until the
-// room's endedAt, or for ever while the room is active; a person is a user
+// room's endedAt, or while the room is active until openTo (now, to count
+// how long people have been there; math.MaxInt64, "for ever", to count who
+// is there, so that someone who has just joined is present at now); a
+// closed row counts whole, even past now (a clock behind another
+// instance's); a person is a user
 // (every presence of theirs in the room merged into one union, so a user
 // present twice at once counts once) or a guest participant (each a
 // person of their own). The spans it returns are disjoint per person.
 //
 // people is how many persons joined at all, a presence of no length
 // (joined and left at one millisecond) included.
-func roomSpans(room *models.Room, participants []*models.Participant) (spans []span, people int) {
-	openUntil := int64(math.MaxInt64)
+func roomSpans(room *models.Room, participants []*models.Participant, openTo int64) (spans []span, people int) {
+	openUntil := openTo
 	if room.EndedAt != nil {
 		openUntil = room.EndedAt.UnixMilli()
 	}

@@ -396,10 +396,10 @@ func (s *Service) roomsOf(q *bun.SelectQuery, list roomList, f *RoomFilter) *bun
 		}
 	}
 	if f.CreatedAfter != nil {
-		q = q.Where("room.created_at > ?", models.Timestamp(*f.CreatedAfter))
+		q = q.Where("room.created_at > ?", f.CreatedAfter.UTC())
 	}
 	if f.CreatedBefore != nil {
-		q = q.Where("room.created_at < ?", models.Timestamp(*f.CreatedBefore))
+		q = q.Where("room.created_at < ?", f.CreatedBefore.UTC())
 	}
 	if f.Search != nil && *f.Search != "" {
 		// A position, not a LIKE pattern: % and _ are plain characters,

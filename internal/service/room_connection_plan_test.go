@@ -121,4 +121,50 @@ func TestRoomsConnection_EveryOrderReadsItsIndexOnPostgres(t *testing.T) {
 	_, err := e.svc.RoomsConnection(ctxHost, host.ID, service.ConnectionArgs{Filter: &service.RoomFilter{HasActiveParticipants: &occupied}, First: ptr(20)})
 	mustNoErr(t, err)
 	explain("hasActiveParticipants: true", "rooms_host_occupied_idx")
+
+	// attended: an attendee of some 3,600 of the other hosts' rooms
+	// (twice in some), among 18,000 presences of guests. Its page
+	// aggregates the user's presences per room and sorts those rooms
+	// (logged: it grows with the rooms one user attended, not with the
+	// table); the page's presences are read from the (user_id, room_id,
+	// joined_at) index.
+	attendee := e.user(t, "Attendee")
+	for _, q := range []string{
+		`ALTER TABLE participants DISABLE TRIGGER participants_answers_version`,
+		`INSERT INTO participants (id, room_id, user_id, guest_name, is_active, is_host, joined_at, left_at)
+		SELECT 'part' || lpad(i::text, 8, '0'), 'room' || lpad((10000 + i % 20000 + 1)::text, 8, '0'),
+			CASE WHEN i % 11 = 0 OR i <= 2000 THEN '` + attendee.ID + `' END, CASE WHEN i % 11 <> 0 AND i > 2000 THEN 'Guest' END,
+			false, false, now() - i * interval '1 second', now()
+		FROM generate_series(1, 22000) AS i`,
+		`ALTER TABLE participants ENABLE TRIGGER participants_answers_version`,
+		`ANALYZE participants`,
+	} {
+		if _, err := bdb.ExecContext(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	hook.take()
+	page, err := e.svc.AttendedConnection(asUser(attendee.ID), attendee.ID, service.ConnectionArgs{First: ptr(20)})
+	mustNoErr(t, err)
+	if len(page.Edges) != 20 {
+		t.Fatalf("attended: %d edges", len(page.Edges))
+	}
+	explainOnly := func(name, index string) {
+		t.Helper()
+		for _, q := range hook.take() {
+			if !strings.Contains(q, "ORDER BY") || strings.HasPrefix(q, "EXPLAIN") {
+				continue
+			}
+			var lines []string
+			if err := bdb.NewRaw("EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY ON) "+q).Scan(ctx, &lines); err != nil {
+				t.Fatalf("%s: explain %s: %v", name, q, err)
+			}
+			plan := strings.Join(lines, "\n")
+			t.Logf("%s:\n%s", name, plan)
+			if strings.HasPrefix(q, `SELECT "participant".`) && !strings.Contains(plan, index) {
+				t.Errorf("%s: the plan does not read %s:\n%s", name, index, plan)
+			}
+		}
+	}
+	explainOnly("attended, latest presence first", "participants_user_room_joined_idx")
 }

@@ -297,6 +297,7 @@ func TestAttendedConnection_LatestPresenceFirstWithMyPresence(t *testing.T) {
 		var rooms []*models.Room
 		for range 3 {
 			rooms = append(rooms, e.room(t, host.ID, service.CreateRoomInput{}).Room)
+			clock.advance(time.Millisecond) // each created at a time of its own
 		}
 		own := e.room(t, ann.ID, service.CreateRoomInput{}).Room
 		e.room(t, host.ID, service.CreateRoomInput{}) // never joined
@@ -329,6 +330,13 @@ func TestAttendedConnection_LatestPresenceFirstWithMyPresence(t *testing.T) {
 		mustNoErr(t, err)
 		if got := connIDs(second); !slices.Equal(got, []string{rooms[2].ID}) || !second.PageInfo.HasNextPage || !second.PageInfo.HasPreviousPage {
 			t.Fatalf("second page %v %+v", got, second.PageInfo)
+		}
+		// In another order, by creation: the rooms as they were created.
+		byCreation, err := e.svc.AttendedConnection(annCtx, ann.ID, service.ConnectionArgs{
+			OrderBy: &service.RoomOrder{Field: service.OrderCreatedAt, Direction: service.OrderAsc}})
+		mustNoErr(t, err)
+		if got, want := connIDs(byCreation), []string{rooms[0].ID, rooms[1].ID, rooms[2].ID}; !slices.Equal(got, want) {
+			t.Fatalf("attended by creation %v, want %v", got, want)
 		}
 		// A hosted list's cursor is not an attended one.
 		hosted, err := e.svc.RoomsConnection(annCtx, ann.ID, service.ConnectionArgs{})

@@ -215,6 +215,7 @@ func (s *Service) UpdateRoomSettings(ctx context.Context, roomID string, in Upda
 			room.Name = name
 		}
 		setIf(&room.IsLocked, in.IsLocked)
+		previous := room.UpdatedAt
 		room.UpdatedAt = s.now()
 		if _, err := tx.NewUpdate().Model(room).Column("name", "is_locked", "updated_at").WherePK().Exec(ctx); err != nil {
 			return nil, fmt.Errorf("update room: %w", err)
@@ -240,7 +241,7 @@ func (s *Service) UpdateRoomSettings(ctx context.Context, roomID string, in Upda
 			}
 		}
 		out = RoomWithSettings{Room: room, Settings: settings}
-		if _, err := s.refreshRoomStats(ctx, tx, room); err != nil {
+		if err := s.statsTouched(ctx, tx, room, previous); err != nil {
 			return nil, err
 		}
 		return settingsEvents(room, settings, before, wasLocked, oldName), nil
@@ -284,6 +285,7 @@ func (s *Service) EndRoom(ctx context.Context, roomID string) (*models.Room, err
 			return nil, apperr.ConflictReason(apperr.RoomEnded, "room has already ended")
 		}
 		now := s.now()
+		back := now.Before(room.UpdatedAt)
 		room.IsActive = false
 		room.EndedAt = &now
 		room.UpdatedAt = now
@@ -299,14 +301,18 @@ func (s *Service) EndRoom(ctx context.Context, roomID string) (*models.Room, err
 		if err != nil {
 			return nil, fmt.Errorf("end room: release participants: %w", err)
 		}
-		st, err := s.refreshRoomStats(ctx, tx, room)
-		if err != nil {
+		stats := func() error { return s.statsClosed(ctx, tx, room, now, "0") }
+		if back {
+			stats = func() error { return s.recomputeStats(ctx, tx, room) } // see statsTouched
+		}
+		if err := stats(); err != nil {
 			return nil, err
 		}
 		if err := systemMessage(ctx, tx, room.ID, systemRoomEnded, now); err != nil {
 			return nil, err
 		}
-		return []*events.Event{{RoomID: room.ID, HostID: room.HostID, Type: events.RoomEnded, Time: now, ActiveParticipants: &st.ActiveParticipants}}, nil
+		none := 0 // everyone left with the end
+		return []*events.Event{{RoomID: room.ID, HostID: room.HostID, Type: events.RoomEnded, Time: now, ActiveParticipants: &none}}, nil
 	})
 	if err != nil {
 		return nil, wrapUnlessApp("end room", err)

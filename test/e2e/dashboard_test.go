@@ -6,7 +6,9 @@ package e2e
 
 import (
 	"fmt"
+	"os"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/uptrace/bun"
@@ -227,6 +229,58 @@ func TestDashboard_RoomsConnectionIsCachedAndNeverStale(t *testing.T) {
 		harness.MustSucceed(t, "join", res)
 		if page := roomsConnection(t, host, occupied); page.TotalCount != 1 || page.Edges[0].Node.ID != room.ID {
 			t.Fatalf("after a join: %+v", page)
+		}
+	})
+}
+
+// The README's Dashboard example runs as written, within the limits, and
+// shows the host's room with its stats and the rooms the user attended.
+func TestDashboard_READMEExampleRuns(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, _ := strings.Cut(string(readme), "### Dashboard\n")
+	_, block, _ := strings.Cut(section, "```graphql\n")
+	query, _, found := strings.Cut(block, "```")
+	if !found {
+		t.Fatal("README: no graphql block under ### Dashboard")
+	}
+	dbtest.ForEachDialect(t, func(t *testing.T, bdb *bun.DB) {
+		srv := harness.Start(t, harness.WithDB(bdb))
+		hostU, annU := srv.Register("host@example.com", "Host"), srv.Register("ann@example.com", "Ann")
+		host, ann := srv.WithToken(hostU.Token), srv.WithToken(annU.Token)
+		room := host.CreateRoom(map[string]any{"name": "Daily Standup"})
+		_, res := host.Join(room.Code, nil)
+		harness.MustSucceed(t, "host joins", res)
+		other := ann.CreateRoom(map[string]any{"name": "Ann's"})
+		_, res = host.Join(other.Code, nil)
+		harness.MustSucceed(t, "host attends", res)
+
+		var data struct {
+			Me struct {
+				RoomsConnection struct {
+					TotalCount int
+					Nodes      []struct {
+						Name  string
+						Stats roomStats
+					}
+				}
+				Attended struct {
+					Edges []struct {
+						MyPresence struct{ JoinedAt string }
+						Node       struct{ ID string }
+					}
+				}
+			}
+		}
+		host.GQL(query, nil).Decode(t, &data)
+		conn := data.Me.RoomsConnection
+		if conn.TotalCount != 1 || conn.Nodes[0].Name != "Daily Standup" || conn.Nodes[0].Stats.ActiveParticipants != 1 {
+			t.Fatalf("roomsConnection: %+v", conn)
+		}
+		if a := data.Me.Attended.Edges; len(a) != 1 || a[0].Node.ID != other.ID || a[0].MyPresence.JoinedAt == "" {
+			t.Fatalf("attended: %+v", a)
 		}
 	})
 }
