@@ -126,7 +126,7 @@ func init() {
 	}
 
 	fastEdge.fields = map[string]fastField[*service.RoomEdge]{
-		"cursor": scalar(func(e *fastEncoder, edge *service.RoomEdge) { e.str(edge.Cursor) }),
+		"cursor": methodScalar(func(edge *service.RoomEdge, _ context.Context) (string, error) { return edge.Cursor(), nil }, (*fastEncoder).str),
 		"node":   heldObject(fastRoom, func(edge *service.RoomEdge) *models.Room { return edge.Node }),
 	}
 

@@ -2964,7 +2964,7 @@ func (ec *executionContext) _AttendedRoomEdge_cursor(ctx context.Context, field 
 			return ec.fieldContext_AttendedRoomEdge_cursor(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Cursor, nil
+			return obj.Cursor(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
@@ -2975,7 +2975,7 @@ func (ec *executionContext) _AttendedRoomEdge_cursor(ctx context.Context, field 
 	)
 }
 func (ec *executionContext) fieldContext_AttendedRoomEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AttendedRoomEdge", field, false, false, "String")
+	return graphql.NewScalarFieldContext("AttendedRoomEdge", field, true, false, "String")
 }
 
 func (ec *executionContext) _AttendedRoomEdge_node(ctx context.Context, field graphql.CollectedField, obj *service.RoomEdge) (ret graphql.Marshaler) {
@@ -5385,7 +5385,7 @@ func (ec *executionContext) _RoomEdge_cursor(ctx context.Context, field graphql.
 			return ec.fieldContext_RoomEdge_cursor(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Cursor, nil
+			return obj.Cursor(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
@@ -5396,7 +5396,7 @@ func (ec *executionContext) _RoomEdge_cursor(ctx context.Context, field graphql.
 	)
 }
 func (ec *executionContext) fieldContext_RoomEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("RoomEdge", field, false, false, "String")
+	return graphql.NewScalarFieldContext("RoomEdge", field, true, false, "String")
 }
 
 func (ec *executionContext) _RoomEdge_node(ctx context.Context, field graphql.CollectedField, obj *service.RoomEdge) (ret graphql.Marshaler) {

@@ -121,10 +121,6 @@ func (r *Resolver) prefetchRooms(ctx context.Context, rooms []*models.Room, want
 // under its nodes and its edges' nodes, prefetched for the whole page as
 // for a list of rooms.
 func (r *Resolver) roomConnection(ctx context.Context, page func(context.Context, string, service.ConnectionArgs) (*service.RoomConnection, error), userID string, args service.ConnectionArgs) (*service.RoomConnection, error) {
-	conn, err := page(ctx, userID, args)
-	if err != nil {
-		return nil, err
-	}
 	opCtx := graphql.GetOperationContext(ctx)
 	var want roomSelection
 	for _, f := range graphql.CollectFieldsCtx(ctx, connectionTypes) {
@@ -138,6 +134,12 @@ func (r *Resolver) roomConnection(ctx context.Context, page func(context.Context
 				}
 			}
 		}
+	}
+	// Settings come with the page, as they do with a list of rooms.
+	args.WithSettings = want.settings
+	conn, err := page(ctx, userID, args)
+	if err != nil {
+		return nil, err
 	}
 	if err := r.prefetchRooms(ctx, conn.Nodes(), want); err != nil {
 		return nil, err

@@ -2,6 +2,7 @@ package service
 
 import (
 	"slices"
+	"strings"
 
 	"github.com/neuronmeet/api/models"
 )
@@ -10,8 +11,25 @@ import (
 // the half-open interval [from, to) in milliseconds since the epoch. A
 // presence still open in an active room lasts until roomSpans' openTo.
 type span struct {
-	person   string
+	person   person
 	from, to int64
+}
+
+// person is who a presence is of: a user (id, their user id) or a guest
+// participant (guest, id its participant id), each a person of their own.
+type person struct {
+	guest bool
+	id    string
+}
+
+func comparePersons(a, b person) int {
+	if a.guest != b.guest {
+		if a.guest {
+			return 1
+		}
+		return -1
+	}
+	return strings.Compare(a.id, b.id)
 }
 
 // roomSpans is the one definition of who is present in a room when, used
@@ -22,52 +40,61 @@ type span struct {
 // how long people have been there; math.MaxInt64, "for ever", to count who
 // is there, so that someone who has just joined is present at now); a
 // closed row counts whole, even past now (a clock behind another
-// instance's); a person is a user
-// (every presence of theirs in the room merged into one union, so a user
-// present twice at once counts once) or a guest participant (each a
-// person of their own). The spans it returns are disjoint per person.
+// instance's); a person is a user (every presence of theirs in the room
+// merged into one union, so a user present twice at once counts once) or
+// a guest participant (each a person of their own). The spans it returns
+// are disjoint per person.
 //
 // people is how many persons joined at all, a presence of no length
 // (joined and left at one millisecond) included.
+//
+// The rows are sorted by person and merged in one slice, rather than
+// grouped in a map of lists: a dashboard page computes this for every room
+// it lists, twice, and the map cost a dozen allocations a room.
 func roomSpans(room *models.Room, participants []*models.Participant, openTo int64) (spans []span, people int) {
 	openUntil := openTo
 	if room.EndedAt != nil {
 		openUntil = room.EndedAt.UnixMilli()
 	}
-	type interval struct{ from, to int64 }
-	byPerson := make(map[string][]interval, len(participants))
-	for _, p := range participants {
-		person := p.ID // a guest participant is a person of its own
+	rows := make([]span, len(participants))
+	for i, p := range participants {
+		who := person{guest: true, id: p.ID}
 		if p.UserID != nil {
-			person = "u:" + *p.UserID
+			who = person{id: *p.UserID}
 		}
 		until := openUntil
 		if p.LeftAt != nil {
 			until = p.LeftAt.UnixMilli()
 		}
-		list := byPerson[person]
-		if from := p.JoinedAt.UnixMilli(); until > from {
-			list = append(list, interval{from, until})
-		}
-		byPerson[person] = list
+		rows[i] = span{who, p.JoinedAt.UnixMilli(), until}
 	}
-	spans = make([]span, 0, len(participants))
-	for person, list := range byPerson {
-		slices.SortFunc(list, func(a, b interval) int { return compareInt64(a.from, b.from) })
-		for i := 0; i < len(list); {
-			cur := list[i]
-			j := i + 1
+	slices.SortFunc(rows, func(a, b span) int {
+		if c := comparePersons(a.person, b.person); c != 0 {
+			return c
+		}
+		return compareInt64(a.from, b.from)
+	})
+	spans = rows[:0] // merged in place: never ahead of the row being read
+	for i := 0; i < len(rows); {
+		who := rows[i].person
+		people++
+		j := i
+		for ; j < len(rows) && rows[j].person == who; j++ {
+			cur := rows[j]
+			if cur.to <= cur.from {
+				continue // a presence of no length: a person, present at no instant
+			}
 			// Touching intervals ([a,b) and [b,c)) merge too: the person
 			// never left, and counting them as one keeps the peak exact.
-			for j < len(list) && list[j].from <= cur.to {
-				cur.to = max(cur.to, list[j].to)
-				j++
+			if n := len(spans); n > 0 && spans[n-1].person == who && cur.from <= spans[n-1].to {
+				spans[n-1].to = max(spans[n-1].to, cur.to)
+				continue
 			}
-			spans = append(spans, span{person, cur.from, cur.to})
-			i = j
+			spans = append(spans, cur)
 		}
+		i = j
 	}
-	return spans, len(byPerson)
+	return spans, people
 }
 
 // presenceMeasure is what a set of spans amounts to within a window.
@@ -85,7 +112,7 @@ type presenceMeasure struct {
 // person in two rooms at once is counted in each. people, unless nil,
 // receives every person present at an instant of the window (Room.stats
 // counts its people otherwise, and spares the map).
-func measurePresence(spans []span, from, to, countTo int64, people map[string]struct{}) presenceMeasure {
+func measurePresence(spans []span, from, to, countTo int64, people map[person]struct{}) presenceMeasure {
 	type edge struct {
 		at    int64
 		delta int

@@ -264,8 +264,16 @@ func (s *Service) joinSettings(q *bun.SelectQuery) *bun.SelectQuery {
 	}
 	// The model's columns, not room.*: rooms hold columns the model does not
 	// (the stored statistics), which Bun refuses to scan.
-	return q.ColumnExpr(columnsOf("room", roomColumns)).
-		ColumnExpr(settingsColumns(s.db)).
+	return s.addSettings(q.ColumnExpr(columnsOf("room", roomColumns)))
+}
+
+// addSettings is joinSettings for a query that selects the rooms' columns
+// itself.
+func (s *Service) addSettings(q *bun.SelectQuery) *bun.SelectQuery {
+	if !s.postgres {
+		return q.Relation("JoinedSettings")
+	}
+	return q.ColumnExpr(settingsColumns(s.db)).
 		Join("LEFT JOIN LATERAL (SELECT * FROM room_settings AS rs WHERE rs.room_id = room.id LIMIT 1) AS joined_settings ON TRUE")
 }
 

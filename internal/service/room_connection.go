@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -67,6 +68,8 @@ type ConnectionArgs struct {
 	After   *string
 	Last    *int
 	Before  *string
+	// WithSettings joins each room's settings into Room.JoinedSettings.
+	WithSettings bool
 }
 
 // DefaultConnectionPage is a page's size without first or last.
@@ -94,10 +97,21 @@ func (c *RoomConnection) TotalCount(ctx context.Context) (int, error) { return c
 
 // RoomEdge is a room of a page and its cursor.
 type RoomEdge struct {
-	Cursor string
-	Node   *models.Room
+	Node *models.Room
 	// MyPresence is the user's latest presence in the room (attended only).
 	MyPresence *Presence
+
+	// seal makes the cursor, once asked for: sealing one costs an HMAC and
+	// two encodings, and a dashboard reading nodes asks for none.
+	seal   func() string
+	once   sync.Once
+	cursor string
+}
+
+// Cursor is the edge's position, opaque, for after and before.
+func (e *RoomEdge) Cursor() string {
+	e.once.Do(func() { e.cursor = e.seal() })
+	return e.cursor
 }
 
 // PageInfo is a Relay page's neighbourhood.
@@ -475,6 +489,9 @@ func (s *Service) roomConnection(ctx context.Context, list roomList, args Connec
 		var part []*connectionRow
 		q := s.db.NewSelect().Model(&part).ColumnExpr(columnsOf("room", roomColumns)).
 			ColumnExpr(col.expr + " AS sort_" + map[byte]string{'t': "time", 's': "text", 'i': "int"}[col.kind])
+		if args.WithSettings {
+			q = s.addSettings(q)
+		}
 		q = segment(s.roomsOf(q, list, args.Filter))
 		if trail != nil {
 			q = col.after(q, !readAsc, trail.value, trail.id) // strictly before it
@@ -496,7 +513,7 @@ func (s *Service) roomConnection(ctx context.Context, list roomList, args Connec
 
 	conn := &RoomConnection{Edges: make([]*RoomEdge, len(rows))}
 	for i, r := range rows {
-		conn.Edges[i] = &RoomEdge{Cursor: s.encodeCursor(list, order, r.sortValue(), r.ID), Node: &r.Room}
+		conn.Edges[i] = &RoomEdge{Node: &r.Room, seal: func() string { return s.encodeCursor(list, order, r.sortValue(), r.ID) }}
 	}
 	// What lies beyond the cursor the page started from: is anything at or
 	// before it (rows then on the other side of the page)?
@@ -527,8 +544,8 @@ func (s *Service) roomConnection(ctx context.Context, list roomList, args Connec
 		}
 	}
 	if len(conn.Edges) > 0 {
-		conn.PageInfo.StartCursor = &conn.Edges[0].Cursor
-		conn.PageInfo.EndCursor = &conn.Edges[len(conn.Edges)-1].Cursor
+		first, last := conn.Edges[0].Cursor(), conn.Edges[len(conn.Edges)-1].Cursor()
+		conn.PageInfo.StartCursor, conn.PageInfo.EndCursor = &first, &last
 	}
 	conn.count = func(ctx context.Context) (int, error) {
 		n, err := s.roomsOf(s.db.NewSelect().Model((*models.Room)(nil)), list, args.Filter).Count(ctx)

@@ -326,7 +326,7 @@ func TestAttendedConnection_LatestPresenceFirstWithMyPresence(t *testing.T) {
 		if !p.JoinedAt.Equal(again.Participant.JoinedAt) || p.LeftAt != nil || p.Seconds != 90 {
 			t.Fatalf("myPresence %+v", p)
 		}
-		second, err := e.svc.AttendedConnection(annCtx, ann.ID, service.ConnectionArgs{First: ptr(1), After: &conn.Edges[0].Cursor})
+		second, err := e.svc.AttendedConnection(annCtx, ann.ID, service.ConnectionArgs{First: ptr(1), After: ptr(conn.Edges[0].Cursor())})
 		mustNoErr(t, err)
 		if got := connIDs(second); !slices.Equal(got, []string{rooms[2].ID}) || !second.PageInfo.HasNextPage || !second.PageInfo.HasPreviousPage {
 			t.Fatalf("second page %v %+v", got, second.PageInfo)

@@ -262,7 +262,7 @@ func measureUsage(bounds []time.Time, rooms []*models.Room, participants []*mode
 		if len(spansIn[i]) == 0 {
 			continue
 		}
-		people := make(map[string]struct{}, len(spansIn[i]))
+		people := make(map[person]struct{}, len(spansIn[i]))
 		m := measurePresence(spansIn[i], edges[i], min(edges[i+1], nowMillis+1), nowMillis, people)
 		row.ParticipantSeconds = int(m.millis / 1000)
 		row.PeakParticipants = m.peak
