@@ -5,11 +5,13 @@ package e2e
 // a fixed number of statements for any page, cached like me.rooms.
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/uptrace/bun"
 
@@ -281,6 +283,62 @@ func TestDashboard_READMEExampleRuns(t *testing.T) {
 		}
 		if a := data.Me.Attended.Edges; len(a) != 1 || a[0].Node.ID != other.ID || a[0].MyPresence.JoinedAt == "" {
 			t.Fatalf("attended: %+v", a)
+		}
+	})
+}
+
+// TestDashboard_READMEFeedExampleRuns runs the README's live dashboard
+// subscription (the Dashboard section's second graphql block) as written:
+// a join in one of the host's rooms arrives with the room's statistics as
+// they are after it.
+func TestDashboard_READMEFeedExampleRuns(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, _ := strings.Cut(string(readme), "### Dashboard\n")
+	_, rest, _ := strings.Cut(section, "```graphql\n")
+	_, rest, _ = strings.Cut(rest, "```graphql\n")
+	doc, _, found := strings.Cut(rest, "```")
+	if !found || !strings.Contains(doc, "myRooms") {
+		t.Fatal("README: no myRooms graphql block under ### Dashboard")
+	}
+	dbtest.ForEachDialect(t, func(t *testing.T, bdb *bun.DB) {
+		srv := harness.Start(t, harness.WithDB(bdb))
+		hostU, annU := srv.Register("host@example.com", "Host"), srv.Register("ann@example.com", "Ann")
+		host := srv.WithToken(hostU.Token)
+		room := host.CreateRoom(map[string]any{"name": "Daily Standup"})
+		feed := harness.SubscribeSSE(t, srv.URL, hostU.Token, doc, nil)
+		srv.WaitSubscribers(1)
+		_, res := host.Join(room.Code, nil)
+		harness.MustSucceed(t, "host joins", res)
+		_, res = srv.WithToken(annU.Token).Join(room.Code, nil)
+		harness.MustSucceed(t, "ann joins", res)
+		type event struct {
+			MyRooms struct {
+				Type               string
+				RoomID             string
+				ActiveParticipants *int
+				Room               struct {
+					Name  string
+					Stats roomStats
+				}
+			}
+		}
+		for want := 1; want <= 2; want++ {
+			ev, ok := feed.Next(10 * time.Second)
+			if !ok || ev.Event != "next" || len(ev.Data.Errors) > 0 {
+				t.Fatalf("event %d: %q %+v", want, ev.Event, ev.Data)
+			}
+			var got event
+			if err := json.Unmarshal(ev.Data.Data, &got); err != nil {
+				t.Fatal(err)
+			}
+			m := got.MyRooms
+			if m.Type != "PARTICIPANT_JOINED" || m.RoomID != room.ID || m.ActiveParticipants == nil || *m.ActiveParticipants != want ||
+				m.Room.Name != "Daily Standup" || m.Room.Stats.UniqueParticipants < want || m.Room.Stats.PeakParticipants < want {
+				t.Fatalf("event %d: %+v", want, m)
+			}
 		}
 	})
 }
