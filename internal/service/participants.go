@@ -124,7 +124,7 @@ func (s *Service) JoinRoom(ctx context.Context, code string, guestName *string) 
 				return nil, fmt.Errorf("start room: %w", err)
 			}
 			if now.Before(room.UpdatedAt) {
-				keepStats = func() error { return s.recomputeStats(ctx, tx, room) } // see statsTouched
+				keepStats = func() error { _, err := s.recomputeStats(ctx, tx, room); return err } // see statsTouched
 			}
 			room.StartedAt, room.UpdatedAt = &now, now
 		}
@@ -199,10 +199,7 @@ func (s *Service) LeaveRoom(ctx context.Context, participantID string) (*models.
 		if _, err := tx.NewUpdate().Model(participant).Column("is_active", "left_at").WherePK().Exec(ctx); err != nil {
 			return nil, fmt.Errorf("update participant: %w", err)
 		}
-		if err := s.statsClosed(ctx, tx, room, now, "active_participants - 1"); err != nil {
-			return nil, err
-		}
-		active, err := activeParticipants(ctx, tx, room.ID)
+		active, err := s.statsClosed(ctx, tx, room, now, "active_participants - 1")
 		if err != nil {
 			return nil, err
 		}

@@ -301,11 +301,11 @@ func (s *Service) EndRoom(ctx context.Context, roomID string) (*models.Room, err
 		if err != nil {
 			return nil, fmt.Errorf("end room: release participants: %w", err)
 		}
-		stats := func() error { return s.statsClosed(ctx, tx, room, now, "0") }
+		stats := func() (int, error) { return s.statsClosed(ctx, tx, room, now, "0") }
 		if back {
-			stats = func() error { return s.recomputeStats(ctx, tx, room) } // see statsTouched
+			stats = func() (int, error) { return s.recomputeStats(ctx, tx, room) } // see statsTouched
 		}
-		if err := stats(); err != nil {
+		if _, err := stats(); err != nil {
 			return nil, err
 		}
 		if err := systemMessage(ctx, tx, room.ID, systemRoomEnded, now); err != nil {

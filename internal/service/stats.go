@@ -130,7 +130,8 @@ func (s *Service) statsJoined(ctx context.Context, tx bun.Tx, room *models.Room,
 		}
 	}
 	peak := ComputeRoomStats(room, there, at).PeakParticipants
-	return s.storeStats(ctx, tx, room.ID, peak, "active_participants + 1", at)
+	_, err := s.storeStats(ctx, tx, room.ID, peak, "active_participants + 1", at)
+	return err
 }
 
 // statsClosed updates the statistics for presences that ended at at (one
@@ -138,12 +139,13 @@ func (s *Service) statsJoined(ctx context.Context, tx bun.Tx, room *models.Room,
 // new active count as SQL). While nobody's presence began at or after at,
 // the peak stands: every instant from at on counts nobody who was not
 // there just before it. Otherwise (a clock behind another instance's, or
-// a join in the same millisecond) it is recomputed from every row.
-func (s *Service) statsClosed(ctx context.Context, tx bun.Tx, room *models.Room, at time.Time, active string) error {
+// a join in the same millisecond) it is recomputed from every row. It
+// returns how many are present now.
+func (s *Service) statsClosed(ctx context.Context, tx bun.Tx, room *models.Room, at time.Time, active string) (int, error) {
 	later, err := tx.NewSelect().Model((*models.Participant)(nil)).Where("room_id = ?", room.ID).
 		Where("joined_at >= ?", at).Exists(ctx)
 	if err != nil {
-		return fmt.Errorf("room stats: look for later joins: %w", err)
+		return 0, fmt.Errorf("room stats: look for later joins: %w", err)
 	}
 	if later {
 		return s.recomputeStats(ctx, tx, room)
@@ -160,36 +162,42 @@ func (s *Service) statsClosed(ctx context.Context, tx bun.Tx, room *models.Room,
 // raising the stored value cannot follow: it is then recomputed. Joins
 // that start a room and the end do the same.
 func (s *Service) statsTouched(ctx context.Context, tx bun.Tx, room *models.Room, previous time.Time) error {
+	var err error
 	if room.UpdatedAt.Before(previous) {
-		return s.recomputeStats(ctx, tx, room)
+		_, err = s.recomputeStats(ctx, tx, room)
+	} else {
+		_, err = s.storeStats(ctx, tx, room.ID, 0, "active_participants", room.UpdatedAt)
 	}
-	return s.storeStats(ctx, tx, room.ID, 0, "active_participants", room.UpdatedAt)
+	return err
 }
 
 // storeStats raises the stored peak to at least peak and the last
-// activity to at least at, and sets the active count to active (SQL).
-func (s *Service) storeStats(ctx context.Context, tx bun.Tx, roomID string, peak int, active string, at time.Time) error {
+// activity to at least at, and sets the active count to active (SQL),
+// which it returns as stored: a departure's event announces it without
+// counting the room's rows again.
+func (s *Service) storeStats(ctx context.Context, tx bun.Tx, roomID string, peak int, active string, at time.Time) (int, error) {
 	greatest := "max" // SQLite's scalar max
 	if s.postgres {
 		greatest = "GREATEST"
 	}
-	_, err := tx.NewUpdate().Table("rooms").
+	var stored int
+	err := tx.NewUpdate().Table("rooms").
 		Set("peak_participants = "+greatest+"(peak_participants, ?)", peak).
 		Set("active_participants = "+active).
 		Set("last_activity_at = "+greatest+"(last_activity_at, ?)", at).
-		Where("id = ?", roomID).Exec(ctx)
+		Where("id = ?", roomID).Returning("active_participants").Scan(ctx, &stored)
 	if err != nil {
-		return fmt.Errorf("room stats: %w", err)
+		return 0, fmt.Errorf("room stats: %w", err)
 	}
-	return nil
+	return stored, nil
 }
 
 // recomputeStats stores the statistics ComputeRoomStats makes of every
 // row of the room; room is its row as the transaction has written it.
-func (s *Service) recomputeStats(ctx context.Context, tx bun.Tx, room *models.Room) error {
+func (s *Service) recomputeStats(ctx context.Context, tx bun.Tx, room *models.Room) (int, error) {
 	var participants []*models.Participant
 	if err := tx.NewSelect().Model(&participants).Where("room_id = ?", room.ID).Scan(ctx); err != nil {
-		return fmt.Errorf("room stats: load participants: %w", err)
+		return 0, fmt.Errorf("room stats: load participants: %w", err)
 	}
 	// None of the stored values depends on now (see openUntil), so no
 	// clock is read for them.
@@ -200,7 +208,7 @@ func (s *Service) recomputeStats(ctx context.Context, tx bun.Tx, room *models.Ro
 		Set("last_activity_at = ?", st.LastActivityAt).
 		Where("id = ?", room.ID).Exec(ctx)
 	if err != nil {
-		return fmt.Errorf("room stats: %w", err)
+		return 0, fmt.Errorf("room stats: %w", err)
 	}
-	return nil
+	return st.ActiveParticipants, nil
 }
