@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -37,6 +38,7 @@ func TestFastPath_MatchesGeneratedExecutor(t *testing.T) {
 	dbtest.ForEachDialect(t, func(t *testing.T, bdb *bun.DB) {
 		env := newFastPathEnv(t, bdb, Limits{})
 		host, other, roomIDs := seedFastPathData(t, env)
+		env.clock.stop()
 		hostToken, _ := env.tokens.IssueUser(host, "")
 		otherToken, _ := env.tokens.IssueUser(other, "")
 
@@ -395,6 +397,7 @@ type fastPathEnv struct {
 	tokens  *auth.Tokens
 	log     *slog.Logger
 	limits  Limits
+	clock   *fastPathClock
 	metrics *metrics.Metrics
 	fast    http.Handler
 	generic http.Handler
@@ -407,13 +410,41 @@ func newFastPathEnv(t *testing.T, bdb *bun.DB, limits Limits) *fastPathEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
+	clock := &fastPathClock{at: time.Date(2026, 3, 3, 10, 0, 0, 0, time.UTC)}
 	env := &fastPathEnv{
-		db: bdb, svc: service.New(service.Deps{DB: bdb, Tokens: tokens, Passwords: passwords}), tokens: tokens, limits: limits,
-		log: slog.New(slog.NewTextHandler(io.Discard, nil)), metrics: metrics.New(nil),
+		db: bdb, svc: service.New(service.Deps{DB: bdb, Tokens: tokens, Passwords: passwords, Now: clock.now}), tokens: tokens, limits: limits,
+		clock: clock,
+		log:   slog.New(slog.NewTextHandler(io.Discard, nil)), metrics: metrics.New(nil),
 	}
 	env.fast = env.metrics.Middleware(nil)(wrap(tokens, NewHandler(env.svc, env.log, HandlerConfig{Limits: limits, ShadowFastPath: true})))
 	env.generic = env.serve(NewExecutableSchema(Config{Resolvers: &Resolver{Service: env.svc}}))
 	return env
+}
+
+// fastPathClock is the service's clock in these tests: a millisecond
+// later at each reading while the data is written, then stopped, so that
+// statistics that grow with the clock (participantSeconds of an active
+// room) are the same for the fast path and for the executor it is
+// compared with.
+type fastPathClock struct {
+	mu      sync.Mutex
+	at      time.Time
+	stopped bool
+}
+
+func (c *fastPathClock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.stopped {
+		c.at = c.at.Add(time.Millisecond)
+	}
+	return c.at
+}
+
+func (c *fastPathClock) stop() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.stopped = true
 }
 
 // serve is es behind what NewHandler puts around a plain POST query
