@@ -1,6 +1,7 @@
 package service
 
 import (
+	"cmp"
 	"slices"
 	"strings"
 
@@ -72,7 +73,7 @@ func roomSpans(room *models.Room, participants []*models.Participant, openTo int
 		if c := comparePersons(a.person, b.person); c != 0 {
 			return c
 		}
-		return compareInt64(a.from, b.from)
+		return cmp.Compare(a.from, b.from)
 	})
 	spans = rows[:0] // merged in place: never ahead of the row being read
 	for i := 0; i < len(rows); {
@@ -135,7 +136,7 @@ func measurePresence(spans []span, from, to, countTo int64, people map[person]st
 	}
 	// At one instant leaves come before joins: half-open intervals.
 	slices.SortFunc(edges, func(a, b edge) int {
-		if c := compareInt64(a.at, b.at); c != 0 {
+		if c := cmp.Compare(a.at, b.at); c != 0 {
 			return c
 		}
 		return a.delta - b.delta

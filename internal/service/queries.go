@@ -92,11 +92,18 @@ func (s *Service) ViewerRooms(ctx context.Context, page RoomPage) (*models.User,
 	return viewer, rooms, err
 }
 
+// valid reports whether st is one of the filters.
+func (st RoomStatus) valid() bool {
+	switch st {
+	case RoomStatusAll, RoomStatusActive, RoomStatusEnded:
+		return true
+	}
+	return false
+}
+
 // checkRoomPage validates a page of HostedRooms.
 func checkRoomPage(page RoomPage) error {
-	switch page.Status {
-	case "", RoomStatusAll, RoomStatusActive, RoomStatusEnded:
-	default:
+	if page.Status != "" && !page.Status.valid() {
 		return apperr.Invalid("status", "status must be one of ALL, ACTIVE, ENDED")
 	}
 	if page.First != nil && (*page.First < 1 || *page.First > MaxPageSize) {

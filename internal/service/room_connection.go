@@ -373,12 +373,8 @@ func checkConnectionArgs(list roomList, args ConnectionArgs) (RoomOrder, error) 
 		}
 	}
 	if f := args.Filter; f != nil {
-		if f.Status != nil {
-			switch *f.Status {
-			case RoomStatusAll, RoomStatusActive, RoomStatusEnded:
-			default:
-				problems = append(problems, apperr.Invalid("filter.status", "filter.status must be one of ALL, ACTIVE, ENDED"))
-			}
+		if f.Status != nil && !f.Status.valid() {
+			problems = append(problems, apperr.Invalid("filter.status", "filter.status must be one of ALL, ACTIVE, ENDED"))
 		}
 		if f.Search != nil && len([]rune(*f.Search)) > MaxRoomName {
 			problems = append(problems, apperr.Invalid("filter.search", fmt.Sprintf("filter.search must be at most %d characters", MaxRoomName)))

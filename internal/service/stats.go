@@ -90,16 +90,6 @@ func ComputeRoomStats(room *models.Room, participants []*models.Participant, now
 	return st
 }
 
-func compareInt64(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
-}
-
 // Now is the service's clock, at the precision stored: the instant that
 // statistics of active rooms are computed at.
 func (s *Service) Now() time.Time { return s.now() }
