@@ -73,9 +73,10 @@ var refStatements = map[string]string{
 }
 
 // productBatched is how many of a product load's statements share a round
-// trip with the one before: REST sends the viewer lookup and the rooms
-// statement together (service.ViewerRooms); the rest run one after another.
-var productBatched = map[string]float64{"rest-c": 1, "rest-c-1000": 1}
+// trip with the one before: REST and GraphQL's me.rooms send the viewer
+// lookup and the rooms statement together (service.ViewerRooms); the rest
+// run one after another.
+var productBatched = map[string]float64{"rest-c": 1, "rest-c-1000": 1, "graphql-a": 1, "graphql-b": 1, "graphql-page-1000": 1}
 
 var rssOf = map[string]string{"ref-a": "ref-a", "ref-a-1000": "ref-a", "ref-exact": "ref-a", "ref-b": "ref-b", "ref-b-1000": "ref-b",
 	"graphql-a-cached": "product-cached", "rest-c-cached": "product-cached", "graphql-a-304": "product-cached",
