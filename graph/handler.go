@@ -67,7 +67,7 @@ func NewHandler(svc *service.Service, log *slog.Logger, cfg HandlerConfig) http.
 	srv.AddTransport(newSSETransport(cfg.Subscriptions))
 	post := postTransport{}
 	if cfg.Answers != nil {
-		post.answers = &answerCache{svc: svc, store: cfg.Answers}
+		post.answers = newAnswerCache(svc, cfg.Answers)
 	}
 	srv.AddTransport(post)
 	srv.SetQueryCache(documentCache{lru.New[*ast.QueryDocument](1000)})

@@ -49,6 +49,9 @@ func (t postTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.G
 		writeResponse(w, exec.DispatchError(ctx, gqlerror.List{gqlerror.Errorf("could not read request body: %+v", err)}))
 		return
 	}
+	if t.answers != nil && t.answers.serveKnown(ctx, w, r, body, contentType) {
+		return
+	}
 	var params graphql.RawParams
 	if err := decodeParams(body, &params); err != nil {
 		w.WriteHeader(http.StatusBadRequest)
@@ -77,7 +80,7 @@ func (t postTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.G
 		writeResponse(w, exec.DispatchError(graphql.WithOperationContext(ctx, opCtx), gqlerror.List{streamRequiredError()}))
 		return
 	}
-	if t.answers != nil && t.answers.serve(ctx, w, r, exec, opCtx, contentType) {
+	if t.answers != nil && t.answers.serve(ctx, w, r, exec, opCtx, contentType, body) {
 		return
 	}
 	responses, ctx := exec.DispatchOperation(ctx, opCtx)

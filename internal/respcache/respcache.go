@@ -131,6 +131,19 @@ func (c *Cache) get(k string, edge Edge, version int64) (*Entry, bool) {
 	return nil, false
 }
 
+// Current is Get counting only a hit: for a caller that, on a miss, goes
+// on to Answer, which counts the miss itself.
+func (c *Cache) Current(key Key, version int64) (*Entry, bool) {
+	c.mu.Lock()
+	e, ok := c.lru.Get(key.String())
+	c.mu.Unlock()
+	if ok && e.Version == version {
+		c.hits[key.Edge].Add(1)
+		return e, true
+	}
+	return nil, false
+}
+
 // peek is get without counting or refreshing the entry's use.
 func (c *Cache) peek(k string, version int64) (*Entry, bool) {
 	c.mu.Lock()
