@@ -125,6 +125,9 @@ func (r *Resolver) roomConnection(ctx context.Context, page func(context.Context
 	var want roomSelection
 	for _, f := range graphql.CollectFieldsCtx(ctx, connectionTypes) {
 		switch f.Name {
+		case "totalCount":
+			// Read with the page, in its round trip, not after it.
+			args.WithCount = true
 		case "nodes":
 			want = want.or(roomSelectionOf(opCtx, graphql.CollectFields(opCtx, f.Selections, roomType)))
 		case "edges":
