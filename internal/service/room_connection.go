@@ -106,16 +106,25 @@ type RoomEdge struct {
 	// MyPresence is the user's latest presence in the room (attended only).
 	MyPresence *Presence
 
-	// seal makes the cursor, once asked for: sealing one costs an HMAC and
-	// two encodings, and a dashboard reading nodes asks for none.
-	seal   func() string
+	// The cursor is sealed once asked for: sealing one costs an HMAC and
+	// two encodings, and a dashboard reading nodes asks for none. The
+	// edges of a page share one source (no closure per edge).
+	src    *cursorSource
+	row    *connectionRow
 	once   sync.Once
 	cursor string
 }
 
+// cursorSource is what the cursors of a page are sealed with.
+type cursorSource struct {
+	s     *Service
+	list  roomList
+	order RoomOrder
+}
+
 // Cursor is the edge's position, opaque, for after and before.
 func (e *RoomEdge) Cursor() string {
-	e.once.Do(func() { e.cursor = e.seal() })
+	e.once.Do(func() { e.cursor = e.src.s.encodeCursor(e.src.list, e.src.order, e.row.sortValue(), e.row.ID) })
 	return e.cursor
 }
 
@@ -639,10 +648,13 @@ func (s *Service) finishConnection(ctx context.Context, p *connectionPlan, page 
 	if !p.forward {
 		slices.Reverse(rows)
 	}
-	list, order := p.list, p.order
+	list := p.list
+	src := &cursorSource{s: s, list: list, order: p.order}
 	conn := &RoomConnection{Edges: make([]*RoomEdge, len(rows))}
+	edges := make([]RoomEdge, len(rows)) // one allocation for the page
 	for i, r := range rows {
-		conn.Edges[i] = &RoomEdge{Node: &r.Room, seal: func() string { return s.encodeCursor(list, order, r.sortValue(), r.ID) }}
+		edges[i] = RoomEdge{Node: &r.Room, src: src, row: r}
+		conn.Edges[i] = &edges[i]
 	}
 	if p.forward {
 		conn.PageInfo.HasNextPage = more

@@ -66,7 +66,8 @@ var sqlSettingsJoin = " LEFT JOIN LATERAL (SELECT * FROM room_settings AS rs WHE
 // rows: the room's columns, the sort value, then the settings'.
 func (p *connectionPlan) pageStatement(segment sqlCond, limit int, r *connectionReader) nativeStatement {
 	var b strings.Builder
-	var args []any
+	b.Grow(768)
+	args := make([]any, 0, 8)
 	b.WriteString(sqlRoomsSelect)
 	b.WriteString(", ")
 	b.WriteString(p.col.expr)
@@ -240,20 +241,24 @@ func newConnectionReader(p *connectionPlan) connectionReader {
 	return r
 }
 
+// connectionTypes are a page statement's column types, by sort kind and
+// whether the settings are joined.
+var connectionTypes = func() map[[2]int][]uint32 {
+	out := map[[2]int][]uint32{}
+	for kind, t := range map[byte]uint32{'t': tTime, 's': tVarchar, 'i': tInt4} {
+		base := append(append([]uint32{}, roomTypes...), t)
+		out[[2]int{int(kind), 0}] = base
+		out[[2]int{int(kind), 1}] = append(append([]uint32{}, base...), settingsTypes...)
+	}
+	return out
+}()
+
 func (r *connectionReader) types() []uint32 {
-	t := append(make([]uint32, 0, len(roomTypes)+1+len(settingsTypes)), roomTypes...)
-	switch r.kind {
-	case 't':
-		t = append(t, tTime)
-	case 's':
-		t = append(t, tVarchar)
-	default:
-		t = append(t, tInt4)
-	}
+	with := 0
 	if r.withSettings {
-		t = append(t, settingsTypes...)
+		with = 1
 	}
-	return t
+	return connectionTypes[[2]int{int(r.kind), with}]
 }
 
 func (r *connectionReader) row(v [][]byte) {
