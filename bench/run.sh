@@ -54,6 +54,7 @@ bench_rounds "$RESULTS" \
   "rest-c|$SERVER_PID|$P|$TOKEN||50|400|" \
   "graphql-a-cached|$CACHED_PID|$CG|$TOKEN|$QA|50|400|" \
   "rest-c-cached|$CACHED_PID|$CP|$TOKEN||50|400|" \
+  "ref-b-304|$GO_PID|http://127.0.0.1:$GOPORT/revalidate/users/me/rooms|$TOKEN||50|400|-revalidate" \
   "graphql-a-304|$CACHED_PID|$CG|$TOKEN|$QA|50|400|-revalidate" \
   "rest-c-304|$CACHED_PID|$CP|$TOKEN||50|400|-revalidate" \
   "graphql-a-cached-w1|$CACHED_PID|$CG|$TOKEN|$QA|50|400|$WRITES" \

@@ -227,13 +227,7 @@ func (l *Loaders) hostedRooms(ctx context.Context, svc *service.Service, hostID 
 	if graphql.HasOperationContext(ctx) && graphql.GetOperationContext(ctx).Operation.Operation == ast.Mutation {
 		return svc.HostedRooms(ctx, hostID, page)
 	}
-	key := roomListKey{principal: auth.FromContext(ctx), host: hostID, status: string(page.Status), withSettings: page.WithSettings}
-	if page.First != nil {
-		key.first, key.hasFirst = *page.First, true
-	}
-	if page.After != nil {
-		key.after, key.hasAfter = *page.After, true
-	}
+	key := roomListKeyOf(ctx, hostID, page)
 	l.mu.Lock()
 	call, found := l.roomLists[key]
 	if !found {
@@ -251,6 +245,46 @@ func (l *Loaders) hostedRooms(ctx context.Context, svc *service.Service, hostID 
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
+}
+
+// viewerRooms is the viewer, loaded with the viewer's rooms for page
+// (Service.ViewerRooms) when no call has claimed that list yet: the list
+// is then hostedRooms' answer for it, and the list field costs no
+// statement of its own.
+func (l *Loaders) viewerRooms(ctx context.Context, svc *service.Service, page service.RoomPage) (*models.User, error) {
+	p := auth.FromContext(ctx)
+	if p == nil || p.UserID == "" {
+		return svc.Viewer(ctx) // its refusal
+	}
+	key := roomListKeyOf(ctx, p.UserID, page)
+	l.mu.Lock()
+	call, found := l.roomLists[key]
+	if !found {
+		call = &roomListCall{done: make(chan struct{})}
+		l.roomLists[key] = call
+	}
+	l.mu.Unlock()
+	if found {
+		return svc.Viewer(ctx)
+	}
+	u, rooms, err := svc.ViewerRooms(ctx, page)
+	call.rooms, call.err = rooms, err
+	close(call.done)
+	if u == nil {
+		return nil, err
+	}
+	return u, nil
+}
+
+func roomListKeyOf(ctx context.Context, hostID string, page service.RoomPage) roomListKey {
+	key := roomListKey{principal: auth.FromContext(ctx), host: hostID, status: string(page.Status), withSettings: page.WithSettings}
+	if page.First != nil {
+		key.first, key.hasFirst = *page.First, true
+	}
+	if page.After != nil {
+		key.after, key.hasAfter = *page.After, true
+	}
+	return key
 }
 
 type loadersKey struct{}

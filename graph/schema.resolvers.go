@@ -147,12 +147,7 @@ func (r *publicRoomResolver) Host(ctx context.Context, obj *models.Room) (*model
 
 // Me is the resolver for the me field.
 func (r *queryResolver) Me(ctx context.Context) (*models.User, error) {
-	u, err := r.Service.Viewer(ctx)
-	if err != nil {
-		return nil, err
-	}
-	For(ctx).PrimeUser(u)
-	return u, nil
+	return r.viewer(ctx)
 }
 
 // Room is the resolver for the room field.
@@ -256,11 +251,7 @@ func (r *userResolver) Email(ctx context.Context, obj *models.User) (*string, er
 
 // Rooms is the resolver for the rooms field.
 func (r *userResolver) Rooms(ctx context.Context, obj *models.User, status *service.RoomStatus, first *int, after *string) ([]*models.Room, error) {
-	page := service.RoomPage{First: first, After: after}
-	if status != nil {
-		page.Status = *status
-	}
-	return r.hostedRooms(ctx, graphql.GetFieldContext(ctx).Field, obj.ID, page, selectedRoomFields(ctx))
+	return r.hostedRooms(ctx, graphql.GetFieldContext(ctx).Field, obj.ID, roomPage(status, first, after), selectedRoomFields(ctx))
 }
 
 // RoomsConnection is the resolver for the roomsConnection field.

@@ -93,6 +93,7 @@ var statements = []struct {
 	{"participants", sqlParticipants, append([]uint32{pgtype.VarcharOID}, participantTypes...)},
 	{"participants-by-room", sqlParticipantsByRoom, append([]uint32{pgtype.VarcharOID}, participantTypes...)},
 	{"joined", sqlJoined, append(append([]uint32{}, roomTypes...), participantTypes...)},
+	{"version", sqlVersion, versionTypes},
 }
 
 var (

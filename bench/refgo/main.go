@@ -38,6 +38,8 @@ func main() {
 	h := &handler{pool: pool, auth: ref.NewVerifier([]byte(secret)), variant: *variant}
 	mux := http.NewServeMux()
 	mux.Handle("GET /users/me/rooms", h)
+	// The revalidation bound (revalidate.go).
+	mux.HandleFunc("GET /revalidate/users/me/rooms", h.revalidate)
 	// Every variant stays reachable for bench/variants.sh.
 	mux.HandleFunc("GET /v/{variant}/users/me/rooms", func(w http.ResponseWriter, r *http.Request) {
 		v := r.PathValue("variant")

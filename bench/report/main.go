@@ -55,12 +55,16 @@ type sample struct {
 // first page of 50 of that host to the 50-room references (the same answer
 // size, 50 rooms of 8 participants).
 var order = []string{"ref-a", "ref-b", "ref-exact", "graphql-a", "graphql-b", "rest-c",
-	"graphql-a-cached", "rest-c-cached", "graphql-a-304", "rest-c-304", "graphql-a-cached-w1", "rest-c-cached-w1",
+	"graphql-a-cached", "rest-c-cached", "ref-b-304", "graphql-a-304", "rest-c-304", "graphql-a-cached-w1", "rest-c-cached-w1",
 	"ref-a-1000", "ref-b-1000", "graphql-page-1000", "rest-c-1000"}
 
 func refsFor(load string) (a, b string) {
-	if strings.HasSuffix(load, "-1000") && load != "graphql-page-1000" {
+	switch {
+	case strings.HasSuffix(load, "-1000") && load != "graphql-page-1000":
 		return "ref-a-1000", "ref-b-1000"
+	case strings.HasSuffix(load, "-304"):
+		// A revalidation's Go limit is refgo's (revalidate.go).
+		return "ref-a", "ref-b-304"
 	}
 	return "ref-a", "ref-b"
 }
@@ -69,15 +73,16 @@ func refsFor(load string) (a, b string) {
 // benchmark's statement counter; the references' by construction.
 var refStatements = map[string]string{
 	"ref-a": "1 (1)", "ref-a-1000": "1 (1)", "ref-exact": "1 (1)",
-	"ref-b": "3 (1)", "ref-b-1000": "3 (1)",
+	"ref-b": "3 (1)", "ref-b-1000": "3 (1)", "ref-b-304": "1 (1)",
 }
 
 // productBatched is how many of a product load's statements share a round
-// trip with the one before: REST sends the viewer lookup and the rooms
-// statement together (service.ViewerRooms); the rest run one after another.
-var productBatched = map[string]float64{"rest-c": 1, "rest-c-1000": 1}
+// trip with the one before: REST and GraphQL's me.rooms send the viewer
+// lookup and the rooms statement together (service.ViewerRooms); the rest
+// run one after another.
+var productBatched = map[string]float64{"rest-c": 1, "rest-c-1000": 1, "graphql-a": 1, "graphql-b": 1, "graphql-page-1000": 1}
 
-var rssOf = map[string]string{"ref-a": "ref-a", "ref-a-1000": "ref-a", "ref-exact": "ref-a", "ref-b": "ref-b", "ref-b-1000": "ref-b",
+var rssOf = map[string]string{"ref-a": "ref-a", "ref-a-1000": "ref-a", "ref-exact": "ref-a", "ref-b": "ref-b", "ref-b-1000": "ref-b", "ref-b-304": "ref-b",
 	"graphql-a-cached": "product-cached", "rest-c-cached": "product-cached", "graphql-a-304": "product-cached",
 	"rest-c-304": "product-cached", "graphql-a-cached-w1": "product-cached", "rest-c-cached-w1": "product-cached"}
 
@@ -218,7 +223,9 @@ func write(w io.Writer, byLoad map[string]map[int]sample, rounds int, rss map[st
 	p("References: **(a)** `ref-a`, one SQL statement building the JSON in PostgreSQL (bench/refserver, sql/fast.sql; " +
 		"PostgreSQL's timestamp format); **(b)** `ref-b`, the Go limit (bench/refgo: prepared statements pipelined in one " +
 		"round trip, binary results, the contract's exact bytes written by hand); `ref-exact`, the previous reference " +
-		"(every value formatted to the contract in SQL). The references answer `GET /users/me/rooms`; the GraphQL loads " +
+		"(every value formatted to the contract in SQL); `ref-b-304`, the Go limit of a revalidation that is never stale " +
+		"(bench/refgo/revalidate.go: the token verified, the viewer's answers version read by one prepared primary-key " +
+		"lookup, 304 when If-None-Match names it), the `× (b)` of the `-304` loads. The references answer `GET /users/me/rooms`; the GraphQL loads " +
 		"answer more (roomId, userId, guestName per participant, and for graphql-b the users' and hosts' names) inside " +
 		"the GraphQL envelope, and are held to the same references.\n\n")
 

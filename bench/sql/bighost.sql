@@ -12,7 +12,9 @@ VALUES ('cbighost00000000000000001', 'bighost@neuronmeet.dev',
         '$2a$10$benchbenchbenchbenchbOu1VZjyYmZ8bk1Cq8Ipp0iF0E8gUO3yS', 'Big Host',
         timestamptz '2024-01-01 00:00:00+00', timestamptz '2024-01-01 00:00:00+00');
 
-INSERT INTO rooms (id, code, name, host_id, is_active, is_locked, started_at, ended_at, created_at, updated_at)
+-- last_activity_at is written here: replica mode also skips the trigger
+-- that gives a plain-SQL room its creation time.
+INSERT INTO rooms (id, code, name, host_id, is_active, is_locked, started_at, ended_at, created_at, updated_at, last_activity_at)
 SELECT 'cbigroom' || lpad(g::text, 17, '0'),
        'yyy-' || chr(97 + g / 676 % 26) || chr(97 + g / 26 % 26) || chr(97 + g % 26) || '-yyy',
        'Big Room ' || g,
@@ -21,7 +23,8 @@ SELECT 'cbigroom' || lpad(g::text, 17, '0'),
        timestamptz '2024-03-01 10:00:00+00' + g * interval '1 hour',
        CASE WHEN g % 5 = 0 THEN timestamptz '2024-03-01 10:45:00+00' + g * interval '1 hour' END,
        timestamptz '2024-03-01 09:55:00+00' + g * interval '1 hour',
-       timestamptz '2024-03-01 10:00:00+00' + g * interval '1 hour'
+       timestamptz '2024-03-01 10:00:00+00' + g * interval '1 hour',
+       timestamptz '2024-03-01 09:55:00+00' + g * interval '1 hour'
 FROM generate_series(1, 1000) AS g;
 
 INSERT INTO room_settings (id, room_id, allow_chat, allow_screen_share, allow_guest_access, waiting_room, mute_participants_on_join, max_participants)

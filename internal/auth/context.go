@@ -89,14 +89,32 @@ func (t *Tokens) principal(header string) *Principal {
 		// allocation attack surface before).
 		return &Principal{Err: ErrInvalidToken}
 	}
+	// A token verified before is not parsed and MAC'd again while it is
+	// still valid: the key is the whole token, signature included, so only
+	// the same bytes hit, and expiry is checked on every hit. Refusals are
+	// not remembered (anyone can make endless new ones).
+	if v, ok := t.verified.Get(token); ok && t.now().Before(v.until) {
+		return &Principal{UserID: v.userID, ParticipantID: v.participantID, RoomID: v.roomID, Expires: v.until}
+	}
+	v, err := t.verify(token)
+	if err != nil {
+		return &Principal{Err: err}
+	}
+	t.verified.Add(token, v)
+	return &Principal{UserID: v.userID, ParticipantID: v.participantID, RoomID: v.roomID, Expires: v.until}
+}
+
+// verify verifies token as a user token or, failing that, as a participant
+// token; the error is the user token's.
+func (t *Tokens) verify(token string) (verifiedToken, error) {
 	userID, until, err := t.parseUser(token)
 	if err == nil {
-		return &Principal{UserID: userID, Expires: until}
+		return verifiedToken{userID: userID, until: until}, nil
 	}
 	if pid, rid, until, perr := t.parseParticipant(token); perr == nil {
-		return &Principal{ParticipantID: pid, RoomID: rid, Expires: until}
+		return verifiedToken{participantID: pid, roomID: rid, until: until}, nil
 	}
-	return &Principal{Err: err}
+	return verifiedToken{}, err
 }
 
 // signIns records the users who proved who they are during this request

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+	lru "github.com/hashicorp/golang-lru/v2"
 )
 
 // participantTokenType marks participant tokens. User tokens carry no typ
@@ -33,6 +34,28 @@ type Tokens struct {
 	ttl            time.Duration
 	leeway         time.Duration
 	now            func() time.Time
+	// verified remembers the tokens that verified (see principal).
+	verified *lru.Cache[string, verifiedToken]
+}
+
+// verifiedTokens is how many verified tokens a Tokens remembers: a client
+// polls with one token for its whole life, so a few thousand cover every
+// caller a busy instance serves at once. Tokens are at most maxTokenBytes,
+// so the cache holds at most 8 MiB of them, about 1 MiB with ours.
+const verifiedTokens = 2048
+
+// verifiedToken is what a token that verified says, until when.
+type verifiedToken struct {
+	userID, participantID, roomID string
+	until                         time.Time
+}
+
+func newVerifiedCache() *lru.Cache[string, verifiedToken] {
+	c, err := lru.New[string, verifiedToken](verifiedTokens)
+	if err != nil {
+		panic(err) // only for a size below one
+	}
+	return c
 }
 
 // DefaultLeeway is how long after its exp a token still verifies: the
@@ -47,13 +70,15 @@ func NewTokens(secret []byte, ttl time.Duration) *Tokens {
 	participantKey := mac.Sum(nil)
 	mac = hmac.New(sha256.New, secret)
 	mac.Write([]byte("neuronmeet page cursor v1"))
-	return &Tokens{userKey: secret, participantKey: participantKey, cursorKey: mac.Sum(nil), ttl: ttl, leeway: DefaultLeeway, now: time.Now}
+	return &Tokens{userKey: secret, participantKey: participantKey, cursorKey: mac.Sum(nil), ttl: ttl, leeway: DefaultLeeway, now: time.Now,
+		verified: newVerifiedCache()}
 }
 
 // WithLeeway returns t verifying tokens up to leeway after their exp.
 func (t *Tokens) WithLeeway(leeway time.Duration) *Tokens {
 	cp := *t
 	cp.leeway = leeway
+	cp.verified = newVerifiedCache() // what verified under t's leeway
 	return &cp
 }
 

@@ -524,3 +524,51 @@ func TestPrincipal_ExpiresWhenItsTokenStopsVerifying(t *testing.T) {
 		}
 	}
 }
+
+// A token that verified is remembered (see principal), which must change
+// nothing a caller can see: the same principal, a fresh one per request
+// (its user is loaded once per request), refused from the instant it
+// expires, and a token differing in one byte is not the remembered one.
+func TestPrincipal_RememberedTokensStillExpireAndNeverMatchAnother(t *testing.T) {
+	for _, leeway := range []time.Duration{DefaultLeeway, 0} {
+		now := fixedNow
+		tk := NewTokens(testSecret, time.Hour).WithLeeway(leeway)
+		tk.now = func() time.Time { return now }
+		user, err := tk.IssueUser("u1", "e@example.com")
+		if err != nil {
+			t.Fatal(err)
+		}
+		guest, err := tk.IssueParticipant("p1", "r1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for what, token := range map[string]string{"user": user, "participant": guest} {
+			now = fixedNow
+			first, second := tk.PrincipalFor("Bearer "+token), tk.PrincipalFor("Bearer "+token)
+			if first.Err != nil || second.Err != nil || first == second ||
+				first.UserID != second.UserID || first.ParticipantID != second.ParticipantID ||
+				first.RoomID != second.RoomID || !first.Expires.Equal(second.Expires) {
+				t.Fatalf("%s token: first %+v, again %+v: want two equal principals", what, first, second)
+			}
+			// The last signature character carries padding bits; flip one in
+			// the middle of the signature.
+			forged := []byte(token)
+			if sig := strings.LastIndexByte(token, '.') + 5; forged[sig] == 'A' {
+				forged[sig] = 'B'
+			} else {
+				forged[sig] = 'A'
+			}
+			if p := tk.PrincipalFor("Bearer " + string(forged)); p.Err == nil {
+				t.Errorf("%s token: one byte changed in its signature, still verifies as %+v", what, p)
+			}
+			now = first.Expires.Add(-time.Millisecond)
+			if p := tk.PrincipalFor("Bearer " + token); p.Err != nil {
+				t.Errorf("%s token, leeway %v: refused just before it expires: %v", what, leeway, p.Err)
+			}
+			now = first.Expires
+			if p := tk.PrincipalFor("Bearer " + token); p.Err == nil {
+				t.Errorf("%s token, leeway %v: remembered past its expiry (%v)", what, leeway, first.Expires)
+			}
+		}
+	}
+}

@@ -108,26 +108,19 @@ func BenchmarkMeRooms(b *testing.B) {
 
 func gqlBody(query string) string { return harness.JSON(map[string]string{"query": query}) }
 
-// execSQLFile runs a fixture file of statements each ending in ";\n".
+// execSQLFile runs a fixture file whole, in one exchange of PostgreSQL's
+// simple protocol, as psql -f runs it for make bench: its BEGIN, COMMIT and
+// SET LOCAL then mean what they say (split into statements on a pool, each
+// on any connection, a SET LOCAL changed nothing, and a seed that only
+// worked that way passed here and broke make bench).
 func execSQLFile(t testing.TB, bdb *bun.DB, path string) {
 	t.Helper()
 	raw, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, stmt := range strings.Split(string(raw), ";\n") {
-		if s := strings.TrimSpace(stripComments(stmt)); s != "" {
-			dbtest.Exec(t, bdb, s)
-		}
+	// Without arguments pgx sends the text as one simple query.
+	if _, err := bdb.DB.ExecContext(context.Background(), string(raw)); err != nil {
+		t.Fatalf("%s: %v", path, err)
 	}
-}
-
-func stripComments(s string) string {
-	var out []string
-	for _, line := range strings.Split(s, "\n") {
-		if !strings.HasPrefix(strings.TrimSpace(line), "--") {
-			out = append(out, line)
-		}
-	}
-	return strings.Join(out, "\n")
 }
