@@ -41,6 +41,9 @@ type Loaders struct {
 	cachedParticipants map[string]struct{}
 	// roomLists memoizes HostedRooms (see hostedRooms).
 	roomLists map[roomListKey]*roomListCall
+	// ahead is the roomsConnection page loaded with the viewer (see
+	// viewerConnection), until its field takes it.
+	ahead *connectionAhead
 	// prefetching runs one prefetch at a time (see prefetchRooms).
 	prefetching sync.Mutex
 	// primedUsers are the copies PrimeUser put in Users.
@@ -274,6 +277,48 @@ func (l *Loaders) viewerRooms(ctx context.Context, svc *service.Service, page se
 		return nil, err
 	}
 	return u, nil
+}
+
+// connectionAhead is a roomsConnection field's page, loaded with the
+// viewer: whose, for which field of the operation, and the answer.
+type connectionAhead struct {
+	field     *ast.Field
+	principal *auth.Principal
+	userID    string
+	conn      *service.RoomConnection
+	err       error
+}
+
+// viewerConnection is the viewer, loaded with the page of the
+// roomsConnection field f (Service.ViewerRoomsConnection, with the
+// arguments its resolver will pass): the field then takes that page
+// (takeConnection) and costs no round trip of its own.
+func (l *Loaders) viewerConnection(ctx context.Context, svc *service.Service, f *ast.Field, args service.ConnectionArgs) (*models.User, error) {
+	p := auth.FromContext(ctx)
+	if p == nil || p.UserID == "" {
+		return svc.Viewer(ctx) // its refusal
+	}
+	u, conn, err := svc.ViewerRoomsConnection(ctx, args)
+	if u == nil {
+		return nil, err
+	}
+	l.mu.Lock()
+	l.ahead = &connectionAhead{field: f, principal: p, userID: u.ID, conn: conn, err: err}
+	l.mu.Unlock()
+	return u, nil
+}
+
+// takeConnection is the page viewerConnection loaded for the field f of
+// userID's rooms, once: false when there is none.
+func (l *Loaders) takeConnection(ctx context.Context, f *ast.Field, userID string) (*service.RoomConnection, error, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	a := l.ahead
+	if a == nil || a.field != f || a.userID != userID || a.principal != auth.FromContext(ctx) {
+		return nil, nil, false
+	}
+	l.ahead = nil
+	return a.conn, a.err, true
 }
 
 func roomListKeyOf(ctx context.Context, hostID string, page service.RoomPage) roomListKey {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/ast"
 
 	"github.com/neuronmeet/api/internal/service"
 	"github.com/neuronmeet/api/models"
@@ -21,6 +22,8 @@ func (r *Resolver) viewer(ctx context.Context) (*models.User, error) {
 	var err error
 	if page, ok := viewerRoomsAhead(ctx); ok {
 		u, err = l.viewerRooms(ctx, r.Service, page)
+	} else if f, args, ok := viewerConnectionAhead(ctx); ok {
+		u, err = l.viewerConnection(ctx, r.Service, f, args)
 	} else {
 		u, err = r.Service.Viewer(ctx)
 	}
@@ -57,6 +60,38 @@ func viewerRoomsAhead(ctx context.Context) (service.RoomPage, bool) {
 		return page, true
 	}
 	return service.RoomPage{}, false
+}
+
+// viewerConnectionAhead finds, under me, the first roomsConnection field
+// and the arguments its resolver will pass (roomConnection's, selection
+// included), for the viewer and its page to be loaded together
+// (Loaders.viewerConnection). Arguments that do not coerce are left to the
+// resolver, which reports the error.
+func viewerConnectionAhead(ctx context.Context) (*ast.Field, service.ConnectionArgs, bool) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil || fc.Child == nil {
+		return nil, service.ConnectionArgs{}, false
+	}
+	opCtx := graphql.GetOperationContext(ctx)
+	for _, f := range graphql.CollectFieldsCtx(ctx, userType) {
+		if f.Name != "roomsConnection" {
+			continue
+		}
+		child, err := fc.Child(ctx, f)
+		if err != nil {
+			break
+		}
+		args := service.ConnectionArgs{}
+		args.Filter, _ = child.Args["filter"].(*service.RoomFilter)
+		args.OrderBy, _ = child.Args["orderBy"].(*service.RoomOrder)
+		args.First, _ = child.Args["first"].(*int)
+		args.After, _ = child.Args["after"].(*string)
+		args.Last, _ = child.Args["last"].(*int)
+		args.Before, _ = child.Args["before"].(*string)
+		_, args = connectionSelection(opCtx, graphql.CollectFields(opCtx, f.Selections, connectionTypes), args)
+		return f.Field, args, true
+	}
+	return nil, service.ConnectionArgs{}, false
 }
 
 // roomPage is the page a rooms field's arguments ask for.
@@ -179,10 +214,30 @@ func (r *Resolver) prefetchRooms(ctx context.Context, rooms []*models.Room, want
 // under its nodes and its edges' nodes, prefetched for the whole page as
 // for a list of rooms.
 func (r *Resolver) roomConnection(ctx context.Context, page func(context.Context, string, service.ConnectionArgs) (*service.RoomConnection, error), userID string, args service.ConnectionArgs) (*service.RoomConnection, error) {
-	opCtx := graphql.GetOperationContext(ctx)
+	want, args := connectionSelection(graphql.GetOperationContext(ctx), graphql.CollectFieldsCtx(ctx, connectionTypes), args)
+	conn, err, ahead := For(ctx).takeConnection(ctx, graphql.GetFieldContext(ctx).Field.Field, userID)
+	if !ahead {
+		conn, err = page(ctx, userID, args)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := r.prefetchRooms(ctx, conn.Nodes(), want); err != nil {
+		return nil, err
+	}
+	return conn, nil
+}
+
+// connectionSelection is what a connection's selection (fields) wants
+// under its rooms, and args with what the page reads with it: the rooms'
+// settings, and the total count.
+func connectionSelection(opCtx *graphql.OperationContext, fields []graphql.CollectedField, args service.ConnectionArgs) (roomSelection, service.ConnectionArgs) {
 	var want roomSelection
-	for _, f := range graphql.CollectFieldsCtx(ctx, connectionTypes) {
+	for _, f := range fields {
 		switch f.Name {
+		case "totalCount":
+			// Read with the page, in its round trip, not after it.
+			args.WithCount = true
 		case "nodes":
 			want = want.or(roomSelectionOf(opCtx, graphql.CollectFields(opCtx, f.Selections, roomType)))
 		case "edges":
@@ -195,14 +250,7 @@ func (r *Resolver) roomConnection(ctx context.Context, page func(context.Context
 	}
 	// Settings come with the page, as they do with a list of rooms.
 	args.WithSettings = want.settings
-	conn, err := page(ctx, userID, args)
-	if err != nil {
-		return nil, err
-	}
-	if err := r.prefetchRooms(ctx, conn.Nodes(), want); err != nil {
-		return nil, err
-	}
-	return conn, nil
+	return want, args
 }
 
 var (

@@ -51,13 +51,20 @@ func comparePersons(a, b person) int {
 //
 // The rows are sorted by person and merged in one slice, rather than
 // grouped in a map of lists: a dashboard page computes this for every room
-// it lists, twice, and the map cost a dozen allocations a room.
-func roomSpans(room *models.Room, participants []*models.Participant, openTo int64) (spans []span, people int) {
+// it lists, twice, and the map cost a dozen allocations a room. For the
+// same reason the rows go into buf when it has room (a caller's array on
+// its stack), which the spans returned then share.
+func roomSpans(buf []span, room *models.Room, participants []*models.Participant, openTo int64) (spans []span, people int) {
 	openUntil := openTo
 	if room.EndedAt != nil {
 		openUntil = room.EndedAt.UnixMilli()
 	}
-	rows := make([]span, len(participants))
+	rows := buf[:0]
+	if cap(rows) >= len(participants) {
+		rows = rows[:len(participants)]
+	} else {
+		rows = make([]span, len(participants))
+	}
 	for i, p := range participants {
 		who := person{guest: true, id: p.ID}
 		if p.UserID != nil {
@@ -119,7 +126,13 @@ func measurePresence(spans []span, from, to, countTo int64, people map[person]st
 		delta int
 	}
 	var m presenceMeasure
-	edges := make([]edge, 0, 2*len(spans))
+	// A room's few spans sort on the stack: a dashboard measures every
+	// room of its page twice.
+	var stack [64]edge
+	edges := stack[:0]
+	if 2*len(spans) > len(stack) {
+		edges = make([]edge, 0, 2*len(spans))
+	}
 	countEnd := min(to, countTo)
 	for _, s := range spans {
 		a, b := max(s.from, from), min(s.to, to)

@@ -70,6 +70,10 @@ type ConnectionArgs struct {
 	Before  *string
 	// WithSettings joins each room's settings into Room.JoinedSettings.
 	WithSettings bool
+	// WithCount reads TotalCount with the page, in its round trip on
+	// PostgreSQL; without it TotalCount costs a statement of its own when
+	// asked for.
+	WithCount bool
 }
 
 // DefaultConnectionPage is a page's size without first or last.
@@ -92,7 +96,8 @@ func (c *RoomConnection) Nodes() []*models.Room {
 }
 
 // TotalCount counts every room the filter lets through, not only the
-// page's: one statement, run only when asked for.
+// page's: read with the page (ConnectionArgs.WithCount), or one statement
+// run when asked for.
 func (c *RoomConnection) TotalCount(ctx context.Context) (int, error) { return c.count(ctx) }
 
 // RoomEdge is a room of a page and its cursor.
@@ -101,16 +106,25 @@ type RoomEdge struct {
 	// MyPresence is the user's latest presence in the room (attended only).
 	MyPresence *Presence
 
-	// seal makes the cursor, once asked for: sealing one costs an HMAC and
-	// two encodings, and a dashboard reading nodes asks for none.
-	seal   func() string
+	// The cursor is sealed once asked for: sealing one costs an HMAC and
+	// two encodings, and a dashboard reading nodes asks for none. The
+	// edges of a page share one source (no closure per edge).
+	src    *cursorSource
+	row    *connectionRow
 	once   sync.Once
 	cursor string
 }
 
+// cursorSource is what the cursors of a page are sealed with.
+type cursorSource struct {
+	s     *Service
+	list  roomList
+	order RoomOrder
+}
+
 // Cursor is the edge's position, opaque, for after and before.
 func (e *RoomEdge) Cursor() string {
-	e.once.Do(func() { e.cursor = e.seal() })
+	e.once.Do(func() { e.cursor = e.src.s.encodeCursor(e.src.list, e.src.order, e.row.sortValue(), e.row.ID) })
 	return e.cursor
 }
 
@@ -193,23 +207,34 @@ func (s *Service) sortColumn(f RoomOrderField) (sortColumn, bool) {
 	return sortColumn{}, false
 }
 
-// after narrows q to the rows strictly after (v, id) in the column's
-// order, ascending or not; v nil is NULL.
-func (c sortColumn) after(q *bun.SelectQuery, asc bool, v any, id string) *bun.SelectQuery {
+// sqlCond is a condition in SQL, its arguments marked ?. It is the one
+// description of each filter and keyset rule: the Bun path passes it to
+// Where as it is, the native path renders it with $n parameters
+// (writeNative), so the two dialects' statements cannot drift apart.
+type sqlCond struct {
+	sql  string
+	args []any
+}
+
+func cond(sql string, args ...any) sqlCond { return sqlCond{sql, args} }
+
+// after is the condition for the rows strictly after (v, id) in the
+// column's order, ascending or not; v nil is NULL.
+func (c sortColumn) after(asc bool, v any, id string) sqlCond {
 	switch {
 	case !c.nullable && asc:
 		// A row comparison: an index condition, not a filter.
-		return q.Where("("+c.expr+", room.id) > (?, ?)", v, id)
+		return cond("("+c.expr+", room.id) > (?, ?)", v, id)
 	case !c.nullable:
-		return q.Where("("+c.expr+", room.id) < (?, ?)", v, id)
+		return cond("("+c.expr+", room.id) < (?, ?)", v, id)
 	case v == nil && asc: // only NULLs come after a NULL
-		return q.Where(c.expr+" IS NULL AND room.id > ?", id)
+		return cond(c.expr+" IS NULL AND room.id > ?", id)
 	case v == nil: // every value comes after a NULL going down
-		return q.Where("("+c.expr+" IS NOT NULL OR room.id < ?)", id)
+		return cond("("+c.expr+" IS NOT NULL OR room.id < ?)", id)
 	case asc:
-		return q.Where("("+c.expr+" > ? OR "+c.expr+" IS NULL OR ("+c.expr+" = ? AND room.id > ?))", v, v, id)
+		return cond("("+c.expr+" > ? OR "+c.expr+" IS NULL OR ("+c.expr+" = ? AND room.id > ?))", v, v, id)
 	default:
-		return q.Where("("+c.expr+" < ? OR ("+c.expr+" = ? AND room.id < ?))", v, v, id)
+		return cond("("+c.expr+" < ? OR ("+c.expr+" = ? AND room.id < ?))", v, v, id)
 	}
 }
 
@@ -218,29 +243,20 @@ func (c sortColumn) after(q *bun.SelectQuery, asc bool, v any, id string) *bun.S
 // everything before the cursor): after a value going up come the greater
 // values, then the NULLs; after a NULL going down come the NULLs with a
 // lower id, then every value.
-func (c sortColumn) segments(asc bool, v any, id string) []func(*bun.SelectQuery) *bun.SelectQuery {
-	where := func(cond string, args ...any) func(*bun.SelectQuery) *bun.SelectQuery {
-		return func(q *bun.SelectQuery) *bun.SelectQuery { return q.Where(cond, args...) }
-	}
+func (c sortColumn) segments(asc bool, v any, id string) []sqlCond {
 	switch {
 	case !c.nullable:
-		return []func(*bun.SelectQuery) *bun.SelectQuery{func(q *bun.SelectQuery) *bun.SelectQuery { return c.after(q, asc, v, id) }}
+		return []sqlCond{c.after(asc, v, id)}
 	case v != nil && !asc:
 		// A NULL compares as unknown, so the row comparison leaves the
 		// NULLs out, which going down come before any value.
-		return []func(*bun.SelectQuery) *bun.SelectQuery{where("("+c.expr+", room.id) < (?, ?)", v, id)}
+		return []sqlCond{cond("("+c.expr+", room.id) < (?, ?)", v, id)}
 	case v != nil:
-		return []func(*bun.SelectQuery) *bun.SelectQuery{
-			where("("+c.expr+", room.id) > (?, ?)", v, id),
-			where(c.expr + " IS NULL"),
-		}
+		return []sqlCond{cond("("+c.expr+", room.id) > (?, ?)", v, id), cond(c.expr + " IS NULL")}
 	case asc:
-		return []func(*bun.SelectQuery) *bun.SelectQuery{where(c.expr+" IS NULL AND room.id > ?", id)}
+		return []sqlCond{cond(c.expr+" IS NULL AND room.id > ?", id)}
 	}
-	return []func(*bun.SelectQuery) *bun.SelectQuery{
-		where(c.expr+" IS NULL AND room.id < ?", id),
-		where(c.expr + " IS NOT NULL"),
-	}
+	return []sqlCond{cond(c.expr+" IS NULL AND room.id < ?", id), cond(c.expr + " IS NOT NULL")}
 }
 
 func (c sortColumn) orderBy(asc bool) string {
@@ -383,55 +399,140 @@ func checkConnectionArgs(list roomList, args ConnectionArgs) (RoomOrder, error) 
 	return order, apperr.Invalids(problems...)
 }
 
-// roomsOf selects the list's rooms that pass the filter.
-func (s *Service) roomsOf(q *bun.SelectQuery, list roomList, f *RoomFilter) *bun.SelectQuery {
+// roomSet is the list's rooms that pass the filter: a join (sql "" for
+// none) and conditions, read by both paths.
+type roomSet struct {
+	join  sqlCond
+	conds []sqlCond
+}
+
+// apply narrows a Bun query over rooms (aliased room) to the set.
+func (rs roomSet) apply(q *bun.SelectQuery, more ...sqlCond) *bun.SelectQuery {
+	if rs.join.sql != "" {
+		q = q.Join(rs.join.sql, rs.join.args...)
+	}
+	for _, c := range rs.conds {
+		q = q.Where(c.sql, c.args...)
+	}
+	for _, c := range more {
+		q = q.Where(c.sql, c.args...)
+	}
+	return q
+}
+
+// roomsOf is the list's rooms that pass the filter.
+func (s *Service) roomsOf(list roomList, f *RoomFilter) roomSet {
+	var rs roomSet
 	if list.attended {
 		// One row per room the user joined, with their latest join (the
 		// (user_id, room_id, joined_at) index serves it); rooms they host
 		// are their own list's.
-		q = q.Join("JOIN (SELECT p.room_id, MAX(p.joined_at) AS last_joined_at FROM participants AS p WHERE p.user_id = ? GROUP BY p.room_id) AS lp ON lp.room_id = room.id", list.userID).
-			Where("room.host_id <> ?", list.userID)
+		rs.join = cond("JOIN (SELECT p.room_id, MAX(p.joined_at) AS last_joined_at FROM participants AS p WHERE p.user_id = ? GROUP BY p.room_id) AS lp ON lp.room_id = room.id", list.userID)
+		rs.conds = append(rs.conds, cond("room.host_id <> ?", list.userID))
 	} else {
-		q = q.Where("room.host_id = ?", list.userID)
+		rs.conds = append(rs.conds, cond("room.host_id = ?", list.userID))
 	}
 	if f == nil {
-		return q
+		return rs
 	}
 	if f.Status != nil {
 		switch *f.Status {
 		case RoomStatusActive:
-			q = q.Where("room.is_active = ?", true)
+			rs.conds = append(rs.conds, cond("room.is_active = ?", true))
 		case RoomStatusEnded:
-			q = q.Where("room.is_active = ?", false)
+			rs.conds = append(rs.conds, cond("room.is_active = ?", false))
 		}
 	}
 	if f.CreatedAfter != nil {
-		q = q.Where("room.created_at > ?", f.CreatedAfter.UTC())
+		rs.conds = append(rs.conds, cond("room.created_at > ?", f.CreatedAfter.UTC()))
 	}
 	if f.CreatedBefore != nil {
-		q = q.Where("room.created_at < ?", f.CreatedBefore.UTC())
+		rs.conds = append(rs.conds, cond("room.created_at < ?", f.CreatedBefore.UTC()))
 	}
 	if f.Search != nil && *f.Search != "" {
 		// A position, not a LIKE pattern: % and _ are plain characters,
 		// with nothing to escape. lower() folds every letter on
 		// PostgreSQL, ASCII letters only on SQLite (its built-in lower).
+		// The cast settles lower's overload for a parameter.
 		if s.postgres {
-			q = q.Where("strpos(lower(room.name), lower(?)) > 0", *f.Search)
+			rs.conds = append(rs.conds, cond("strpos(lower(room.name), lower(CAST(? AS text))) > 0", *f.Search))
 		} else {
-			q = q.Where("instr(lower(room.name), lower(?)) > 0", *f.Search)
+			rs.conds = append(rs.conds, cond("instr(lower(room.name), lower(?)) > 0", *f.Search))
 		}
 	}
 	if f.HasActiveParticipants != nil {
 		if *f.HasActiveParticipants {
-			q = q.Where("room.active_participants > 0")
+			rs.conds = append(rs.conds, cond("room.active_participants > 0"))
 		} else {
-			q = q.Where("room.active_participants = 0")
+			rs.conds = append(rs.conds, cond("room.active_participants = 0"))
 		}
 	}
-	return q
+	return rs
 }
 
-func (s *Service) roomConnection(ctx context.Context, list roomList, args ConnectionArgs) (*RoomConnection, error) {
+// connectionPlan is a validated page of a connection: what its statements
+// read, whichever path runs them.
+type connectionPlan struct {
+	list    roomList
+	args    ConnectionArgs
+	order   RoomOrder
+	col     sortColumn
+	set     roomSet
+	asc     bool
+	forward bool
+	n       int
+	// readAsc is the order the page is read in: a last page is read from
+	// its end, in the opposite order, from the cursor it leads with (lead)
+	// up to the other one (trail), if any.
+	readAsc       bool
+	after, before *position
+	lead, trail   *position
+}
+
+// segments are the page's ranges, each one statement, read in turn until
+// the page is full: one, unless the page crosses from the values into the
+// NULLs (or back).
+func (p *connectionPlan) segments() []sqlCond {
+	if p.lead == nil {
+		return []sqlCond{{}}
+	}
+	return p.col.segments(p.readAsc, p.lead.value, p.lead.id)
+}
+
+// pageConds are segment's conditions beyond the set's.
+func (p *connectionPlan) pageConds(segment sqlCond) []sqlCond {
+	var out []sqlCond
+	if segment.sql != "" {
+		out = append(out, segment)
+	}
+	if p.trail != nil {
+		out = append(out, p.col.after(!p.readAsc, p.trail.value, p.trail.id)) // strictly before it
+	}
+	return out
+}
+
+// beyond is the cursor the page started from, when it has one, and the
+// direction to look in for rows at or before it (rows then on the other
+// side of the page): hasPreviousPage going forwards, hasNextPage back.
+func (p *connectionPlan) beyond() (sqlCond, bool) {
+	from, asc := p.after, !p.asc
+	if !p.forward {
+		from, asc = p.before, p.asc
+	}
+	if from == nil {
+		return sqlCond{}, false
+	}
+	a := p.col.after(asc, from.value, from.id)
+	return cond("("+a.sql+") OR room.id = ?", append(slices.Clone(a.args), from.id)...), true
+}
+
+func (p *connectionPlan) sortAlias() string {
+	return "sort_" + map[byte]string{'t': "time", 's': "text", 'i': "int"}[p.col.kind]
+}
+
+// planConnection checks the caller and the arguments and decodes the
+// cursors.
+func (s *Service) planConnection(ctx context.Context, list roomList, args ConnectionArgs) (*connectionPlan, error) {
 	if !auth.IsSelf(ctx, list.userID) {
 		return nil, apperr.ForbiddenReason(apperr.NotSelf, "only the user themself may list their rooms")
 	}
@@ -439,116 +540,139 @@ func (s *Service) roomConnection(ctx context.Context, list roomList, args Connec
 	if err != nil {
 		return nil, err
 	}
-	col, _ := s.sortColumn(order.Field)
-	asc := order.Direction == OrderAsc
-	var after, before *position
+	p := &connectionPlan{list: list, args: args, order: order, asc: order.Direction == OrderAsc, forward: args.Last == nil}
+	p.col, _ = s.sortColumn(order.Field)
 	var problems []*apperr.Error
 	for _, c := range []struct {
 		field  string
 		cursor *string
 		pos    **position
-	}{{"after", args.After, &after}, {"before", args.Before, &before}} {
+	}{{"after", args.After, &p.after}, {"before", args.Before, &p.before}} {
 		if c.cursor == nil {
 			continue
 		}
-		p, err := s.decodeCursor(c.field, *c.cursor, list, order, col)
+		pos, err := s.decodeCursor(c.field, *c.cursor, list, order, p.col)
 		if err != nil {
 			problems = append(problems, err.(*apperr.Error))
 			continue
 		}
-		*c.pos = &p
+		*c.pos = &pos
 	}
 	if err := apperr.Invalids(problems...); err != nil {
 		return nil, err
 	}
-
-	forward := args.Last == nil
-	n := DefaultConnectionPage
+	p.n = DefaultConnectionPage
 	if args.First != nil {
-		n = *args.First
+		p.n = *args.First
 	} else if args.Last != nil {
-		n = *args.Last
+		p.n = *args.Last
 	}
-	// A last page is read from its end, in the opposite order: from the
-	// cursor it leads with (lead), up to the other one (trail), if any.
-	readAsc := asc == forward
-	lead, trail := after, before
-	if !forward {
-		lead, trail = before, after
+	p.readAsc = p.asc == p.forward
+	p.lead, p.trail = p.after, p.before
+	if !p.forward {
+		p.lead, p.trail = p.before, p.after
 	}
-	segments := []func(*bun.SelectQuery) *bun.SelectQuery{func(q *bun.SelectQuery) *bun.SelectQuery { return q }}
-	if lead != nil {
-		segments = col.segments(readAsc, lead.value, lead.id)
+	p.set = s.roomsOf(list, args.Filter)
+	return p, nil
+}
+
+func (s *Service) roomConnection(ctx context.Context, list roomList, args ConnectionArgs) (*RoomConnection, error) {
+	p, err := s.planConnection(ctx, list, args)
+	if err != nil {
+		return nil, err
 	}
-	var rows []*connectionRow
-	for _, segment := range segments {
+	var page connectionPage
+	if s.postgres {
+		page, err = s.connectionPagePG(ctx, p, nil)
+	} else {
+		page, err = s.connectionPageBun(ctx, p)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return s.finishConnection(ctx, p, page)
+}
+
+// connectionPage is what a page's statements read: its rows (up to n+1,
+// in reading order), whether anything lies beyond its starting cursor,
+// and the total count when it was read with them.
+type connectionPage struct {
+	rows    []*connectionRow
+	beyond  bool
+	count   int
+	counted bool
+}
+
+// connectionPageBun reads the page through Bun (SQLite's path, and the
+// one the native path is held to).
+func (s *Service) connectionPageBun(ctx context.Context, p *connectionPlan) (connectionPage, error) {
+	var page connectionPage
+	for _, segment := range p.segments() {
 		var part []*connectionRow
 		q := s.db.NewSelect().Model(&part).ColumnExpr(columnsOf("room", roomColumns)).
-			ColumnExpr(col.expr + " AS sort_" + map[byte]string{'t': "time", 's': "text", 'i': "int"}[col.kind])
-		if args.WithSettings {
+			ColumnExpr(p.col.expr + " AS " + p.sortAlias())
+		if p.args.WithSettings {
 			q = s.addSettings(q)
 		}
-		q = segment(s.roomsOf(q, list, args.Filter))
-		if trail != nil {
-			q = col.after(q, !readAsc, trail.value, trail.id) // strictly before it
+		q = p.set.apply(q, p.pageConds(segment)...)
+		if err := q.OrderExpr(p.col.orderBy(p.readAsc)).Limit(int64(p.n + 1 - len(page.rows))).Scan(ctx); err != nil {
+			return page, fmt.Errorf("load rooms: %w", err)
 		}
-		if err := q.OrderExpr(col.orderBy(readAsc)).Limit(int64(n + 1 - len(rows))).Scan(ctx); err != nil {
-			return nil, fmt.Errorf("load rooms: %w", err)
-		}
-		// A page crossing from the values into the NULLs (or back) costs a
-		// second statement, for the second range.
-		if rows = append(rows, part...); len(rows) > n {
+		if page.rows = append(page.rows, part...); len(page.rows) > p.n {
 			break
 		}
 	}
-	more := len(rows) > n
-	rows = rows[:min(len(rows), n)]
-	if !forward {
+	if b, ok := p.beyond(); ok {
+		var err error
+		if page.beyond, err = p.set.apply(s.db.NewSelect().Model((*models.Room)(nil)), b).Exists(ctx); err != nil {
+			return page, fmt.Errorf("load rooms: %w", err)
+		}
+	}
+	return page, nil
+}
+
+// countBun is totalCount's statement through Bun.
+func (s *Service) countBun(ctx context.Context, set roomSet) (int, error) {
+	n, err := set.apply(s.db.NewSelect().Model((*models.Room)(nil))).Count(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("count rooms: %w", err)
+	}
+	return int(n), nil
+}
+
+// finishConnection makes the connection of a page's rows.
+func (s *Service) finishConnection(ctx context.Context, p *connectionPlan, page connectionPage) (*RoomConnection, error) {
+	rows := page.rows
+	more := len(rows) > p.n
+	rows = rows[:min(len(rows), p.n)]
+	if !p.forward {
 		slices.Reverse(rows)
 	}
-
+	list := p.list
+	src := &cursorSource{s: s, list: list, order: p.order}
 	conn := &RoomConnection{Edges: make([]*RoomEdge, len(rows))}
+	edges := make([]RoomEdge, len(rows)) // one allocation for the page
 	for i, r := range rows {
-		conn.Edges[i] = &RoomEdge{Node: &r.Room, seal: func() string { return s.encodeCursor(list, order, r.sortValue(), r.ID) }}
+		edges[i] = RoomEdge{Node: &r.Room, src: src, row: r}
+		conn.Edges[i] = &edges[i]
 	}
-	// What lies beyond the cursor the page started from: is anything at or
-	// before it (rows then on the other side of the page)?
-	beyond := func(from *position, asc bool) (bool, error) {
-		q := s.roomsOf(s.db.NewSelect().Model((*models.Room)(nil)), list, args.Filter).
-			WhereGroup(" AND ", func(q *bun.SelectQuery) *bun.SelectQuery {
-				return col.after(q, asc, from.value, from.id).WhereOr("room.id = ?", from.id)
-			})
-		ok, err := q.Exists(ctx)
-		if err != nil {
-			return false, fmt.Errorf("load rooms: %w", err)
-		}
-		return ok, nil
-	}
-	if forward {
+	if p.forward {
 		conn.PageInfo.HasNextPage = more
-		if after != nil {
-			if conn.PageInfo.HasPreviousPage, err = beyond(after, !asc); err != nil {
-				return nil, err
-			}
-		}
+		conn.PageInfo.HasPreviousPage = page.beyond
 	} else {
 		conn.PageInfo.HasPreviousPage = more
-		if before != nil {
-			if conn.PageInfo.HasNextPage, err = beyond(before, asc); err != nil {
-				return nil, err
-			}
-		}
+		conn.PageInfo.HasNextPage = page.beyond
 	}
 	if len(conn.Edges) > 0 {
 		first, last := conn.Edges[0].Cursor(), conn.Edges[len(conn.Edges)-1].Cursor()
 		conn.PageInfo.StartCursor, conn.PageInfo.EndCursor = &first, &last
 	}
-	conn.count = func(ctx context.Context) (int, error) {
-		n, err := s.roomsOf(s.db.NewSelect().Model((*models.Room)(nil)), list, args.Filter).Count(ctx)
-		if err != nil {
-			return 0, fmt.Errorf("count rooms: %w", err)
-		}
-		return int(n), nil
+	if page.counted {
+		n := page.count
+		conn.count = func(context.Context) (int, error) { return n, nil }
+	} else {
+		set := p.set
+		conn.count = func(ctx context.Context) (int, error) { return s.countBun(ctx, set) }
 	}
 	if list.attended && len(rows) > 0 {
 		if err := s.attachPresences(ctx, list.userID, conn.Edges); err != nil {
@@ -593,4 +717,52 @@ func (s *Service) attachPresences(ctx context.Context, userID string, edges []*R
 		e.MyPresence = pr
 	}
 	return nil
+}
+
+// ViewerRoomsConnection is Viewer and then RoomsConnection of the viewer's
+// rooms. On PostgreSQL, when the viewer is still to be loaded and the
+// arguments are valid, the viewer's lookup joins the page's round trip
+// (with its count and its check beyond the cursor); otherwise (and on
+// SQLite) it is the two calls, which answer the same, errors included:
+// the viewer's first, so a token of a deleted user is refused whatever
+// its rooms.
+func (s *Service) ViewerRoomsConnection(ctx context.Context, args ConnectionArgs) (*models.User, *RoomConnection, error) {
+	p := auth.FromContext(ctx)
+	var plan *connectionPlan
+	if s.postgres && p != nil && p.Err == nil && p.UserID != "" {
+		// Invalid arguments fail below, after the viewer, as the two calls do.
+		plan, _ = s.planConnection(ctx, roomList{userID: p.UserID}, args)
+	}
+	if plan == nil {
+		viewer, err := s.Viewer(ctx)
+		if err != nil {
+			return nil, nil, err
+		}
+		conn, err := s.RoomsConnection(ctx, viewer.ID, args)
+		return viewer, conn, err
+	}
+	var page connectionPage
+	var pageErr error
+	batched := false
+	viewer, err := p.User(func(id string) (*models.User, error) {
+		batched = true
+		var ur userReader
+		first := nativeStatement{sql: sqlUserByID, args: []any{id}, types: userTypes, d: &ur.d, row: ur.row,
+			reset: func() { ur = userReader{} }}
+		page, pageErr = s.connectionPagePG(ctx, plan, &first)
+		if pageErr != nil {
+			// The batch's one outcome is the viewer's too.
+			return viewerLookup(nil, pageErr)
+		}
+		return viewerLookup(ur.result(nil))
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	if !batched { // the viewer was loaded already: its rooms alone
+		conn, err := s.RoomsConnection(ctx, viewer.ID, args)
+		return viewer, conn, err
+	}
+	conn, err := s.finishConnection(ctx, plan, page)
+	return viewer, conn, err
 }

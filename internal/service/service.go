@@ -31,6 +31,10 @@ type Service struct {
 	postgres bool
 	// unnamed is Deps' UnnamedStatements.
 	unnamed bool
+	// nativeArgs, set by tests only, sees each native batch statement's
+	// parameters, which Bun's hooks never get (they see the text alone),
+	// so that a test can EXPLAIN what ran.
+	nativeArgs func(sqlText string, args []any)
 	// limits, events and clock are Deps' RateLimits, Events and Now.
 	limits *ratelimit.Guard
 	events events.Broker

@@ -82,10 +82,11 @@ func ComputeRoomStats(room *models.Room, participants []*models.Participant, now
 	// someone who has just joined is present at now (the peak is never
 	// below who is present) and the stored peak does not depend on when it
 	// was computed; for the seconds, until now.
-	peakSpans, people := roomSpans(room, participants, math.MaxInt64)
+	var buf [32]span // both measures' spans, one after the other
+	peakSpans, people := roomSpans(buf[:], room, participants, math.MaxInt64)
 	st.UniqueParticipants = people
 	st.PeakParticipants = measurePresence(peakSpans, math.MinInt64, math.MaxInt64, math.MaxInt64, nil).peak
-	secondSpans, _ := roomSpans(room, participants, end.UnixMilli())
+	secondSpans, _ := roomSpans(buf[:], room, participants, end.UnixMilli())
 	st.ParticipantSeconds = int(measurePresence(secondSpans, math.MinInt64, math.MaxInt64, math.MaxInt64, nil).millis / 1000)
 	return st
 }

@@ -247,7 +247,7 @@ func measureUsage(bounds []time.Time, rooms []*models.Room, participants []*mode
 				rows[i].Sessions++
 			}
 		}
-		spans, _ := roomSpans(r, byRoom[r.ID], math.MaxInt64)
+		spans, _ := roomSpans(nil, r, byRoom[r.ID], math.MaxInt64)
 		for _, sp := range spans {
 			from, to := max(sp.from, edges[0]), min(sp.to, until)
 			if to <= from {

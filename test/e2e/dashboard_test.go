@@ -342,3 +342,25 @@ func TestDashboard_READMEFeedExampleRuns(t *testing.T) {
 		}
 	})
 }
+
+// me { roomsConnection } loads the viewer with its page (one round trip on
+// PostgreSQL): a token whose user is gone is still refused, and the page
+// is never answered for it.
+func TestDashboard_RoomsConnectionOfADeletedUserIsRefused(t *testing.T) {
+	dbtest.ForEachDialect(t, func(t *testing.T, bdb *bun.DB) {
+		srv := harness.Start(t, harness.WithDB(bdb), harness.WithEnv(map[string]string{"RESPONSE_CACHE": "off"}))
+		hostU := srv.Register("gone@example.com", "Gone")
+		host := srv.WithToken(hostU.Token)
+		host.CreateRoom(nil)
+		if got := roomsConnection(t, host, map[string]any{"first": 5}); got.TotalCount != 1 {
+			t.Fatalf("before: totalCount %d, want 1", got.TotalCount)
+		}
+		dbtest.Exec(t, bdb, `DELETE FROM users WHERE id = ?`, hostU.ID)
+		for _, vars := range []map[string]any{{"first": 5}, {"first": 0}, {"after": "not-a-cursor"}} {
+			res := host.GQL(roomsConnectionQuery, vars)
+			if res.Code() != "UNAUTHENTICATED" || strings.Contains(string(res.Data), "roomsConnection\":{") {
+				t.Errorf("vars %v: %+v %s, want UNAUTHENTICATED and no page", vars, res.Errors, res.Data)
+			}
+		}
+	})
+}
