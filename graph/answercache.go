@@ -13,6 +13,7 @@ import (
 
 	"github.com/neuronmeet/api/internal/respcache"
 	"github.com/neuronmeet/api/internal/service"
+	"github.com/neuronmeet/api/models"
 )
 
 // answerCache answers repeated queries about the viewer's own data (me and
@@ -56,22 +57,31 @@ func newAnswerCache(svc *service.Service, store *respcache.Cache) *answerCache {
 // cached. It reports false, having written nothing, for an unknown body
 // or an entry that is not current; serve then does everything, and the
 // viewer, loaded once per request, costs no second statement.
-func (c *answerCache) serveKnown(ctx context.Context, w http.ResponseWriter, r *http.Request, body []byte, contentType string) bool {
+func (c *answerCache) serveKnown(ctx context.Context, w http.ResponseWriter, r *http.Request, body []byte, contentType string) (bool, *viewerAt) {
 	known, ok := c.known.Get(string(body))
 	if !ok {
-		return false
+		return false, nil
 	}
 	viewer, version, err := c.svc.ViewerVersion(ctx)
 	if err != nil {
-		return false
+		return false, nil
 	}
+	at := &viewerAt{viewer: viewer, version: version}
 	e, ok := c.store.Current(respcache.Key{Edge: respcache.GraphQL, Viewer: viewer.ID, Request: known.request}, version)
 	if !ok {
-		return false
+		return false, at
 	}
 	labelCachedAnswer(ctx, known.op)
 	c.store.Write(w, r, respcache.GraphQL, e, contentType)
-	return true
+	return true, at
+}
+
+// viewerAt is the viewer and answers version a request has read. It can
+// be read only once per request (see Service.ViewerVersion), so serveKnown
+// hands it on to serve.
+type viewerAt struct {
+	viewer  *models.User
+	version int64
 }
 
 // versionedFields says, per type, which fields the viewer's answers version
@@ -179,7 +189,7 @@ func versioned(set ast.SelectionSet) bool {
 // has no errors. It reports false, having written nothing, for any other
 // operation, for callers without a viewer (the executor then refuses them
 // as it always does), and when the viewer's version cannot be known.
-func (c *answerCache) serve(ctx context.Context, w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor, opCtx *graphql.OperationContext, contentType string, body []byte) bool {
+func (c *answerCache) serve(ctx context.Context, w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor, opCtx *graphql.OperationContext, contentType string, body []byte, at *viewerAt) bool {
 	if opCtx.Operation.Operation != ast.Query || !versioned(opCtx.Operation.SelectionSet) {
 		return false
 	}
@@ -189,10 +199,14 @@ func (c *answerCache) serve(ctx context.Context, w http.ResponseWriter, r *http.
 	if !ok {
 		return false
 	}
-	viewer, version, err := c.svc.ViewerVersion(ctx)
-	if err != nil {
-		return false
+	if at == nil {
+		viewer, version, err := c.svc.ViewerVersion(ctx)
+		if err != nil {
+			return false
+		}
+		at = &viewerAt{viewer: viewer, version: version}
 	}
+	viewer, version := at.viewer, at.version
 	key := respcache.Key{Edge: respcache.GraphQL, Viewer: viewer.ID, Request: request}
 	// An answer that may not be kept is written once Answer has returned:
 	// others may be waiting on this make, and not on this client's socket.

@@ -49,8 +49,13 @@ func (t postTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.G
 		writeResponse(w, exec.DispatchError(ctx, gqlerror.List{gqlerror.Errorf("could not read request body: %+v", err)}))
 		return
 	}
-	if t.answers != nil && t.answers.serveKnown(ctx, w, r, body, contentType) {
-		return
+	// What serveKnown read of the viewer, for serve: it is read once.
+	var viewer *viewerAt
+	if t.answers != nil {
+		var served bool
+		if served, viewer = t.answers.serveKnown(ctx, w, r, body, contentType); served {
+			return
+		}
 	}
 	var params graphql.RawParams
 	if err := decodeParams(body, &params); err != nil {
@@ -80,7 +85,7 @@ func (t postTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.G
 		writeResponse(w, exec.DispatchError(graphql.WithOperationContext(ctx, opCtx), gqlerror.List{streamRequiredError()}))
 		return
 	}
-	if t.answers != nil && t.answers.serve(ctx, w, r, exec, opCtx, contentType, body) {
+	if t.answers != nil && t.answers.serve(ctx, w, r, exec, opCtx, contentType, body, viewer) {
 		return
 	}
 	responses, ctx := exec.DispatchOperation(ctx, opCtx)
