@@ -230,15 +230,8 @@ func (l *Loaders) hostedRooms(ctx context.Context, svc *service.Service, hostID 
 	if graphql.HasOperationContext(ctx) && graphql.GetOperationContext(ctx).Operation.Operation == ast.Mutation {
 		return svc.HostedRooms(ctx, hostID, page)
 	}
-	key := roomListKeyOf(ctx, hostID, page)
-	l.mu.Lock()
-	call, found := l.roomLists[key]
-	if !found {
-		call = &roomListCall{done: make(chan struct{})}
-		l.roomLists[key] = call
-	}
-	l.mu.Unlock()
-	if !found {
+	call, claimed := l.claimRoomList(roomListKeyOf(ctx, hostID, page))
+	if claimed {
 		call.rooms, call.err = svc.HostedRooms(ctx, hostID, page)
 		close(call.done)
 	}
@@ -250,6 +243,19 @@ func (l *Loaders) hostedRooms(ctx context.Context, svc *service.Service, hostID 
 	}
 }
 
+// claimRoomList returns key's call, and whether this caller made it and
+// must load it (and then close its done).
+func (l *Loaders) claimRoomList(key roomListKey) (call *roomListCall, claimed bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if call, found := l.roomLists[key]; found {
+		return call, false
+	}
+	call = &roomListCall{done: make(chan struct{})}
+	l.roomLists[key] = call
+	return call, true
+}
+
 // viewerRooms is the viewer, loaded with the viewer's rooms for page
 // (Service.ViewerRooms) when no call has claimed that list yet: the list
 // is then hostedRooms' answer for it, and the list field costs no
@@ -259,15 +265,8 @@ func (l *Loaders) viewerRooms(ctx context.Context, svc *service.Service, page se
 	if p == nil || p.UserID == "" {
 		return svc.Viewer(ctx) // its refusal
 	}
-	key := roomListKeyOf(ctx, p.UserID, page)
-	l.mu.Lock()
-	call, found := l.roomLists[key]
-	if !found {
-		call = &roomListCall{done: make(chan struct{})}
-		l.roomLists[key] = call
-	}
-	l.mu.Unlock()
-	if found {
+	call, claimed := l.claimRoomList(roomListKeyOf(ctx, p.UserID, page))
+	if !claimed {
 		return svc.Viewer(ctx)
 	}
 	u, rooms, err := svc.ViewerRooms(ctx, page)

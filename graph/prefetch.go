@@ -34,64 +34,59 @@ func (r *Resolver) viewer(ctx context.Context) (*models.User, error) {
 	return u, nil
 }
 
-// viewerRoomsAhead finds, under the current field (me), the first rooms
-// field and the page it asks for, as its resolver will: the arguments
-// coerced by the generated field context. A field whose arguments do not
-// coerce is left to its resolver, which reports the error.
-func viewerRoomsAhead(ctx context.Context) (service.RoomPage, bool) {
+// childAhead finds, under the current field (me), the first field named
+// name and the field context its resolver will get: its arguments coerced
+// by the generated code. It reports false when there is none, or when its
+// arguments do not coerce (its resolver then reports the error).
+func childAhead(ctx context.Context, name string) (graphql.CollectedField, *graphql.FieldContext, bool) {
 	fc := graphql.GetFieldContext(ctx)
 	if fc == nil || fc.Child == nil {
+		return graphql.CollectedField{}, nil, false
+	}
+	for _, f := range graphql.CollectFieldsCtx(ctx, userType) {
+		if f.Name == name {
+			child, err := fc.Child(ctx, f)
+			return f, child, err == nil
+		}
+	}
+	return graphql.CollectedField{}, nil, false
+}
+
+// viewerRoomsAhead is the page me's first rooms field asks for, as its
+// resolver will read it (Loaders.viewerRooms).
+func viewerRoomsAhead(ctx context.Context) (service.RoomPage, bool) {
+	f, child, ok := childAhead(ctx, "rooms")
+	if !ok {
 		return service.RoomPage{}, false
 	}
 	opCtx := graphql.GetOperationContext(ctx)
-	for _, f := range graphql.CollectFieldsCtx(ctx, userType) {
-		if f.Name != "rooms" {
-			continue
-		}
-		child, err := fc.Child(ctx, f)
-		if err != nil {
-			break
-		}
-		status, _ := child.Args["status"].(*service.RoomStatus)
-		first, _ := child.Args["first"].(*int)
-		after, _ := child.Args["after"].(*string)
-		page := roomPage(status, first, after)
-		page.WithSettings = roomSelectionOf(opCtx, graphql.CollectFields(opCtx, f.Selections, roomType)).settings
-		return page, true
-	}
-	return service.RoomPage{}, false
+	status, _ := child.Args["status"].(*service.RoomStatus)
+	first, _ := child.Args["first"].(*int)
+	after, _ := child.Args["after"].(*string)
+	page := roomPage(status, first, after)
+	page.WithSettings = roomSelectionOf(opCtx, graphql.CollectFields(opCtx, f.Selections, roomType)).settings
+	return page, true
 }
 
-// viewerConnectionAhead finds, under me, the first roomsConnection field
-// and the arguments its resolver will pass (roomConnection's, selection
-// included), for the viewer and its page to be loaded together
-// (Loaders.viewerConnection). Arguments that do not coerce are left to the
-// resolver, which reports the error.
+// viewerConnectionAhead is me's first roomsConnection field and the
+// arguments its resolver will pass (roomConnection's, selection included),
+// for the viewer and its page to be loaded together
+// (Loaders.viewerConnection).
 func viewerConnectionAhead(ctx context.Context) (*ast.Field, service.ConnectionArgs, bool) {
-	fc := graphql.GetFieldContext(ctx)
-	if fc == nil || fc.Child == nil {
+	f, child, ok := childAhead(ctx, "roomsConnection")
+	if !ok {
 		return nil, service.ConnectionArgs{}, false
 	}
 	opCtx := graphql.GetOperationContext(ctx)
-	for _, f := range graphql.CollectFieldsCtx(ctx, userType) {
-		if f.Name != "roomsConnection" {
-			continue
-		}
-		child, err := fc.Child(ctx, f)
-		if err != nil {
-			break
-		}
-		args := service.ConnectionArgs{}
-		args.Filter, _ = child.Args["filter"].(*service.RoomFilter)
-		args.OrderBy, _ = child.Args["orderBy"].(*service.RoomOrder)
-		args.First, _ = child.Args["first"].(*int)
-		args.After, _ = child.Args["after"].(*string)
-		args.Last, _ = child.Args["last"].(*int)
-		args.Before, _ = child.Args["before"].(*string)
-		_, args = connectionSelection(opCtx, graphql.CollectFields(opCtx, f.Selections, connectionTypes), args)
-		return f.Field, args, true
-	}
-	return nil, service.ConnectionArgs{}, false
+	args := service.ConnectionArgs{}
+	args.Filter, _ = child.Args["filter"].(*service.RoomFilter)
+	args.OrderBy, _ = child.Args["orderBy"].(*service.RoomOrder)
+	args.First, _ = child.Args["first"].(*int)
+	args.After, _ = child.Args["after"].(*string)
+	args.Last, _ = child.Args["last"].(*int)
+	args.Before, _ = child.Args["before"].(*string)
+	_, args = connectionSelection(opCtx, graphql.CollectFields(opCtx, f.Selections, connectionTypes), args)
+	return f.Field, args, true
 }
 
 // roomPage is the page a rooms field's arguments ask for.
