@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/hashicorp/golang-lru/v2/simplelru"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/neuronmeet/api/models"
@@ -206,10 +207,24 @@ func (s *Service) nativeBatch(ctx context.Context, stmts func() []nativeStatemen
 					s.nativeArgs(st.sql, st.args)
 				}
 			}
-			next, closeBatch, err := batchUnnamed(ctx, c, &b)
-			if err != nil {
-				return err
+			var next func() (rawRows, error)
+			var closeBatch func() error
+			if s.unnamed {
+				var err error
+				if next, closeBatch, err = batchUnnamed(ctx, c, &b); err != nil {
+					return err
+				}
+			} else {
+				for _, q := range b.QueuedQueries {
+					if err := prepareBounded(ctx, c, q.SQL); err != nil {
+						return err
+					}
+				}
+				br := c.SendBatch(ctx, &b)
+				next = func() (rawRows, error) { return br.Query() }
+				closeBatch = br.Close
 			}
+			var err error
 			read := make([]func(rows rawRows) error, len(list))
 			for i, st := range list {
 				read[i] = func(rows rawRows) error { return decodeRows(rows, st.types, st.d, st.row) }
@@ -222,6 +237,50 @@ func (s *Service) nativeBatch(ctx context.Context, stmts func() []nativeStatemen
 		})
 	}
 	return observe(ctx, 0)
+}
+
+// preparedConnectionTexts is how many of the connection statements' texts
+// one database connection keeps prepared. Their text is a function of the
+// arguments' shape (filter, order, cursors, what is selected), not their
+// values, so a dashboard's few shapes stay prepared and PostgreSQL plans
+// each once; the shapes possible number in the thousands, so beyond this
+// the least recently used is deallocated rather than letting a client
+// fill the server's memory with plans. It must exceed a batch's
+// statements (four at most), so that preparing one never evicts another
+// of the same batch.
+const preparedConnectionTexts = 32
+
+// preparedTextsKey holds, in a connection's CustomData, its prepared
+// connection texts (an LRU).
+const preparedTextsKey = "neuronmeet.connectionTexts"
+
+// prepareBounded prepares sqlText on c (named by its text, as prepare
+// does), keeping at most preparedConnectionTexts of them. A connection is
+// used by one request at a time, so its LRU needs no lock.
+func prepareBounded(ctx context.Context, c *pgx.Conn, sqlText string) error {
+	data := c.PgConn().CustomData()
+	texts, _ := data[preparedTextsKey].(*simplelru.LRU[string, struct{}])
+	if texts == nil {
+		var err error
+		if texts, err = simplelru.NewLRU[string, struct{}](preparedConnectionTexts, nil); err != nil {
+			return err
+		}
+		data[preparedTextsKey] = texts
+	}
+	if _, ok := texts.Get(sqlText); ok {
+		return nil
+	}
+	if texts.Len() == preparedConnectionTexts {
+		oldest, _, _ := texts.RemoveOldest()
+		if err := c.Deallocate(ctx, oldest); err != nil {
+			return fmt.Errorf("deallocate a connection statement: %w", err)
+		}
+	}
+	if err := prepare(ctx, c, sqlText); err != nil {
+		return err
+	}
+	texts.Add(sqlText, struct{}{})
+	return nil
 }
 
 // connectionReader reads a page statement's rows.
