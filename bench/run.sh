@@ -34,6 +34,10 @@ PART='id roomId userId guestName isActive isHost joinedAt leftAt'
 QA="{\"query\":\"{ me { rooms { $ROOM $SETTINGS participants { $PART } } } }\"}"
 QB="{\"query\":\"{ me { rooms { $ROOM host { displayName } $SETTINGS participants { $PART user { displayName } } } } }\"}"
 QPAGE="{\"query\":\"{ me { rooms(first: 50) { $ROOM $SETTINGS participants { $PART } } } }\"}"
+# Issue #12's dashboard query and me.rooms for the same 20 rooms.
+STATS='stats { activeParticipants peakParticipants uniqueParticipants totalJoins participantSeconds durationSeconds lastActivityAt }'
+QPAGE20="{\"query\":\"{ me { rooms(first: 20) { $ROOM $SETTINGS participants { $PART } } } }\"}"
+QDASH20="{\"query\":\"{ me { roomsConnection(first: 20) { totalCount nodes { $ROOM $SETTINGS participants { $PART } $STATS } } } }\"}"
 G="http://127.0.0.1:$PORT/query"
 # The same product with its response cache on (the default): warm reads,
 # 304 revalidations, and a 1 % write mix of guests joining and leaving the
@@ -62,7 +66,9 @@ bench_rounds "$RESULTS" \
   "ref-a-1000|$REF_PID|$A|$BIGTOKEN||1000|8000|" \
   "ref-b-1000|$GO_PID|$B|$BIGTOKEN||1000|8000|" \
   "graphql-page-1000|$SERVER_PID|$G|$BIGTOKEN|$QPAGE|50|400|" \
-  "rest-c-1000|$SERVER_PID|$P|$BIGTOKEN||1000|8000|"
+  "rest-c-1000|$SERVER_PID|$P|$BIGTOKEN||1000|8000|" \
+  "graphql-page-20|$SERVER_PID|$G|$TOKEN|$QPAGE20|20|160|" \
+  "graphql-dashboard-20|$SERVER_PID|$G|$TOKEN|$QDASH20|-1|-1|"
 bench_meta "$RESULTS" end
 bench_rss "$RESULTS" product "$SERVER_PID"
 bench_rss "$RESULTS" product-cached "$CACHED_PID"

@@ -56,7 +56,7 @@ type sample struct {
 // size, 50 rooms of 8 participants).
 var order = []string{"ref-a", "ref-b", "ref-exact", "graphql-a", "graphql-b", "rest-c",
 	"graphql-a-cached", "rest-c-cached", "ref-b-304", "graphql-a-304", "rest-c-304", "graphql-a-cached-w1", "rest-c-cached-w1",
-	"ref-a-1000", "ref-b-1000", "graphql-page-1000", "rest-c-1000"}
+	"ref-a-1000", "ref-b-1000", "graphql-page-1000", "rest-c-1000", "graphql-page-20", "graphql-dashboard-20"}
 
 func refsFor(load string) (a, b string) {
 	switch {
@@ -80,7 +80,8 @@ var refStatements = map[string]string{
 // trip with the one before: REST and GraphQL's me.rooms send the viewer
 // lookup and the rooms statement together (service.ViewerRooms); the rest
 // run one after another.
-var productBatched = map[string]float64{"rest-c": 1, "rest-c-1000": 1, "graphql-a": 1, "graphql-b": 1, "graphql-page-1000": 1}
+var productBatched = map[string]float64{"rest-c": 1, "rest-c-1000": 1, "graphql-a": 1, "graphql-b": 1, "graphql-page-1000": 1,
+	"graphql-page-20": 1, "graphql-dashboard-20": 2}
 
 var rssOf = map[string]string{"ref-a": "ref-a", "ref-a-1000": "ref-a", "ref-exact": "ref-a", "ref-b": "ref-b", "ref-b-1000": "ref-b", "ref-b-304": "ref-b",
 	"graphql-a-cached": "product-cached", "rest-c-cached": "product-cached", "graphql-a-304": "product-cached",
@@ -350,22 +351,27 @@ func write(w io.Writer, byLoad map[string]map[int]sample, rounds int, rss map[st
 		p("| %s | %s | %s | %d | %s |\n", c.Check, c.Host, c.Mode, c.Bytes, eq)
 	}
 
-	small := summarize(perRound(byLoad, rounds, "rest-c-1000", "rest-c", func(l, r sample) (float64, bool) {
+	costRatio := func(l, r sample) (float64, bool) {
 		if total(r) <= 0 {
 			return 0, false
 		}
 		return total(l) / total(r), true
-	}))
-	page := summarize(perRound(byLoad, rounds, "graphql-page-1000", "graphql-a", func(l, r sample) (float64, bool) {
-		if total(r) <= 0 {
-			return 0, false
-		}
-		return total(l) / total(r), true
-	}))
+	}
+	small := summarize(perRound(byLoad, rounds, "rest-c-1000", "rest-c", costRatio))
+	page := summarize(perRound(byLoad, rounds, "graphql-page-1000", "graphql-a", costRatio))
 	if small.med > 0 || page.med > 0 {
 		p("\n## Scale\n\n")
 		p("- REST for the 1,000-room host costs %s× the 50-room host's request (CPU per request, server + PostgreSQL; the answer is 20× larger).\n", small.fmt(1))
 		p("- `me.rooms(first: 50)` for the 1,000-room host costs %s× graphql-a for the 50-room host.\n", page.fmt(2))
+	}
+	// Issue #12 holds the dashboard query to 1.3 times me.rooms' cost for
+	// the same rooms.
+	if dash := summarize(perRound(byLoad, rounds, "graphql-dashboard-20", "graphql-page-20", costRatio)); dash.med > 0 {
+		p("\n## Dashboard\n\n")
+		p("- The dashboard query (`roomsConnection(first: 20)` with `totalCount`, every room field, `stats` and participants) "+
+			"costs %s× `me.rooms(first: 20)` with the same room fields (CPU per request, server + PostgreSQL), and serves %s× its "+
+			"requests per second.\n", dash.fmt(2),
+			summarize(perRound(byLoad, rounds, "graphql-dashboard-20", "graphql-page-20", ratio(rps))).fmt(2))
 	}
 	p("\nLoads: `graphql-a` = me.rooms with every room, settings and participant field; `graphql-b` = the same plus " +
 		"participants.user.displayName and host.displayName; `rest-c` = GET /users/me/rooms; `-1000` = the host with " +
