@@ -433,6 +433,26 @@ func queryUnnamed(ctx context.Context, c *pgx.Conn, sqlText string, args []any) 
 	return &unnamedRows{rr: c.PgConn().ExecParams(ctx, sqlText, eqb.ParamValues, nil, eqb.ParamFormats, binaryFormat)}, nil
 }
 
+// sendBatch sends b in one round trip ending in one Sync: unnamed behind a
+// pooler (batchUnnamed), else each statement prepared first, by prep.
+func (s *Service) sendBatch(ctx context.Context, c *pgx.Conn, b *pgx.Batch, prep func(ctx context.Context, c *pgx.Conn, sqlText string) error) (next func() (rawRows, error), closeBatch func() error, err error) {
+	if s.unnamed {
+		return batchUnnamed(ctx, c, b)
+	}
+	for _, q := range b.QueuedQueries {
+		if err := prep(ctx, c, q.SQL); err != nil {
+			return nil, nil, err
+		}
+	}
+	br := c.SendBatch(ctx, b)
+	return func() (rawRows, error) { return br.Query() }, br.Close, nil
+}
+
+// prepareOne is prepare of one text, for sendBatch.
+func prepareOne(ctx context.Context, c *pgx.Conn, sqlText string) error {
+	return prepare(ctx, c, sqlText)
+}
+
 // batchUnnamed sends every query of b as an unnamed statement, as
 // queryUnnamed does, in one round trip ending in one Sync, so a pooler in
 // transaction mode runs the whole batch on one server connection.
@@ -592,25 +612,11 @@ func (s *Service) viewerAndRoomsPG(ctx context.Context, id string, page RoomPage
 				var b pgx.Batch
 				b.Queue(sqlUserByID, id)
 				b.Queue(roomsSQL, args...)
-				var next func() (rawRows, error)
-				var closeBatch func() error
-				if s.unnamed {
-					var err error
-					if next, closeBatch, err = batchUnnamed(ctx, c, &b); err != nil {
-						return err
-					}
-				} else {
-					if err := prepare(ctx, c, sqlUserByID, roomsSQL); err != nil {
-						return err
-					}
-					br := c.SendBatch(ctx, &b)
-					next = func() (rawRows, error) {
-						rows, err := br.Query()
-						return rows, err
-					}
-					closeBatch = br.Close
+				next, closeBatch, err := s.sendBatch(ctx, c, &b, prepareOne)
+				if err != nil {
+					return err
 				}
-				err := readBatch(next, func(rows rawRows) error { return decodeRows(rows, userTypes, &ur.d, ur.row) },
+				err = readBatch(next, func(rows rawRows) error { return decodeRows(rows, userTypes, &ur.d, ur.row) },
 					func(rows rawRows) error { return decodeRows(rows, types, &rr.d, rr.row) })
 				if cerr := closeBatch(); err == nil {
 					err = cerr

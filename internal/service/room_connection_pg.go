@@ -207,24 +207,10 @@ func (s *Service) nativeBatch(ctx context.Context, stmts func() []nativeStatemen
 					s.nativeArgs(st.sql, st.args)
 				}
 			}
-			var next func() (rawRows, error)
-			var closeBatch func() error
-			if s.unnamed {
-				var err error
-				if next, closeBatch, err = batchUnnamed(ctx, c, &b); err != nil {
-					return err
-				}
-			} else {
-				for _, q := range b.QueuedQueries {
-					if err := prepareBounded(ctx, c, q.SQL); err != nil {
-						return err
-					}
-				}
-				br := c.SendBatch(ctx, &b)
-				next = func() (rawRows, error) { return br.Query() }
-				closeBatch = br.Close
+			next, closeBatch, err := s.sendBatch(ctx, c, &b, prepareBounded)
+			if err != nil {
+				return err
 			}
-			var err error
 			read := make([]func(rows rawRows) error, len(list))
 			for i, st := range list {
 				read[i] = func(rows rawRows) error { return decodeRows(rows, st.types, st.d, st.row) }
