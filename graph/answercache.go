@@ -218,13 +218,11 @@ func (c *answerCache) serve(ctx context.Context, w http.ResponseWriter, r *http.
 			unkept = made
 			return nil, false
 		}
-		var body bytes.Buffer
-		body.Grow(len(made.Data) + 64) // the envelope around the data is short
-		writeResponse(&body, made)
-		return body.Bytes(), true
+		pieces := responsePieces(made)
+		return bytes.Join(pieces[:], nil), true
 	})
 	if !ok {
-		writeResponse(w, unkept)
+		writeResponse(w, http.StatusOK, unkept)
 		return true
 	}
 	if len(body) <= knownRequestMaxBytes {

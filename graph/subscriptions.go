@@ -339,8 +339,7 @@ func (t sseTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Gr
 	}
 	if bad != nil {
 		w.Header().Set("Content-Type", contentTypeJSON)
-		w.WriteHeader(http.StatusBadRequest)
-		writeResponse(w, exec.DispatchError(r.Context(), gqlerror.List{bad}))
+		writeResponse(w, http.StatusBadRequest, exec.DispatchError(r.Context(), gqlerror.List{bad}))
 		return
 	}
 	r.Body = io.NopCloser(bytes.NewReader(body))

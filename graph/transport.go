@@ -6,6 +6,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -46,7 +47,7 @@ func (t postTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.G
 	start := graphql.Now()
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
-		writeResponse(w, exec.DispatchError(ctx, gqlerror.List{gqlerror.Errorf("could not read request body: %+v", err)}))
+		writeResponse(w, http.StatusOK, exec.DispatchError(ctx, gqlerror.List{gqlerror.Errorf("could not read request body: %+v", err)}))
 		return
 	}
 	// What serveKnown read of the viewer, for serve: it is read once.
@@ -59,8 +60,7 @@ func (t postTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.G
 	}
 	var params graphql.RawParams
 	if err := decodeParams(body, &params); err != nil {
-		w.WriteHeader(http.StatusBadRequest)
-		writeResponse(w, exec.DispatchError(ctx, gqlerror.List{err}))
+		writeResponse(w, http.StatusBadRequest, exec.DispatchError(ctx, gqlerror.List{err}))
 		return
 	}
 	params.Headers = r.Header
@@ -72,8 +72,7 @@ func (t postTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.G
 		if errcode.GetErrorKind(opErr) == errcode.KindProtocol {
 			status = protocolErrorStatus(contentType)
 		}
-		w.WriteHeader(status)
-		writeResponse(w, exec.DispatchError(graphql.WithOperationContext(ctx, opCtx), opErr))
+		writeResponse(w, status, exec.DispatchError(graphql.WithOperationContext(ctx, opCtx), opErr))
 		return
 	}
 	if opCtx.Operation.Operation == ast.Subscription {
@@ -81,15 +80,14 @@ func (t postTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.G
 		// request (its admission slot, its connection) until its first
 		// event, which an attacker's quiet room never sends. Refused before
 		// the resolver subscribes to anything.
-		w.WriteHeader(protocolErrorStatus(contentType))
-		writeResponse(w, exec.DispatchError(graphql.WithOperationContext(ctx, opCtx), gqlerror.List{streamRequiredError()}))
+		writeResponse(w, protocolErrorStatus(contentType), exec.DispatchError(graphql.WithOperationContext(ctx, opCtx), gqlerror.List{streamRequiredError()}))
 		return
 	}
 	if t.answers != nil && t.answers.serve(ctx, w, r, exec, opCtx, contentType, body, viewer) {
 		return
 	}
 	responses, ctx := exec.DispatchOperation(ctx, opCtx)
-	writeResponse(w, responses(ctx))
+	writeResponse(w, http.StatusOK, responses(ctx))
 }
 
 // decodeParams decodes a POSTed GraphQL request as gqlgen does (numbers
@@ -144,23 +142,40 @@ func responseContentType(r *http.Request) string {
 	return contentTypeGraphQLResponse
 }
 
-// writeResponse writes resp as {"errors":…,"data":…,"extensions":…}, the
-// field order and omissions of graphql.Response's JSON encoding, copying
-// Data verbatim. Incremental-delivery fields never occur on POST; should
-// one appear, the whole response goes through json.Marshal as before.
-func writeResponse(w io.Writer, resp *graphql.Response) {
+// writeResponse writes resp as the body of a response with status. Its
+// length is known before the first byte, so it goes out with a
+// Content-Length: a chunked body costs its framing and, for the last chunk,
+// one more write to the socket.
+func writeResponse(w http.ResponseWriter, status int, resp *graphql.Response) {
 	if resp == nil {
+		w.WriteHeader(status)
 		return
 	}
+	pieces := responsePieces(resp)
+	n := 0
+	for _, p := range pieces {
+		n += len(p)
+	}
+	w.Header().Set("Content-Length", strconv.Itoa(n))
+	w.WriteHeader(status)
+	for _, p := range pieces {
+		_, _ = w.Write(p)
+	}
+}
+
+// responsePieces is resp as {"errors":…,"data":…,"extensions":…}, the
+// field order and omissions of graphql.Response's JSON encoding, in pieces
+// so that Data, possibly large, is never copied. Incremental-delivery
+// fields never occur on POST; should one appear, the whole response goes
+// through json.Marshal as before.
+func responsePieces(resp *graphql.Response) [3][]byte {
 	if resp.Label != "" || resp.Path != nil || resp.HasNext != nil {
 		b, err := json.Marshal(resp)
 		if err != nil {
 			panic(fmt.Errorf("marshal GraphQL response: %w", err))
 		}
-		_, _ = w.Write(b)
-		return
+		return [3][]byte{b}
 	}
-	// Written in three pieces so the (possibly large) data is never copied.
 	head := make([]byte, 0, 64)
 	head = append(head, '{')
 	if len(resp.Errors) > 0 {
@@ -186,9 +201,5 @@ func writeResponse(w io.Writer, resp *graphql.Response) {
 		tail = append(tail, ext...)
 	}
 	tail = append(tail, '}')
-	_, _ = w.Write(head)
-	if resp.Data != nil {
-		_, _ = w.Write(resp.Data)
-	}
-	_, _ = w.Write(tail)
+	return [3][]byte{head, resp.Data, tail}
 }

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -104,5 +105,32 @@ func TestHTTP_CORSAllowList(t *testing.T) {
 		if allowed != (got == origin) || (!allowed && got != "") {
 			t.Errorf("preflight from %s: Access-Control-Allow-Origin %q", origin, got)
 		}
+	}
+}
+
+// A GraphQL answer goes out with its length, as REST's do, not chunked:
+// large ones (beyond net/http's 4 KB buffer) included, and refusals.
+func TestHTTP_GraphQLAnswersCarryTheirLength(t *testing.T) {
+	// Uncached: the cache's answers carry their length already.
+	srv := harness.Start(t, harness.WithEnv(map[string]string{"RESPONSE_CACHE": "off"}))
+	c := srv.WithToken(srv.Register("length@example.com", "Length Host").Token)
+	for i := range 40 {
+		c.CreateRoom(map[string]any{"name": "Room with a longish name, number " + strconv.Itoa(i)})
+	}
+	for name, body := range map[string]string{
+		"me.rooms":       `{"query":"{ me { rooms { id code name hostId createdAt updatedAt settings { allowChat maxParticipants } participants { id joinedAt } } } }"}`,
+		"introspection":  `{"query":"{ __schema { types { name description fields { name description } } } }"}`,
+		"unknown field":  `{"query":"{ me { nope } }"}`,
+		"malformed body": `{"query":`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			res := c.For(t).REST(http.MethodPost, "/query", nil, harness.RawBody(body))
+			if got, want := res.Header.Get("Content-Length"), strconv.Itoa(len(res.Body)); got != want {
+				t.Fatalf("HTTP %d: Content-Length %q for a %s-byte body", res.Status, got, want)
+			}
+			if name == "me.rooms" && len(res.Body) < 8<<10 {
+				t.Fatalf("the answer is %d bytes: too small to have been chunked", len(res.Body))
+			}
+		})
 	}
 }
