@@ -201,12 +201,23 @@ var (
 // shared chunks of bytes and pointers for nullable columns handed out of
 // shared chunks of values: a batch costs a few allocations per chunk
 // instead of one or two per value. The chunks live as long as anything
-// decoded from them, which is the request's answer.
+// decoded from them, which is the request's answer. They start small and
+// double up to a bound: most batches are one viewer's row, whose strings
+// fit in a few hundred bytes, and a first chunk at the bound cost every
+// revalidation 8 KB to zero and collect.
 type decoder struct {
 	bytes []byte
 	strs  []string
 	times []time.Time
 	err   error
+}
+
+// nextChunk is an empty chunk to follow full, for at least need elements:
+// twice full's size, from first up to most. It never grows full in place:
+// what was handed out of full keeps pointing into it.
+func nextChunk[T any](full []T, need, first, most int) []T {
+	size := min(most, max(first, 2*cap(full)))
+	return make([]T, 0, max(size, need))
 }
 
 func (d *decoder) fail(err error) {
@@ -223,7 +234,7 @@ func (d *decoder) str(b []byte) string {
 		return ""
 	}
 	if cap(d.bytes)-len(d.bytes) < len(b) {
-		d.bytes = make([]byte, 0, max(8<<10, len(b)))
+		d.bytes = nextChunk(d.bytes, len(b), 512, 8<<10)
 	}
 	start := len(d.bytes)
 	d.bytes = append(d.bytes, b...)
@@ -236,7 +247,7 @@ func (d *decoder) strPtr(b []byte) *string {
 		return nil
 	}
 	if len(d.strs) == cap(d.strs) {
-		d.strs = make([]string, 0, 256)
+		d.strs = nextChunk(d.strs, 1, 8, 256)
 	}
 	d.strs = append(d.strs, d.str(b))
 	return &d.strs[len(d.strs)-1]
@@ -291,7 +302,7 @@ func (d *decoder) timePtr(b []byte) *time.Time {
 		return nil
 	}
 	if len(d.times) == cap(d.times) {
-		d.times = make([]time.Time, 0, 256)
+		d.times = nextChunk(d.times, 1, 8, 256)
 	}
 	d.times = append(d.times, d.time(b))
 	return &d.times[len(d.times)-1]
