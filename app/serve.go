@@ -132,9 +132,15 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, ln net.Listener) err
 func (a *App) migrateUntilDone(ctx context.Context) {
 	wait := 100 * time.Millisecond
 	for {
+		// The bound is on reaching the database, not on the migrations:
+		// those take as long as they take (see migrate).
 		attempt, cancel := context.WithTimeout(ctx, 30*time.Second)
-		applied, err := db.Migrate(attempt, a.db)
+		err := a.db.PingContext(attempt)
 		cancel()
+		var applied []string
+		if err == nil {
+			applied, err = migrate(ctx, a.cfg.DB, a.db)
+		}
 		if err == nil {
 			if len(applied) > 0 {
 				a.log.Info("applied migrations", "migrations", applied)
@@ -188,7 +194,7 @@ func MigrateStatus(ctx context.Context, cfg Config, out io.Writer) error {
 // and writes one line per migration rolled back to out. A server applies
 // them again when it starts.
 func MigrateRollback(ctx context.Context, cfg Config, out io.Writer) error {
-	bdb, err := db.Open(ctx, cfg.DB)
+	bdb, err := db.Open(ctx, forMigrations(cfg.DB))
 	if err != nil {
 		return err
 	}
@@ -206,13 +212,40 @@ func MigrateRollback(ctx context.Context, cfg Config, out io.Writer) error {
 	return nil
 }
 
+// forMigrations is cfg for applying or rolling back migrations: without
+// the statement timeout. DB_STATEMENT_TIMEOUT bounds what requests run,
+// and a migration's index build on a large table outlasts it; cancelled
+// part way, the migration would start again at every attempt and never
+// finish, and the server would never be ready.
+func forMigrations(cfg db.Config) db.Config {
+	cfg.StatementTimeout = 0
+	return cfg
+}
+
+// migrate applies the pending migrations to cfg's database, whose pool
+// is bdb: through a pool of their own (forMigrations) where bdb's
+// connections carry a statement timeout, and through bdb where they carry
+// none: SQLite has no such setting, and behind PgBouncer the pool sends
+// none (the role's applies; README, Behind PgBouncer).
+func migrate(ctx context.Context, cfg db.Config, bdb *bun.DB) ([]string, error) {
+	if cfg.URL == "" || cfg.StatementTimeout <= 0 || cfg.Pooler == db.PoolerPgBouncer {
+		return db.Migrate(ctx, bdb)
+	}
+	mdb, err := db.Connect(forMigrations(cfg))
+	if err != nil {
+		return nil, err
+	}
+	defer mdb.Close()
+	return db.Migrate(ctx, mdb)
+}
+
 // openDB connects and migrates.
 func openDB(ctx context.Context, cfg Config, log *slog.Logger) (*bun.DB, error) {
 	bdb, err := db.Open(ctx, cfg.DB)
 	if err != nil {
 		return nil, err
 	}
-	applied, err := db.Migrate(ctx, bdb)
+	applied, err := migrate(ctx, cfg.DB, bdb)
 	if err != nil {
 		_ = bdb.Close()
 		return nil, err
